@@ -1,0 +1,429 @@
+/*
+ * cli_serve — `petrel serve`: the server process.
+ *
+ * Start-up order matters:
+ *   1. configuration, logging, the data folder;
+ *   2. TLS: a self-signed certificate is created in the data folder when the
+ *      configuration names none (embedded defaults);
+ *   3. every listener is bound (as root, if the ports need it);
+ *   4. root is dropped for [server] user;
+ *   5. the store is opened (so its files belong to that user), bootstrapped on
+ *      the very first start (domain localhost, postmaster@localhost with a
+ *      random password printed once), and its commit thread started;
+ *   6. the loop runs until SIGTERM/SIGINT, which stops accepting, asks every
+ *      session to finish, waits for them (at most DRAIN_SECONDS), lets the
+ *      commit thread finish every queued write, and exits 0.
+ * SIGHUP reloads the configuration file and the certificate: log level, limits
+ * and TLS take effect at once; a listener address change needs a restart (it
+ * is logged). A bad new configuration is logged and the old one kept.
+ *
+ * Protocols register their listeners in register_listeners(). Until a
+ * protocol is implemented, its listener answers with that protocol's
+ * "temporarily unavailable" greeting and closes.
+ */
+#include "cli/cli.h"
+
+#include "auth/auth.h"
+#include "core/net.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DRAIN_SECONDS 10
+
+struct server {
+	struct config cfg;
+	const char *config_path;
+	struct event_base *base;
+	struct store *store;
+	struct net *net;
+	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
+	int64_t drain_deadline;
+	bool draining;
+};
+
+/* ---- listeners of protocols not yet implemented ------------------------------------ */
+
+struct unavailable {
+	const char *proto;
+	const char *greeting;
+};
+
+static void unavailable_open(struct conn *c)
+{
+	const struct unavailable *u = conn_handler_arg(c);
+	conn_puts(c, u->greeting);
+	conn_close(c);
+}
+
+static void unavailable_read(struct conn *c)
+{
+	struct evbuffer *in = conn_input(c);
+	(void)in;
+}
+
+static void unavailable_closed(struct conn *c)
+{
+}
+
+static const struct unavailable unavailable_smtp = {
+	"smtp", "421 4.3.2 Service not available yet, try again later\r\n"};
+static const struct unavailable unavailable_imap = {
+	"imap", "* BYE [UNAVAILABLE] Service not available yet, try again later\r\n"};
+static const struct unavailable unavailable_pop3 = {
+	"pop3", "-ERR [SYS/TEMP] Service not available yet, try again later\r\n"};
+static const struct unavailable unavailable_http = {
+	"http", "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+		"Content-Length: 33\r\nRetry-After: 60\r\nConnection: close\r\n\r\n"
+		"{\"error\":\"service not available\"}"};
+
+#define UNAVAILABLE_HANDLER(name, proto_name, busy)                                        \
+	static const struct conn_handler name = {                                          \
+		.proto = proto_name, .open = unavailable_open, .read = unavailable_read,        \
+		.closed = unavailable_closed, .busy_reply = busy}
+
+UNAVAILABLE_HANDLER(smtp_unavailable, "smtp", "421 4.7.0 Too many connections, try again later\r\n");
+UNAVAILABLE_HANDLER(imap_unavailable, "imap", "* BYE [UNAVAILABLE] Too many connections\r\n");
+UNAVAILABLE_HANDLER(pop3_unavailable, "pop3", "-ERR [SYS/TEMP] Too many connections\r\n");
+UNAVAILABLE_HANDLER(http_unavailable, "http", NULL);
+
+static int register_listeners(struct server *s, struct buf *err)
+{
+	const struct config *cfg = &s->cfg;
+	const struct {
+		const char *name;
+		const char *value;
+		bool tls;
+		const struct conn_handler *h;
+		const struct unavailable *u;
+	} table[] = {
+		{"smtp", cfg->smtp_listen, false, &smtp_unavailable, &unavailable_smtp},
+		{"submission", cfg->smtp_submission, false, &smtp_unavailable, &unavailable_smtp},
+		{"submissions", cfg->smtp_submissions, true, &smtp_unavailable, &unavailable_smtp},
+		{"imap", cfg->imap_listen, false, &imap_unavailable, &unavailable_imap},
+		{"imaps", cfg->imap_listen_tls, true, &imap_unavailable, &unavailable_imap},
+		{"pop3", cfg->pop3_listen, false, &pop3_unavailable, &unavailable_pop3},
+		{"pop3s", cfg->pop3_listen_tls, true, &pop3_unavailable, &unavailable_pop3},
+		{"http", cfg->http_listen, false, &http_unavailable, &unavailable_http},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (net_listen(s->net, table[i].name, table[i].value, table[i].tls, table[i].h,
+			       (void *)table[i].u, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- start-up helpers ---------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, struct buf *err)
+{
+	char *dir = xstrdup(path);
+	int r = 0;
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+		*p = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+			buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
+			r = -1;
+		}
+		*p = save;
+		if (save == '\0' || r < 0)
+			break;
+	}
+	free(dir);
+	return r;
+}
+
+static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
+{
+	char *default_cert = xasprintf("%s/tls/cert.pem", cfg->data_dir);
+	char *default_key = xasprintf("%s/tls/key.pem", cfg->data_dir);
+	SSL_CTX *ctx = NULL;
+	bool defaults = strcmp(cfg->tls_cert, default_cert) == 0 &&
+			strcmp(cfg->tls_key, default_key) == 0;
+	if (defaults && tls_selfsigned_ensure(cfg->tls_cert, cfg->tls_key, cfg->hostname, err) < 0)
+		goto out;
+	ctx = tls_ctx_new(cfg->tls_cert, cfg->tls_key, err);
+out:
+	free(default_cert);
+	free(default_key);
+	return ctx;
+}
+
+static void apply_limits(struct server *s)
+{
+	struct net_limits lim = {
+		.max_connections = (unsigned)s->cfg.max_connections,
+		.max_per_ip = (unsigned)s->cfg.max_connections_per_ip,
+		.timeout_s = (unsigned)s->cfg.idle_timeout,
+	};
+	net_set_limits(s->net, &lim);
+}
+
+static void apply_logging(const struct config *cfg)
+{
+	enum log_level lvl = LOG_LVL_INFO;
+	log_level_parse(cfg->log_level, &lvl);
+	log_init(lvl, cfg->log_syslog);
+}
+
+static void count_domain(const char *name, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* First start: a domain and a postmaster, so a new user can log in at once. */
+static int bootstrap(struct server *s, struct buf *err)
+{
+	int ndomains = 0;
+	if (store_domain_list(s->store, count_domain, &ndomains, err) < 0)
+		return -1;
+	if (ndomains > 0)
+		return 0;
+	static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	char password[21];
+	unsigned char raw[20];
+	random_bytes(raw, sizeof raw);
+	for (size_t i = 0; i < sizeof raw; i++)
+		password[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
+	password[20] = '\0';
+	struct buf hash = BUF_INIT, scram = BUF_INIT;
+	int r = -1;
+	if (auth_password_hash(password, &hash, err) < 0 ||
+	    auth_scram_make(password, &scram, err) < 0)
+		goto out;
+	struct store_op op;
+	store_op_init(&op, STORE_OP_DOMAIN_ADD);
+	op.u.domain.name = "localhost";
+	if (store_exec(s->store, &op) < 0) {
+		buf_printf(err, "cannot create domain localhost: %s", buf_cstr(&op.err));
+		store_op_clear(&op);
+		goto out;
+	}
+	store_op_clear(&op);
+	store_op_init(&op, STORE_OP_ACCOUNT_ADD);
+	op.u.account.address = "postmaster@localhost";
+	op.u.account.password_hash = buf_cstr(&hash);
+	op.u.account.scram = buf_cstr(&scram);
+	if (store_exec(s->store, &op) < 0) {
+		buf_printf(err, "cannot create postmaster@localhost: %s", buf_cstr(&op.err));
+		store_op_clear(&op);
+		goto out;
+	}
+	store_op_clear(&op);
+	printf("created domain localhost and account postmaster@localhost\n"
+	       "postmaster@localhost password: %s\n"
+	       "(shown once; change it with: petrel user passwd postmaster@localhost)\n",
+	       password);
+	fflush(stdout);
+	r = 0;
+out:
+	memset(password, 0, sizeof password);
+	buf_free(&hash);
+	buf_free(&scram);
+	return r;
+}
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	if (net_connection_count(s->net) == 0 || time_mono_ms() >= s->drain_deadline) {
+		log_info("server event=stopped connections_left=%zu",
+			 net_connection_count(s->net));
+		event_base_loopexit(s->base, NULL);
+	}
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	if (s->draining) {
+		log_info("server event=stop-now");
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->draining = true;
+	log_info("server event=draining signal=%d connections=%zu", (int)sig,
+		 net_connection_count(s->net));
+	net_stop_listening(s->net);
+	net_drain(s->net);
+	s->drain_deadline = time_mono_ms() + DRAIN_SECONDS * 1000;
+	s->drain_timer = event_new(s->base, -1, EV_PERSIST, drain_tick, s);
+	struct timeval tv = {0, 50 * 1000};
+	event_add(s->drain_timer, &tv);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	struct config neu;
+	struct buf err = BUF_INIT;
+	if (config_load(&neu, s->config_path, &err) < 0) {
+		log_error("server event=reload result=error reason=\"%s\"", buf_cstr(&err));
+		config_free(&neu);
+		buf_free(&err);
+		return;
+	}
+	SSL_CTX *ctx = load_tls(&neu, &err);
+	if (!ctx) {
+		log_error("server event=reload result=error reason=\"%s\"", buf_cstr(&err));
+		config_free(&neu);
+		buf_free(&err);
+		return;
+	}
+	/* Listeners, the store and the user change only on restart: keep the
+	   running values (swap them into `neu`, which is freed below). */
+	char **restart_only[][2] = {
+		{&s->cfg.smtp_listen, &neu.smtp_listen},
+		{&s->cfg.smtp_submission, &neu.smtp_submission},
+		{&s->cfg.smtp_submissions, &neu.smtp_submissions},
+		{&s->cfg.imap_listen, &neu.imap_listen},
+		{&s->cfg.imap_listen_tls, &neu.imap_listen_tls},
+		{&s->cfg.pop3_listen, &neu.pop3_listen},
+		{&s->cfg.pop3_listen_tls, &neu.pop3_listen_tls},
+		{&s->cfg.http_listen, &neu.http_listen},
+		{&s->cfg.store_backend, &neu.store_backend},
+		{&s->cfg.store_path, &neu.store_path},
+		{&s->cfg.store_url, &neu.store_url},
+		{&s->cfg.data_dir, &neu.data_dir},
+		{&s->cfg.user, &neu.user},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(restart_only); i++) {
+		char **running = restart_only[i][0], **wanted = restart_only[i][1];
+		if (!same_str(*running, *wanted))
+			log_warn("server event=reload note=\"a listener, store or user setting "
+				 "changed; it takes effect on restart\"");
+		char *t = *running;
+		*running = *wanted;
+		*wanted = t;
+	}
+	net_set_tls(s->net, ctx);
+	tls_ctx_free(&ctx); /* net holds its own reference */
+	/* neu now has the running restart-only values and every new other value. */
+	struct config old = s->cfg;
+	s->cfg = neu;
+	apply_logging(&s->cfg);
+	apply_limits(s);
+	config_free(&old);
+	log_info("server event=reload result=ok config=%s", s->cfg.source);
+	buf_free(&err);
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+int cli_serve(int argc, char **argv, const char *config_path)
+{
+	if (cli_wants_help(argc, argv) || argc != 0)
+		return cli_usage("serve");
+	struct server s = {.config_path = config_path};
+	struct buf err = BUF_INIT;
+	int r = 1;
+	if (config_load(&s.cfg, config_path, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		config_free(&s.cfg);
+		buf_free(&err);
+		return 1;
+	}
+	/* If a file was named, remember it for SIGHUP even if it came from the
+	   environment. */
+	if (!s.config_path && strcmp(s.cfg.source, "(defaults)") != 0)
+		s.config_path = s.cfg.source;
+	apply_logging(&s.cfg);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir_p(s.cfg.data_dir, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
+	SSL_CTX *ctx = load_tls(&s.cfg, &err);
+	if (!ctx) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
+	if (evthread_use_pthreads() < 0) {
+		cli_error("libevent has no thread support");
+		tls_ctx_free(&ctx);
+		goto out;
+	}
+	s.base = event_base_new();
+	if (!s.base)
+		panic("cannot create the event loop");
+	struct net_limits lim = {0};
+	s.net = net_new(s.base, &lim);
+	apply_limits(&s);
+	net_set_tls(s.net, ctx);
+	tls_ctx_free(&ctx);
+	if (register_listeners(&s, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
+	if (s.cfg.user[0] && geteuid() == 0) {
+		unsigned uid, gid;
+		if (proc_user_ids(s.cfg.user, &uid, &gid, &err) < 0 ||
+		    chown(s.cfg.data_dir, uid, gid) < 0) {
+			cli_error("%s", err.len ? buf_cstr(&err) : strerror(errno));
+			goto out;
+		}
+		if (proc_drop_privileges(s.cfg.user, &err) < 0) {
+			cli_error("%s", buf_cstr(&err));
+			goto out;
+		}
+		log_info("server event=dropped-privileges user=%s", s.cfg.user);
+	} else if (geteuid() == 0) {
+		log_warn("server event=running-as-root note=\"set [server] user to drop root\"");
+	}
+	if (store_open(&s.store, &s.cfg, &err) < 0 || bootstrap(&s, &err) < 0 ||
+	    store_start(s.store, s.base, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
+	s.sig_term = evsignal_new(s.base, SIGTERM, on_term, &s);
+	s.sig_int = evsignal_new(s.base, SIGINT, on_term, &s);
+	s.sig_hup = evsignal_new(s.base, SIGHUP, on_hup, &s);
+	event_add(s.sig_term, NULL);
+	event_add(s.sig_int, NULL);
+	event_add(s.sig_hup, NULL);
+	log_info("server event=started version=" PETREL_VERSION " hostname=%s data_dir=%s "
+		 "store=%s pid=%d",
+		 s.cfg.hostname, s.cfg.data_dir, s.cfg.store_path, (int)getpid());
+	printf("petrel " PETREL_VERSION " ready pid=%d\n", (int)getpid());
+	fflush(stdout);
+
+	event_base_dispatch(s.base);
+	r = 0;
+out:
+	/* Sessions first (they may still hold store ops), then the store finishes
+	   every queued write, then the loop. */
+	net_free(&s.net);
+	store_close(&s.store);
+	if (s.sig_term)
+		event_free(s.sig_term);
+	if (s.sig_int)
+		event_free(s.sig_int);
+	if (s.sig_hup)
+		event_free(s.sig_hup);
+	if (s.drain_timer)
+		event_free(s.drain_timer);
+	if (s.base)
+		event_base_free(s.base);
+	config_free(&s.cfg);
+	buf_free(&err);
+	return r;
+}

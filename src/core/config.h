@@ -1,0 +1,133 @@
+/*
+ * config — petrel's one configuration table.
+ *
+ * Every key is one row of a declarative table in config.c (section, key, type,
+ * default, validator, help). The table drives parsing (inih), the embedded
+ * defaults, `petrel check-config` (config_print) and docs/config.md
+ * (config_print_reference). Unknown sections or keys and bad values are errors
+ * that name the file and the line: "petrel.conf:12: [smtp] max_recipients: not a
+ * number: 'ten'".
+ *
+ * Parsing is a pure function of the text (config_parse_text): no I/O but what the
+ * caller does, so the fuzzer links it with inih alone.
+ *
+ * Listener keys hold a comma-separated list of "host:port" / "[v6]:port" items;
+ * an empty value switches the listener off. Sizes accept K/M/G suffixes (powers of
+ * 1024), durations s/m/h/d suffixes (default seconds).
+ */
+#ifndef PETREL_CONFIG_H
+#define PETREL_CONFIG_H
+
+#include "core/core.h"
+
+struct config {
+	char *source; /* file path, or "(defaults)" */
+
+	/* [server] */
+	char *hostname;  /* default: the system's host name */
+	char *data_dir;  /* default: ./var */
+	char *user;      /* drop to this user after binding; empty = stay */
+	char *log_level; /* debug|info|warn|error */
+	bool log_syslog;
+
+	/* [tls] */
+	char *tls_cert; /* default: <data_dir>/tls/cert.pem (self-signed when missing) */
+	char *tls_key;  /* default: <data_dir>/tls/key.pem */
+
+	/* [smtp] */
+	char *smtp_listen;       /* 127.0.0.1:2525 */
+	char *smtp_submission;   /* 127.0.0.1:2587 */
+	char *smtp_submissions;  /* 127.0.0.1:2465 */
+	uint64_t max_message_size; /* 50M */
+	uint64_t max_recipients;   /* 100 */
+
+	/* [imap] */
+	char *imap_listen;     /* 127.0.0.1:1143 */
+	char *imap_listen_tls; /* 127.0.0.1:1993 */
+
+	/* [pop3] */
+	char *pop3_listen;     /* 127.0.0.1:1110 */
+	char *pop3_listen_tls; /* 127.0.0.1:1995 */
+
+	/* [http] */
+	char *http_listen; /* 127.0.0.1:8025 */
+
+	/* [dns] */
+	char *dns_resolver; /* host:port, empty = system's */
+
+	/* [store] */
+	char *store_backend; /* sqlite (postgresql later) */
+	char *store_path;    /* default: <data_dir>/petrel.db */
+	char *store_url;     /* for postgresql */
+
+	/* [limits] */
+	uint64_t max_connections;        /* 1000 */
+	uint64_t max_connections_per_ip; /* 20 */
+	uint64_t idle_timeout;           /* seconds, 1800 */
+	uint64_t command_timeout;        /* seconds, 300 */
+	uint64_t login_failures_free;    /* failures before delays start, 3 */
+	uint64_t login_delay_max;        /* seconds, 15 */
+};
+
+/*
+ * Limits of the configuration text (errors, never truncation): a value is at most
+ * CONFIG_MAX_VALUE bytes, a line at most CONFIG_MAX_LINE bytes, a file at most
+ * CONFIG_MAX_FILE bytes; a listener list holds at most CONFIG_MAX_LISTEN addresses.
+ */
+#define CONFIG_MAX_VALUE 4096
+#define CONFIG_MAX_LINE 8192
+#define CONFIG_MAX_FILE (1024 * 1024)
+#define CONFIG_MAX_LISTEN 64
+
+/* Fills cfg with the embedded defaults (data_dir-relative paths resolved). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Parses INI text over cfg (which should hold defaults). name is the file name
+ * used in error messages. Returns 0, or -1 with "name:line: reason" in err.
+ * After a successful parse, derived defaults (tls paths, store path under
+ * data_dir) are filled in for keys the text did not set.
+ */
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len,
+		      struct buf *err);
+
+/* Reads the file and calls config_parse_text; -1 with a reason if unreadable. */
+int config_load_file(struct config *cfg, const char *path, struct buf *err);
+
+/*
+ * The usual entry point: defaults, then path if non-NULL, else $PETREL_CONFIG if
+ * set, else nothing (embedded defaults).
+ */
+int config_load(struct config *cfg, const char *path, struct buf *err);
+
+void config_free(struct config *cfg);
+
+/* The effective configuration as a valid INI file (every key, with its value). */
+void config_print(const struct config *cfg, struct buf *out);
+
+/* Markdown reference of every section and key (docs/config.md is generated from it). */
+void config_print_reference(struct buf *out);
+
+/*
+ * One address of a listener key. host is without brackets ("::1" for
+ * "[::1]:143"); "*" means every address of both families, "0.0.0.0" every IPv4
+ * address, "::" every IPv6 address; otherwise an IP literal or a host name to
+ * resolve. port is 1..65535.
+ */
+struct listen_addr {
+	char *host;
+	unsigned port;
+};
+
+/*
+ * Parses a listener value: a comma-separated list of "host:port" or
+ * "[v6addr]:port" items (spaces around items are ignored). An empty value gives
+ * no address (*n_r = 0, *addrs_r = NULL): the listener is off. Returns 0, or -1
+ * with a reason in err (the outputs are then empty). Free with config_listen_free.
+ */
+int config_parse_listen(const char *value, struct listen_addr **addrs_r, size_t *n_r,
+			struct buf *err);
+/* Frees the hosts and the array, sets *addrs to NULL. */
+void config_listen_free(struct listen_addr **addrs, size_t n);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * petrel — one mail server program. This file only dispatches subcommands;
+ * each lives in src/cli/.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cli_cmd cli_commands[] = {
+	{"serve", cli_serve, "run the server",
+	 "usage: petrel [-c FILE] serve\n"
+	 "\n"
+	 "Runs every listener of the configuration (SMTP, submission, IMAP, POP3, HTTP)\n"
+	 "until SIGTERM or SIGINT; SIGHUP reloads the configuration and certificate.\n"
+	 "With no configuration: data in ./var, a self-signed certificate, listeners on\n"
+	 "127.0.0.1 (SMTP 2525, submission 2587, submissions 2465, IMAP 1143, IMAPS 1993,\n"
+	 "POP3 1110, POP3S 1995, HTTP 8025). The first start creates domain localhost and\n"
+	 "postmaster@localhost, and prints its password once.\n"},
+	{"domain", cli_domain, "add, list or remove local domains",
+	 "usage: petrel [-c FILE] domain add NAME\n"
+	 "       petrel [-c FILE] domain list\n"
+	 "       petrel [-c FILE] domain remove NAME\n"
+	 "\n"
+	 "A domain must exist before accounts or aliases in it. A domain with accounts\n"
+	 "cannot be removed; its aliases go with it.\n"},
+	{"user", cli_user, "add, list, remove accounts; set passwords and quotas",
+	 "usage: petrel [-c FILE] user add ADDRESS [--password-stdin] [--quota SIZE]\n"
+	 "       petrel [-c FILE] user passwd ADDRESS [--password-stdin]\n"
+	 "       petrel [-c FILE] user list\n"
+	 "       petrel [-c FILE] user remove ADDRESS\n"
+	 "       petrel [-c FILE] user quota ADDRESS SIZE\n"
+	 "\n"
+	 "The password is asked twice on the terminal, or read as one line from\n"
+	 "standard input with --password-stdin. SIZE is bytes with an optional K, M, G\n"
+	 "or T suffix, or 'none'. Removing an account removes all of its mail.\n"},
+	{"alias", cli_alias, "add, list or remove aliases",
+	 "usage: petrel [-c FILE] alias add ADDRESS TARGET...\n"
+	 "       petrel [-c FILE] alias list\n"
+	 "       petrel [-c FILE] alias remove ADDRESS [TARGET...]\n"
+	 "\n"
+	 "ADDRESS is user@domain, or @domain for a catch-all. Targets are addresses,\n"
+	 "local or remote; aliases may point to aliases. An alias that names its own\n"
+	 "address among its targets keeps a copy in that account.\n"},
+	{"check-config", cli_check_config, "validate and print the effective configuration",
+	 "usage: petrel [-c FILE] check-config\n"
+	 "\n"
+	 "Reads the configuration (-c FILE, else $PETREL_CONFIG, else the embedded\n"
+	 "defaults), reports the first error with its file and line, or prints every\n"
+	 "key with its effective value.\n"},
+	{"store", cli_store_cmd, "check the store's integrity",
+	 "usage: petrel [-c FILE] store check\n"
+	 "\n"
+	 "Runs SQLite's integrity check and petrel's own invariants (reference counts,\n"
+	 "counters, UIDs, MODSEQs); prints 'ok' or each problem, exit code 1 if any.\n"},
+};
+const size_t cli_ncommands = ARRAY_SIZE(cli_commands);
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: petrel [-c FILE] COMMAND [ARGS]\n"
+		   "\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < cli_ncommands; i++)
+		fprintf(f, "  %-14s %s\n", cli_commands[i].name, cli_commands[i].summary);
+	fprintf(f, "  %-14s %s\n", "help", "show this, or a command's help");
+	fprintf(f, "\n"
+		   "Options:\n"
+		   "  -c, --config FILE   configuration file (default: $PETREL_CONFIG, else\n"
+		   "                      the embedded defaults)\n"
+		   "  -V, --version       print the version\n"
+		   "\n"
+		   "`petrel COMMAND --help` describes a command.\n");
+}
+
+static const struct cli_cmd *find(const char *name)
+{
+	for (size_t i = 0; i < cli_ncommands; i++)
+		if (strcmp(cli_commands[i].name, name) == 0)
+			return &cli_commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				cli_error("%s needs a file name", argv[i]);
+				return 2;
+			}
+			config_path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config_path = argv[i] + 9;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			printf("petrel " PETREL_VERSION "\n");
+			return 0;
+		} else {
+			cli_error("unknown option '%s'", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *name = argv[i];
+	if (strcmp(name, "help") == 0) {
+		if (i + 1 < argc) {
+			const struct cli_cmd *c = find(argv[i + 1]);
+			if (!c) {
+				cli_error("unknown command '%s'", argv[i + 1]);
+				return 2;
+			}
+			fputs(c->usage, stdout);
+			return 0;
+		}
+		usage(stdout);
+		return 0;
+	}
+	const struct cli_cmd *c = find(name);
+	if (!c) {
+		cli_error("unknown command '%s' (see `petrel help`)", name);
+		return 2;
+	}
+	if (cli_wants_help(argc - i - 1, argv + i + 1)) {
+		fputs(c->usage, stdout);
+		return 0;
+	}
+	return c->run(argc - i - 1, argv + i + 1, config_path);
+}

@@ -1,0 +1,800 @@
+/*
+ * store — the commit thread (group commit), completions on the loop, watchers,
+ * and the name rules shared by every backend.
+ *
+ * Group commit. Submitters append ops to `pending` under `lock` and signal
+ * `wake`. The commit thread takes everything pending (at most STORE_MAX_BATCH),
+ * opens one transaction, applies each op inside its own savepoint, commits (one
+ * fsync: SQLite runs with synchronous=FULL), and moves the batch to `done`.
+ * It then activates `done_ev`, a libevent event on the loop (thread-safe since
+ * evthread_use_pthreads), whose callback notifies watchers and calls each op's
+ * completion. So a completion always means "durable", and the loop never waits
+ * for a disk write: while one batch is being fsync'd, the next one fills up.
+ *
+ * If the commit itself fails (disk full, I/O error), every op of the batch fails
+ * with STORE_ERR_TEMP and the transaction is rolled back: nothing half-written.
+ */
+#include "store/store_internal.h"
+
+#include "core/config.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store_watch {
+	int64_t mailbox_id;
+	store_watch_fn *fn;
+	void *arg;
+	struct store_watch *next;
+	bool removed;
+};
+
+struct store {
+	const struct store_backend *be;
+	char *path;
+	struct store_conn *writer;
+	struct store_conn *reader;
+
+	/* commit thread */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+	struct store_op *pending, **pending_tail;
+	struct store_op *done, **done_tail;
+	struct event *done_ev;
+
+	/* watchers (loop thread only) */
+	struct store_watch *watches;
+	int dispatching; /* >0 while calling watchers: removal is deferred */
+};
+
+const struct store_default_mailbox store_default_mailboxes[] = {
+	{"INBOX", NULL},          {"Drafts", "\\Drafts"}, {"Sent", "\\Sent"},
+	{"Archive", "\\Archive"}, {"Junk", "\\Junk"},     {"Trash", "\\Trash"},
+};
+const size_t store_n_default_mailboxes = ARRAY_SIZE(store_default_mailboxes);
+
+int store_schema_version(void);
+
+/* ---- opening ---------------------------------------------------------------- */
+
+int store_open_path(struct store **st_r, const char *path, struct buf *err)
+{
+	struct store *st = xcalloc(1, sizeof *st);
+	st->be = &store_backend_sqlite;
+	st->path = xstrdup(path);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	st->pending_tail = &st->pending;
+	st->done_tail = &st->done;
+	if (st->be->open(&st->writer, path, true, err) < 0 ||
+	    st->be->open(&st->reader, path, false, err) < 0) {
+		store_close(&st);
+		return -1;
+	}
+	*st_r = st;
+	return 0;
+}
+
+int store_open(struct store **st_r, const struct config *cfg, struct buf *err)
+{
+	if (strcmp(cfg->store_backend, "sqlite") != 0) {
+		buf_printf(err, "store backend '%s' is not available in this build",
+			   cfg->store_backend);
+		return -1;
+	}
+	return store_open_path(st_r, cfg->store_path, err);
+}
+
+static void *commit_thread(void *arg);
+static void on_done(evutil_socket_t fd, short what, void *arg);
+
+int store_start(struct store *st, struct event_base *base, struct buf *err)
+{
+	if (st->running)
+		panic("store_start: already started");
+	st->done_ev = event_new(base, -1, 0, on_done, st);
+	if (!st->done_ev) {
+		buf_puts(err, "cannot create the store's completion event");
+		return -1;
+	}
+	int e = pthread_create(&st->thread, NULL, commit_thread, st);
+	if (e != 0) {
+		buf_printf(err, "cannot start the commit thread: %s", strerror(e));
+		event_free(st->done_ev);
+		st->done_ev = NULL;
+		return -1;
+	}
+	st->running = true;
+	return 0;
+}
+
+void store_close(struct store **stp)
+{
+	struct store *st = *stp;
+	if (!st)
+		return;
+	if (st->running) {
+		pthread_mutex_lock(&st->lock);
+		st->stopping = true;
+		pthread_cond_signal(&st->wake);
+		pthread_mutex_unlock(&st->lock);
+		pthread_join(st->thread, NULL);
+		st->running = false;
+		/* Deliver the completions of the last batches. */
+		on_done(-1, 0, st);
+	}
+	if (st->done_ev)
+		event_free(st->done_ev);
+	if (st->writer)
+		st->be->close(&st->writer);
+	if (st->reader)
+		st->be->close(&st->reader);
+	while (st->watches) {
+		struct store_watch *w = st->watches;
+		st->watches = w->next;
+		free(w);
+	}
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->wake);
+	free(st->path);
+	free(st);
+	*stp = NULL;
+}
+
+/* ---- ops ---------------------------------------------------------------------- */
+
+void store_op_init(struct store_op *op, enum store_op_kind kind)
+{
+	memset(op, 0, sizeof *op);
+	op->kind = kind;
+}
+
+void store_op_clear(struct store_op *op)
+{
+	switch (op->kind) {
+	case STORE_OP_FLAGS:
+		xfree(&op->u.flags.modified_r);
+		break;
+	case STORE_OP_EXPUNGE:
+		xfree(&op->u.expunge.expunged_r);
+		break;
+	case STORE_OP_COPY:
+		xfree(&op->u.copy.new_uids_r);
+		break;
+	default:
+		break;
+	}
+	xfree(&op->changes);
+	op->nchanges = 0;
+	buf_free(&op->err);
+}
+
+void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
+{
+	op->result = -1;
+	op->error = e;
+	buf_reset(&op->err);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&op->err, fmt, ap);
+	va_end(ap);
+}
+
+void store_op_changed(struct store_op *op, int64_t mailbox_id, uint64_t modseq)
+{
+	for (size_t i = 0; i < op->nchanges; i++)
+		if (op->changes[i].mailbox_id == mailbox_id) {
+			if (modseq > op->changes[i].modseq)
+				op->changes[i].modseq = modseq;
+			return;
+		}
+	op->changes = xrealloc(op->changes, (op->nchanges + 1) * sizeof *op->changes);
+	op->changes[op->nchanges++] = (struct store_change){mailbox_id, modseq};
+}
+
+static void op_reset_result(struct store_op *op)
+{
+	op->result = 0;
+	op->error = STORE_OK;
+	buf_reset(&op->err);
+	xfree(&op->changes);
+	op->nchanges = 0;
+}
+
+/* Applies a batch in one transaction on the writer connection. */
+static void apply_batch(struct store *st, struct store_op *batch)
+{
+	struct buf err = BUF_INIT;
+	const struct store_backend *be = st->be;
+	for (struct store_op *op = batch; op; op = op->next)
+		op_reset_result(op);
+	if (be->begin(st->writer, &err) < 0) {
+		for (struct store_op *op = batch; op; op = op->next)
+			store_op_fail(op, STORE_ERR_TEMP, "%s", buf_cstr(&err));
+		buf_free(&err);
+		return;
+	}
+	for (struct store_op *op = batch; op; op = op->next) {
+		if (be->savepoint(st->writer, &err) < 0) {
+			store_op_fail(op, STORE_ERR_TEMP, "%s", buf_cstr(&err));
+			buf_reset(&err);
+			continue;
+		}
+		be->apply(st->writer, op);
+		if (op->result < 0) {
+			be->rollback_to(st->writer);
+			xfree(&op->changes);
+			op->nchanges = 0;
+		}
+		be->release(st->writer);
+	}
+	if (be->commit(st->writer, &err) < 0) {
+		be->rollback(st->writer);
+		for (struct store_op *op = batch; op; op = op->next) {
+			if (op->result == 0)
+				store_op_fail(op, STORE_ERR_TEMP, "%s", buf_cstr(&err));
+			xfree(&op->changes);
+			op->nchanges = 0;
+		}
+	}
+	buf_free(&err);
+}
+
+int store_exec(struct store *st, struct store_op *op)
+{
+	if (st->running)
+		panic("store_exec while the commit thread runs; use store_submit");
+	op->next = NULL;
+	apply_batch(st, op);
+	return op->result;
+}
+
+void store_submit(struct store *st, struct store_op *op, store_done_fn *done, void *arg)
+{
+	if (!st->running)
+		panic("store_submit before store_start");
+	op->done = done;
+	op->done_arg = arg;
+	op->next = NULL;
+	pthread_mutex_lock(&st->lock);
+	*st->pending_tail = op;
+	st->pending_tail = &op->next;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void *commit_thread(void *arg)
+{
+	struct store *st = arg;
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (!st->pending && !st->stopping)
+			pthread_cond_wait(&st->wake, &st->lock);
+		if (!st->pending && st->stopping)
+			break;
+		/* Take up to STORE_MAX_BATCH ops. */
+		struct store_op *batch = st->pending, *last = batch;
+		size_t n = 1;
+		while (last->next && n < STORE_MAX_BATCH) {
+			last = last->next;
+			n++;
+		}
+		st->pending = last->next;
+		if (!st->pending)
+			st->pending_tail = &st->pending;
+		last->next = NULL;
+		pthread_mutex_unlock(&st->lock);
+
+		apply_batch(st, batch);
+
+		pthread_mutex_lock(&st->lock);
+		*st->done_tail = batch;
+		st->done_tail = &last->next;
+		event_active(st->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+static void notify_watchers(struct store *st, const struct store_change *c)
+{
+	st->dispatching++;
+	for (struct store_watch *w = st->watches; w; w = w->next)
+		if (!w->removed && w->mailbox_id == c->mailbox_id)
+			w->fn(c->mailbox_id, c->modseq, w->arg);
+	st->dispatching--;
+	if (st->dispatching == 0) {
+		struct store_watch **pp = &st->watches;
+		while (*pp) {
+			if ((*pp)->removed) {
+				struct store_watch *dead = *pp;
+				*pp = dead->next;
+				free(dead);
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+	pthread_mutex_lock(&st->lock);
+	struct store_op *list = st->done;
+	st->done = NULL;
+	st->done_tail = &st->done;
+	pthread_mutex_unlock(&st->lock);
+	while (list) {
+		struct store_op *op = list;
+		list = op->next;
+		op->next = NULL;
+		for (size_t i = 0; i < op->nchanges; i++)
+			notify_watchers(st, &op->changes[i]);
+		if (op->done)
+			op->done(op, op->done_arg);
+	}
+}
+
+/* ---- watchers ---------------------------------------------------------------- */
+
+struct store_watch *store_watch_add(struct store *st, int64_t mailbox_id, store_watch_fn *fn,
+				    void *arg)
+{
+	struct store_watch *w = xcalloc(1, sizeof *w);
+	w->mailbox_id = mailbox_id;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = st->watches;
+	st->watches = w;
+	return w;
+}
+
+void store_watch_remove(struct store *st, struct store_watch **wp)
+{
+	struct store_watch *w = *wp;
+	if (!w)
+		return;
+	*wp = NULL;
+	if (st->dispatching) {
+		w->removed = true;
+		return;
+	}
+	for (struct store_watch **pp = &st->watches; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			free(w);
+			return;
+		}
+	panic("store_watch_remove: unknown watch");
+}
+
+/* ---- reads --------------------------------------------------------------------- */
+
+void store_account_clear(struct store_account *a)
+{
+	xfree(&a->address);
+	xfree(&a->password_hash);
+	xfree(&a->scram);
+}
+
+void store_mailbox_clear(struct store_mailbox *m)
+{
+	xfree(&m->name);
+	xfree(&m->special_use);
+}
+
+static void free_strv(char ***v)
+{
+	if (*v)
+		for (char **p = *v; *p; p++)
+			free(*p);
+	xfree(v);
+}
+
+void store_message_clear(struct store_message *m)
+{
+	free_strv(&m->keywords);
+}
+
+enum store_lookup store_account_get(struct store *st, const char *address,
+				    struct store_account *a_r, struct buf *err)
+{
+	struct buf norm = BUF_INIT;
+	if (store_address_normalize(address, false, &norm, err) < 0) {
+		buf_free(&norm);
+		buf_reset(err);
+		return STORE_NOT_FOUND;
+	}
+	enum store_lookup r = st->be->account_get(st->reader, buf_cstr(&norm), a_r, err);
+	buf_free(&norm);
+	return r;
+}
+
+int store_account_list(struct store *st, void (*fn)(const struct store_account *a, void *arg),
+		       void *arg, struct buf *err)
+{
+	return st->be->account_list(st->reader, fn, arg, err);
+}
+
+int store_domain_list(struct store *st, void (*fn)(const char *name, void *arg), void *arg,
+		      struct buf *err)
+{
+	return st->be->domain_list(st->reader, fn, arg, err);
+}
+
+enum store_lookup store_domain_exists(struct store *st, const char *name, struct buf *err)
+{
+	struct buf norm = BUF_INIT;
+	if (store_domain_normalize(name, &norm, err) < 0) {
+		buf_free(&norm);
+		buf_reset(err);
+		return STORE_NOT_FOUND;
+	}
+	enum store_lookup r = st->be->domain_exists(st->reader, buf_cstr(&norm), err);
+	buf_free(&norm);
+	return r;
+}
+
+int store_alias_list(struct store *st,
+		     void (*fn)(const char *address, const char *target, void *arg), void *arg,
+		     struct buf *err)
+{
+	return st->be->alias_list(st->reader, fn, arg, err);
+}
+
+enum store_lookup store_mailbox_get(struct store *st, int64_t account_id, const char *name,
+				    struct store_mailbox *m_r, struct buf *err)
+{
+	return st->be->mailbox_get(st->reader, account_id, name, m_r, err);
+}
+
+int store_mailbox_list(struct store *st, int64_t account_id,
+		       void (*fn)(const struct store_mailbox *m, void *arg), void *arg,
+		       struct buf *err)
+{
+	return st->be->mailbox_list(st->reader, account_id, fn, arg, err);
+}
+
+int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
+		       void (*fn)(const struct store_message *m, void *arg), void *arg,
+		       struct buf *err)
+{
+	return st->be->message_list(st->reader, mailbox_id, uid_min, uid_max, fn, arg, err);
+}
+
+int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err)
+{
+	return st->be->blob_read(st->reader, blob_id, out, err);
+}
+
+int store_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
+		  void (*changed)(const struct store_message *m, void *arg),
+		  void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
+		  bool *tombstones_complete_r, struct buf *err)
+{
+	return st->be->changes(st->reader, mailbox_id, modseq, changed, expunged, arg,
+			       tombstones_complete_r, err);
+}
+
+int store_check(struct store *st, struct buf *report, struct buf *err)
+{
+	return st->be->check(st->reader, report, err);
+}
+
+/* ---- recipient resolution -------------------------------------------------------- */
+
+struct resolve {
+	struct store *st;
+	struct store_rcpt *r;
+	char **seen;
+	size_t nseen;
+	struct buf *err;
+	bool failed;
+};
+
+static bool resolve_seen(struct resolve *rs, const char *addr)
+{
+	for (size_t i = 0; i < rs->nseen; i++)
+		if (strcmp(rs->seen[i], addr) == 0)
+			return true;
+	rs->seen = xrealloc(rs->seen, (rs->nseen + 1) * sizeof *rs->seen);
+	rs->seen[rs->nseen++] = xstrdup(addr);
+	return false;
+}
+
+static void add_account(struct store_rcpt *r, int64_t id)
+{
+	for (size_t i = 0; i < r->naccounts; i++)
+		if (r->account_ids[i] == id)
+			return;
+	r->account_ids = xrealloc(r->account_ids, (r->naccounts + 1) * sizeof *r->account_ids);
+	r->account_ids[r->naccounts++] = id;
+}
+
+static void add_foreign(struct store_rcpt *r, const char *addr)
+{
+	for (size_t i = 0; i < r->nforeign; i++)
+		if (strcmp(r->foreign[i], addr) == 0)
+			return;
+	r->foreign = xrealloc(r->foreign, (r->nforeign + 1) * sizeof *r->foreign);
+	r->foreign[r->nforeign++] = xstrdup(addr);
+}
+
+/* Returns true when addr led somewhere. addr is normalised. */
+static bool resolve_addr(struct resolve *rs, const char *addr, int depth);
+
+static bool resolve_targets(struct resolve *rs, const char *addr, const char *lookup, int depth)
+{
+	char **targets = NULL;
+	size_t n = 0;
+	if (rs->st->be->alias_targets(rs->st->reader, lookup, &targets, &n, rs->err) < 0) {
+		rs->failed = true;
+		return false;
+	}
+	bool found = false;
+	for (size_t i = 0; i < n; i++) {
+		struct store_account a = {0};
+		if (strcmp(targets[i], addr) == 0) {
+			/* "keep a copy": the alias names its own address. */
+			enum store_lookup l =
+				rs->st->be->account_get(rs->st->reader, addr, &a, rs->err);
+			if (l == STORE_FOUND) {
+				add_account(rs->r, a.id);
+				found = true;
+			} else if (l == STORE_ERROR) {
+				rs->failed = true;
+			}
+			store_account_clear(&a);
+		} else if (resolve_addr(rs, targets[i], depth + 1)) {
+			found = true;
+		}
+		free(targets[i]);
+	}
+	free(targets);
+	return found;
+}
+
+static bool resolve_addr(struct resolve *rs, const char *addr, int depth)
+{
+	if (rs->failed || depth > STORE_MAX_ALIAS_DEPTH || resolve_seen(rs, addr))
+		return false;
+	const char *at = strrchr(addr, '@');
+	if (!at)
+		return false;
+	enum store_lookup dl = rs->st->be->domain_exists(rs->st->reader, at + 1, rs->err);
+	if (dl == STORE_ERROR) {
+		rs->failed = true;
+		return false;
+	}
+	if (dl == STORE_NOT_FOUND) {
+		/* A foreign address; only reachable through an alias. */
+		if (depth == 0)
+			return false;
+		add_foreign(rs->r, addr);
+		return true;
+	}
+	/* Aliases take precedence over an account of the same name. */
+	if (resolve_targets(rs, addr, addr, depth))
+		return true;
+	struct store_account a = {0};
+	enum store_lookup l = rs->st->be->account_get(rs->st->reader, addr, &a, rs->err);
+	store_account_clear(&a);
+	if (l == STORE_ERROR) {
+		rs->failed = true;
+		return false;
+	}
+	if (l == STORE_FOUND) {
+		add_account(rs->r, a.id);
+		return true;
+	}
+	/* Sub-addressing: user+tag@domain. */
+	const char *plus = memchr(addr, '+', (size_t)(at - addr));
+	if (plus && plus > addr) {
+		char *base = xasprintf("%.*s%s", (int)(plus - addr), addr, at);
+		bool found = resolve_addr(rs, base, depth);
+		free(base);
+		if (found) {
+			if (!rs->r->tag)
+				rs->r->tag = xstrndup(plus + 1, (size_t)(at - plus - 1));
+			return true;
+		}
+	}
+	/* The domain's catch-all. */
+	return resolve_targets(rs, addr, at, depth);
+}
+
+void store_rcpt_clear(struct store_rcpt *r)
+{
+	xfree(&r->account_ids);
+	for (size_t i = 0; i < r->nforeign; i++)
+		free(r->foreign[i]);
+	xfree(&r->foreign);
+	xfree(&r->tag);
+	r->naccounts = r->nforeign = 0;
+}
+
+enum store_lookup store_rcpt_resolve(struct store *st, const char *address, struct store_rcpt *r,
+				     struct buf *err)
+{
+	memset(r, 0, sizeof *r);
+	struct buf norm = BUF_INIT;
+	if (store_address_normalize(address, false, &norm, err) < 0) {
+		buf_free(&norm);
+		buf_reset(err);
+		return STORE_NOT_FOUND;
+	}
+	struct resolve rs = {.st = st, .r = r, .err = err};
+	bool found = resolve_addr(&rs, buf_cstr(&norm), 0);
+	for (size_t i = 0; i < rs.nseen; i++)
+		free(rs.seen[i]);
+	free(rs.seen);
+	buf_free(&norm);
+	if (rs.failed) {
+		store_rcpt_clear(r);
+		return STORE_ERROR;
+	}
+	if (!found || (r->naccounts == 0 && r->nforeign == 0)) {
+		store_rcpt_clear(r);
+		return STORE_NOT_FOUND;
+	}
+	return STORE_FOUND;
+}
+
+/* ---- names ------------------------------------------------------------------------ */
+
+static bool is_ldh(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+int store_domain_normalize(const char *name, struct buf *out, struct buf *err)
+{
+	size_t len = strlen(name);
+	if (len > 0 && name[len - 1] == '.')
+		len--; /* a fully qualified name's root dot */
+	if (len == 0) {
+		buf_puts(err, "empty domain name");
+		return -1;
+	}
+	if (len > STORE_MAX_DOMAIN) {
+		buf_printf(err, "domain name longer than %d characters", STORE_MAX_DOMAIN);
+		return -1;
+	}
+	size_t start = out->len;
+	size_t label = 0;
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)name[i] : '.';
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c == '.') {
+			if (label == 0 || label > 63 || name[i - 1] == '-' ||
+			    name[i - label] == '-') {
+				buf_truncate(out, start);
+				buf_printf(err, "invalid domain name '%.*s'", (int)len, name);
+				return -1;
+			}
+			label = 0;
+		} else if (is_ldh(c)) {
+			label++;
+		} else {
+			buf_truncate(out, start);
+			if (c >= 0x80)
+				buf_printf(err,
+					   "invalid domain name '%.*s': use the A-label (xn--) form",
+					   (int)len, name);
+			else
+				buf_printf(err, "invalid domain name '%.*s'", (int)len, name);
+			return -1;
+		}
+		if (i < len)
+			buf_putc(out, (char)c);
+	}
+	return 0;
+}
+
+/* RFC 5321 dot-atom local part, plus UTF-8 (RFC 6531). Quoted local parts are
+   accepted from the network by the SMTP parser but are not account names. */
+static bool local_part_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > 64 || p[0] == '.' || p[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '.' && p[i + 1] == '.')
+			return false;
+		if (c >= 0x80)
+			continue; /* UTF-8; the SMTP layer validates encoding */
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (!strchr("!#$%&'*+-/=?^_`{|}~.", c) || c == '\0')
+			return false;
+	}
+	return true;
+}
+
+int store_address_normalize(const char *address, bool allow_catchall, struct buf *out,
+			    struct buf *err)
+{
+	size_t len = strlen(address);
+	const char *at = strrchr(address, '@');
+	if (len > STORE_MAX_ADDRESS) {
+		buf_printf(err, "address longer than %d characters", STORE_MAX_ADDRESS);
+		return -1;
+	}
+	if (!at) {
+		buf_printf(err, "invalid address '%s': no @domain", address);
+		return -1;
+	}
+	size_t llen = (size_t)(at - address);
+	size_t start = out->len;
+	if (llen == 0 && !allow_catchall) {
+		buf_printf(err, "invalid address '%s': empty local part", address);
+		return -1;
+	}
+	if (llen > 0 && !local_part_ok(address, llen)) {
+		buf_printf(err, "invalid address '%s': bad local part", address);
+		return -1;
+	}
+	for (size_t i = 0; i < llen; i++) {
+		unsigned char c = (unsigned char)address[i];
+		buf_putc(out, (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+	}
+	buf_putc(out, '@');
+	if (store_domain_normalize(at + 1, out, err) < 0) {
+		buf_truncate(out, start);
+		return -1;
+	}
+	return 0;
+}
+
+int store_mailbox_name_check(const char *name, struct buf *err)
+{
+	size_t len = strlen(name);
+	if (len == 0) {
+		buf_puts(err, "empty mailbox name");
+		return -1;
+	}
+	if (len > STORE_MAX_MAILBOX_NAME) {
+		buf_printf(err, "mailbox name longer than %d bytes", STORE_MAX_MAILBOX_NAME);
+		return -1;
+	}
+	if (name[0] == '/' || name[len - 1] == '/' || strstr(name, "//")) {
+		buf_puts(err, "mailbox name has an empty hierarchy level");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f) {
+			buf_puts(err, "mailbox name contains a control character");
+			return -1;
+		}
+	}
+	/* UTF-8 well-formedness (no overlongs, no surrogates). */
+	const unsigned char *p = (const unsigned char *)name, *end = p + len;
+	while (p < end) {
+		unsigned c = *p;
+		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		if (n == 0 || (size_t)(end - p) < n)
+			goto bad;
+		uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+		for (size_t k = 1; k < n; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		p += n;
+	}
+	return 0;
+bad:
+	buf_puts(err, "mailbox name is not valid UTF-8");
+	return -1;
+}

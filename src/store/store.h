@@ -1,0 +1,337 @@
+/*
+ * store — the one interface through which every protocol reads and writes mail.
+ *
+ * Model (docs/ARCHITECTURE.md has the schema): domains, accounts, aliases,
+ * mailboxes (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ), messages (UID, MODSEQ, flags,
+ * keywords, INTERNALDATE, size, blob), expunge tombstones, blobs shared by every
+ * copy of a message, the outbound queue and its delivery events.
+ *
+ * Writes. Every write is a struct store_op. In the server, ops are handed to the
+ * commit thread with store_submit(): it runs every op that is waiting in one
+ * transaction, each inside its own savepoint (one op's failure does not fail its
+ * neighbours), commits with one fsync (group commit), and then calls each op's
+ * completion on the event loop. Only then is the write durable: a protocol sends
+ * its 250 / OK / 202 from the completion, never before. Outside the server (the
+ * CLI, tests) store_exec() runs one op in its own durable transaction on the
+ * caller's thread.
+ *
+ * Every mailbox change (append, flags, expunge) takes the mailbox's next MODSEQ
+ * in the same transaction; an expunge leaves a tombstone (uid, modseq). After
+ * the commit, watchers of the mailbox (store_watch) hear "mailbox M reached
+ * MODSEQ n" on the loop and ask store_changes() what happened since their own
+ * last MODSEQ. That is the one sync mechanism for NOOP, IDLE, CONDSTORE,
+ * QRESYNC and POP3.
+ *
+ * Reads are synchronous, on the caller's thread, over a read connection of their
+ * own (SQLite WAL: readers never wait for the writer).
+ *
+ * Errors: -1 with a one-line reason in op->err / err, and op->error saying why;
+ * STORE_ERR_TEMP (disk full, database busy, I/O error) means retrying later may
+ * work — the protocol answers 4xx / NO / 503 then; every other error is
+ * permanent. Reads return STORE_ERROR only for such environmental failures. Nothing is ever half-written: each op is all or nothing.
+ *
+ * Names: addresses and domain names are stored lower-cased (ASCII); callers may
+ * pass any case. Mailbox names are UTF-8 with '/' as the hierarchy separator;
+ * "INBOX" is case-insensitive.
+ */
+#ifndef PETREL_STORE_H
+#define PETREL_STORE_H
+
+#include "core/core.h"
+
+struct config;
+struct event_base;
+struct store;
+
+#define STORE_MAX_ADDRESS 254     /* RFC 5321 path limit */
+#define STORE_MAX_DOMAIN 253
+#define STORE_MAX_MAILBOX_NAME 1000 /* bytes of a UTF-8 mailbox name */
+#define STORE_MAX_KEYWORD 128
+#define STORE_MAX_ALIAS_DEPTH 8   /* nested aliases followed at most this deep */
+#define STORE_MAX_BATCH 512       /* ops in one group commit */
+
+/* System flags as bits; keywords are separate strings. */
+enum store_flag {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+	STORE_FLAG_RECENT = 1 << 5, /* IMAP4rev1 \Recent: set on delivery */
+};
+
+/* ---- opening ---------------------------------------------------------------- */
+
+/* Opens (creating and migrating as needed) the store named by cfg. */
+int store_open(struct store **st_r, const struct config *cfg, struct buf *err);
+/* Opens an SQLite store at path (tests, tools). */
+int store_open_path(struct store **st_r, const char *path, struct buf *err);
+/* Stops the commit thread (finishing queued ops) and closes. */
+void store_close(struct store **st);
+/* Starts the commit thread; completions are delivered on base. */
+int store_start(struct store *st, struct event_base *base, struct buf *err);
+/* The schema version this binary writes. */
+int store_schema_version(void);
+
+/* ---- write operations --------------------------------------------------------- */
+
+enum store_op_kind {
+	STORE_OP_DOMAIN_ADD,
+	STORE_OP_DOMAIN_REMOVE,
+	STORE_OP_ACCOUNT_ADD,
+	STORE_OP_ACCOUNT_REMOVE,
+	STORE_OP_ACCOUNT_PASSWORD,
+	STORE_OP_ACCOUNT_QUOTA,
+	STORE_OP_ALIAS_ADD,
+	STORE_OP_ALIAS_REMOVE,
+	STORE_OP_MAILBOX_CREATE,
+	STORE_OP_APPEND,
+	STORE_OP_FLAGS,
+	STORE_OP_EXPUNGE,
+	STORE_OP_COPY,
+};
+
+/* One target of an append: a mailbox, with the message's initial state. */
+struct store_append_target {
+	int64_t mailbox_id;
+	uint32_t flags;   /* enum store_flag bits */
+	char **keywords;  /* NULL-terminated, may be NULL */
+	/* results */
+	uint32_t uid_r;
+	uint64_t modseq_r;
+	uint32_t uidvalidity_r;
+};
+
+enum store_flags_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+enum store_error {
+	STORE_OK = 0,
+	STORE_ERR_TEMP,     /* disk full, I/O error, busy: retry later (4xx / NO / 503) */
+	STORE_ERR_NOTFOUND, /* a named domain, account, mailbox or message does not exist */
+	STORE_ERR_EXISTS,   /* already there */
+	STORE_ERR_INVALID,  /* a bad name or argument */
+	STORE_ERR_QUOTA,    /* the account's quota would be exceeded */
+	STORE_ERR_NONEMPTY, /* e.g. a domain that still has accounts */
+};
+
+struct store_change {
+	int64_t mailbox_id;
+	uint64_t modseq;
+};
+
+struct store_op;
+typedef void store_done_fn(struct store_op *op, void *arg);
+
+struct store_op {
+	enum store_op_kind kind;
+	union {
+		struct {
+			const char *name;
+		} domain;
+		struct {
+			const char *address;
+			const char *password_hash; /* may be NULL: no password login */
+			const char *scram;         /* RFC 5803 text, may be NULL */
+			uint64_t quota_bytes;      /* 0 = unlimited */
+			int64_t id_r;
+		} account;
+		struct {
+			const char *address; /* "user@dom" or "@dom" (catch-all) */
+			const char *const *targets; /* NULL-terminated; add only */
+		} alias;
+		struct {
+			int64_t account_id;
+			const char *name;
+			const char *special_use; /* "\\Sent" etc. or NULL */
+			int64_t id_r;
+		} mailbox;
+		struct {
+			const char *data; /* the raw message, CRLF line ends */
+			size_t len;
+			int64_t internaldate; /* seconds since the epoch; 0 = now */
+			const char *envelope;      /* cached IMAP ENVELOPE, may be NULL */
+			const char *bodystructure; /* cached BODYSTRUCTURE, may be NULL */
+			struct store_append_target *targets;
+			size_t ntargets;
+		} append;
+		struct {
+			int64_t mailbox_id;
+			const uint32_t *uids; /* sorted ascending */
+			size_t nuids;
+			enum store_flags_mode mode;
+			uint32_t flags;
+			const char *const *keywords; /* NULL-terminated, may be NULL */
+			uint64_t unchangedsince;     /* 0 = unconditional */
+			/* results: the modseq given to the changed messages, and
+			   the uids that failed UNCHANGEDSINCE (owned by the op) */
+			uint64_t modseq_r;
+			uint32_t *modified_r;
+			size_t nmodified_r;
+		} flags;
+		struct {
+			int64_t mailbox_id;
+			const uint32_t *uids; /* NULL: every message with \Deleted */
+			size_t nuids;
+			/* results: the expunged uids, ascending (owned by the op) */
+			uint32_t *expunged_r;
+			size_t nexpunged_r;
+			uint64_t modseq_r;
+		} expunge;
+		struct {
+			int64_t from_mailbox_id;
+			int64_t to_mailbox_id;
+			const uint32_t *uids; /* sorted ascending */
+			size_t nuids;
+			bool move; /* expunge the sources in the same transaction */
+			/* results (owned by the op): new uids in the order of uids */
+			uint32_t *new_uids_r;
+			size_t ncopied_r;
+			uint32_t to_uidvalidity_r;
+		} copy;
+	} u;
+
+	/* Results common to every op. */
+	int result;             /* 0 ok, -1 failed */
+	enum store_error error; /* why it failed */
+	struct buf err;         /* one-line reason */
+
+	/* Private to the store. */
+	store_done_fn *done;
+	void *done_arg;
+	struct store_op *next;
+	struct store_change *changes; /* mailboxes that reached a new MODSEQ */
+	size_t nchanges;
+};
+
+/* Zeroes an op and sets its kind. */
+void store_op_init(struct store_op *op, enum store_op_kind kind);
+/* Frees what the store allocated inside op (results, err). */
+void store_op_clear(struct store_op *op);
+
+/* Server: queue op for the next group commit; done(op, arg) runs on the loop
+   after the transaction is durable (or failed). The op must stay alive. */
+void store_submit(struct store *st, struct store_op *op, store_done_fn *done, void *arg);
+/* Runs one op in its own durable transaction on this thread (CLI, tests, server
+   start-up before store_start). Safe while another process writes (SQLite
+   locking); a bug to call while this process's commit thread runs. Returns
+   op->result. */
+int store_exec(struct store *st, struct store_op *op);
+
+/* ---- change notification -------------------------------------------------------- */
+
+struct store_watch;
+typedef void store_watch_fn(int64_t mailbox_id, uint64_t modseq, void *arg);
+
+/* Calls fn on the loop after every committed change to mailbox_id. */
+struct store_watch *store_watch_add(struct store *st, int64_t mailbox_id, store_watch_fn *fn,
+				    void *arg);
+void store_watch_remove(struct store *st, struct store_watch **w);
+
+/* ---- reads -------------------------------------------------------------------- */
+
+struct store_account {
+	int64_t id;
+	char *address;
+	char *password_hash; /* "" when none */
+	char *scram;         /* "" when none */
+	uint64_t quota_bytes;
+	uint64_t used_bytes;
+	int64_t created;
+};
+void store_account_clear(struct store_account *a);
+
+enum store_lookup { STORE_FOUND = 0, STORE_NOT_FOUND = 1, STORE_ERROR = -1 };
+
+enum store_lookup store_account_get(struct store *st, const char *address,
+				    struct store_account *a_r, struct buf *err);
+int store_account_list(struct store *st, void (*fn)(const struct store_account *a, void *arg),
+		       void *arg, struct buf *err);
+
+int store_domain_list(struct store *st, void (*fn)(const char *name, void *arg), void *arg,
+		      struct buf *err);
+enum store_lookup store_domain_exists(struct store *st, const char *name, struct buf *err);
+
+int store_alias_list(struct store *st, void (*fn)(const char *address, const char *target,
+						   void *arg),
+		     void *arg, struct buf *err);
+
+/*
+ * Resolves a recipient address to local accounts: exact account, then aliases
+ * (nested, at most STORE_MAX_ALIAS_DEPTH deep, loops ignored), sub-addressing
+ * (user+tag@dom -> user@dom, *tag_r = "tag"), then the domain's catch-all.
+ * Targets that are foreign addresses are returned in foreign_r. Returns
+ * STORE_NOT_FOUND when nothing local or foreign matched.
+ */
+struct store_rcpt {
+	int64_t *account_ids;
+	size_t naccounts;
+	char **foreign; /* addresses outside our domains reached through aliases */
+	size_t nforeign;
+	char *tag; /* sub-address tag, or NULL */
+};
+void store_rcpt_clear(struct store_rcpt *r);
+enum store_lookup store_rcpt_resolve(struct store *st, const char *address,
+				     struct store_rcpt *r, struct buf *err);
+
+struct store_mailbox {
+	int64_t id;
+	int64_t account_id;
+	char *name;
+	char *special_use; /* "" when none */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	bool subscribed;
+	uint32_t messages; /* count */
+	uint32_t unseen;
+	uint64_t size; /* bytes */
+};
+void store_mailbox_clear(struct store_mailbox *m);
+enum store_lookup store_mailbox_get(struct store *st, int64_t account_id, const char *name,
+				    struct store_mailbox *m_r, struct buf *err);
+int store_mailbox_list(struct store *st, int64_t account_id,
+		       void (*fn)(const struct store_mailbox *m, void *arg), void *arg,
+		       struct buf *err);
+
+struct store_message {
+	uint32_t uid;
+	uint64_t modseq;
+	uint32_t flags;
+	char **keywords; /* NULL-terminated, NULL when none */
+	int64_t internaldate;
+	uint64_t size;
+	int64_t blob_id;
+};
+void store_message_clear(struct store_message *m);
+/* Messages with uid in [uid_min, uid_max], ascending. */
+int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
+		       void (*fn)(const struct store_message *m, void *arg), void *arg,
+		       struct buf *err);
+/* The raw bytes of a blob, appended to out. */
+int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err);
+
+/*
+ * What changed in a mailbox since modseq: messages (new or with changed flags)
+ * whose MODSEQ is higher, ascending by uid, then the uids expunged since then.
+ * *tombstones_complete_r is false when tombstones older than modseq have been
+ * compacted away (the caller must then fall back to a full resync).
+ */
+int store_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
+		  void (*changed)(const struct store_message *m, void *arg),
+		  void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
+		  bool *tombstones_complete_r, struct buf *err);
+
+/* ---- names -------------------------------------------------------------------- */
+
+/* Normalises (lower-cases) and validates a domain name into out. -1 + reason. */
+int store_domain_normalize(const char *name, struct buf *out, struct buf *err);
+/* Normalises and validates "local@domain" into out; with allow_catchall, "@domain". */
+int store_address_normalize(const char *address, bool allow_catchall, struct buf *out,
+			    struct buf *err);
+
+/* ---- maintenance ---------------------------------------------------------------- */
+
+/* "ok" or the problems found, from SQLite's integrity_check and our invariants. */
+int store_check(struct store *st, struct buf *report, struct buf *err);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * store_internal — the backend table behind store.h.
+ *
+ * store.c owns what every backend shares: the commit thread and its batching,
+ * completions on the loop, watchers, name rules. A backend (store_sqlite.c, later
+ * store_pg.c) owns connections and SQL. Each backend connection is used by one
+ * thread at a time: the store opens one for writes (the commit thread's, or the
+ * caller's in store_exec) and one for reads (the loop's).
+ */
+#ifndef PETREL_STORE_INTERNAL_H
+#define PETREL_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+struct store_conn;
+
+struct store_backend {
+	const char *name;
+	int (*open)(struct store_conn **c_r, const char *path, bool writer, struct buf *err);
+	void (*close)(struct store_conn **c);
+
+	/* Transactions on a writer connection. begin/commit fail with STORE_ERR_TEMP. */
+	int (*begin)(struct store_conn *c, struct buf *err);
+	int (*commit)(struct store_conn *c, struct buf *err);
+	void (*rollback)(struct store_conn *c);
+	int (*savepoint)(struct store_conn *c, struct buf *err);
+	void (*release)(struct store_conn *c);
+	void (*rollback_to)(struct store_conn *c);
+	/* Performs op inside the open transaction: sets op->result/error/err and
+	   appends to op->changes the mailboxes it moved to a new MODSEQ. */
+	void (*apply)(struct store_conn *c, struct store_op *op);
+
+	/* Reads. */
+	enum store_lookup (*account_get)(struct store_conn *c, const char *address,
+					 struct store_account *a_r, struct buf *err);
+	int (*account_list)(struct store_conn *c,
+			    void (*fn)(const struct store_account *a, void *arg), void *arg,
+			    struct buf *err);
+	int (*domain_list)(struct store_conn *c, void (*fn)(const char *name, void *arg), void *arg,
+			   struct buf *err);
+	enum store_lookup (*domain_exists)(struct store_conn *c, const char *name, struct buf *err);
+	int (*alias_list)(struct store_conn *c,
+			  void (*fn)(const char *address, const char *target, void *arg), void *arg,
+			  struct buf *err);
+	/* All targets of alias rows for address (exact match), appended to targets. */
+	int (*alias_targets)(struct store_conn *c, const char *address, char ***targets_r,
+			     size_t *n_r, struct buf *err);
+	enum store_lookup (*mailbox_get)(struct store_conn *c, int64_t account_id,
+					 const char *name, struct store_mailbox *m_r,
+					 struct buf *err);
+	int (*mailbox_list)(struct store_conn *c, int64_t account_id,
+			    void (*fn)(const struct store_mailbox *m, void *arg), void *arg,
+			    struct buf *err);
+	int (*message_list)(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
+			    uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
+			    void *arg, struct buf *err);
+	int (*blob_read)(struct store_conn *c, int64_t blob_id, struct buf *out, struct buf *err);
+	int (*changes)(struct store_conn *c, int64_t mailbox_id, uint64_t modseq,
+		       void (*changed)(const struct store_message *m, void *arg),
+		       void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
+		       bool *complete_r, struct buf *err);
+	int (*check)(struct store_conn *c, struct buf *report, struct buf *err);
+};
+
+extern const struct store_backend store_backend_sqlite;
+
+/* store_schema.c: brings an SQLite database to store_schema_version(). */
+struct sqlite3;
+int store_sqlite_migrate(struct sqlite3 *db, const char *path, struct buf *err);
+
+/* Shared helpers for backends. */
+void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+void store_op_changed(struct store_op *op, int64_t mailbox_id, uint64_t modseq);
+/* The default folders every new account gets: name and special-use. */
+struct store_default_mailbox {
+	const char *name;
+	const char *special_use;
+};
+extern const struct store_default_mailbox store_default_mailboxes[];
+extern const size_t store_n_default_mailboxes;
+/* Validates a UTF-8 mailbox name (no control characters, no empty levels). */
+int store_mailbox_name_check(const char *name, struct buf *err);
+
+#endif

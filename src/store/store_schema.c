@@ -1,0 +1,249 @@
+/*
+ * store_schema — the SQLite schema as numbered forward migrations.
+ *
+ * migration[i] takes a database from user_version i to i+1. A released
+ * migration is never edited: changes are new entries. Opening a database whose
+ * user_version is newer than this binary knows is refused (an older petrel must
+ * not write a newer schema).
+ *
+ * The whole model exists from version 1 so later features add code, not tables:
+ * see docs/ARCHITECTURE.md for what each table is for.
+ */
+#include "store/store_internal.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+static const char *const migrations[] = {
+	/* 1: the whole model */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta(key, value) VALUES('next_uidvalidity', '0');"
+
+	"CREATE TABLE domain("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL,"
+	"  dkim_selector TEXT,"
+	"  dkim_key_rsa TEXT,"
+	"  dkim_key_ed25519 TEXT,"
+	"  pool TEXT);"
+
+	"CREATE TABLE account("
+	"  id INTEGER PRIMARY KEY,"
+	"  address TEXT NOT NULL UNIQUE,"
+	"  domain_id INTEGER NOT NULL REFERENCES domain(id),"
+	"  password_hash TEXT NOT NULL DEFAULT '',"
+	"  scram_sha256 TEXT NOT NULL DEFAULT '',"
+	"  quota_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  used_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX account_domain ON account(domain_id);"
+
+	/* address is "local@domain" or "@domain" (catch-all) */
+	"CREATE TABLE alias("
+	"  id INTEGER PRIMARY KEY,"
+	"  address TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  domain_id INTEGER NOT NULL REFERENCES domain(id),"
+	"  UNIQUE(address, target));"
+
+	"CREATE TABLE mailbox("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  special_use TEXT NOT NULL DEFAULT '',"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  uidnext INTEGER NOT NULL DEFAULT 1,"
+	"  highestmodseq INTEGER NOT NULL DEFAULT 1,"
+	/* tombstones with modseq <= tombstone_floor have been compacted away */
+	"  tombstone_floor INTEGER NOT NULL DEFAULT 0,"
+	"  subscribed INTEGER NOT NULL DEFAULT 1,"
+	"  messages INTEGER NOT NULL DEFAULT 0,"
+	"  unseen INTEGER NOT NULL DEFAULT 0,"
+	"  size INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE(account_id, name));"
+
+	/* The raw bytes, written once and shared by every copy of a message and by
+	   the outbound queue; removed when refcount reaches zero. */
+	"CREATE TABLE blob("
+	"  id INTEGER PRIMARY KEY,"
+	"  sha256 BLOB NOT NULL UNIQUE,"
+	"  size INTEGER NOT NULL,"
+	"  refcount INTEGER NOT NULL,"
+	"  data BLOB NOT NULL);"
+
+	"CREATE TABLE message("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  blob_id INTEGER NOT NULL REFERENCES blob(id),"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  internaldate INTEGER NOT NULL,"
+	"  savedate INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  envelope TEXT,"
+	"  bodystructure TEXT,"
+	"  PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX message_modseq ON message(mailbox_id, modseq);"
+	"CREATE INDEX message_blob ON message(blob_id);"
+
+	"CREATE TABLE keyword("
+	"  mailbox_id INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, uid, name),"
+	"  FOREIGN KEY(mailbox_id, uid) REFERENCES message(mailbox_id, uid) ON DELETE CASCADE"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE tombstone("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX tombstone_modseq ON tombstone(mailbox_id, modseq);"
+
+	/* Outbound queue: one message, many recipients each with its own state. */
+	"CREATE TABLE queue_message("
+	"  id INTEGER PRIMARY KEY,"
+	"  blob_id INTEGER NOT NULL REFERENCES blob(id),"
+	"  env_from TEXT NOT NULL,"
+	"  dsn_ret TEXT,"
+	"  dsn_envid TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  source TEXT NOT NULL,"        /* smtp, submission, api, bounce */
+	"  account_id INTEGER,"
+	"  api_key_id INTEGER,"
+	"  pool TEXT,"
+	"  tags TEXT,"
+	"  metadata TEXT);"
+
+	"CREATE TABLE queue_rcpt("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id INTEGER NOT NULL REFERENCES queue_message(id) ON DELETE CASCADE,"
+	"  rcpt TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"          /* queued, deferred, delivered, bounced, failed */
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  dsn_notify TEXT,"
+	"  dsn_orcpt TEXT,"
+	"  route TEXT,"
+	"  source_ip TEXT,"
+	"  last_reply TEXT);"
+	"CREATE INDEX queue_rcpt_due ON queue_rcpt(state, next_attempt);"
+	"CREATE INDEX queue_rcpt_queue ON queue_rcpt(queue_id);"
+
+	/* Delivery events (receipts): append-only, the id is the API's cursor. */
+	"CREATE TABLE event("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  queue_id INTEGER,"
+	"  rcpt TEXT,"
+	"  kind TEXT NOT NULL,"           /* queued deferred delivered bounced expanded failed */
+	"  at INTEGER NOT NULL,"
+	"  mx TEXT,"
+	"  remote_ip TEXT,"
+	"  source_ip TEXT,"
+	"  tls TEXT,"
+	"  reply TEXT);"
+	"CREATE INDEX event_queue ON event(queue_id);"
+
+	"CREATE TABLE api_key("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  hash BLOB NOT NULL UNIQUE,"
+	"  domains TEXT,"
+	"  pool TEXT,"
+	"  rate REAL,"
+	"  created INTEGER NOT NULL,"
+	"  revoked INTEGER);"
+
+	"CREATE TABLE idempotency("
+	"  api_key_id INTEGER NOT NULL REFERENCES api_key(id) ON DELETE CASCADE,"
+	"  idem_key TEXT NOT NULL,"
+	"  request_sha256 BLOB NOT NULL,"
+	"  response TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY(api_key_id, idem_key)) WITHOUT ROWID;"
+
+	"CREATE TABLE webhook("
+	"  id INTEGER PRIMARY KEY,"
+	"  url TEXT NOT NULL,"
+	"  secret TEXT NOT NULL,"
+	"  events TEXT NOT NULL,"
+	"  api_key_id INTEGER REFERENCES api_key(id) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL);"
+
+	"CREATE TABLE webhook_delivery("
+	"  event_id INTEGER NOT NULL REFERENCES event(id),"
+	"  webhook_id INTEGER NOT NULL REFERENCES webhook(id) ON DELETE CASCADE,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  last_status TEXT,"
+	"  PRIMARY KEY(event_id, webhook_id)) WITHOUT ROWID;"
+	"CREATE INDEX webhook_delivery_due ON webhook_delivery(state, next_attempt);",
+};
+
+int store_schema_version(void)
+{
+	return (int)ARRAY_SIZE(migrations);
+}
+
+static int read_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return version;
+}
+
+/* Each step runs under BEGIN IMMEDIATE and re-reads the version, so two
+   processes opening a new store at once migrate it exactly once. */
+int store_sqlite_migrate(sqlite3 *db, const char *path, struct buf *err)
+{
+	for (;;) {
+		int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			buf_printf(err, "%s: cannot lock the database: %s", path,
+				   sqlite3_errstr(rc));
+			return -1;
+		}
+		int version = read_version(db);
+		if (version < 0) {
+			buf_printf(err, "%s: cannot read the schema version: %s", path,
+				   sqlite3_errmsg(db));
+			goto fail;
+		}
+		if (version > store_schema_version()) {
+			buf_printf(err,
+				   "%s: schema version %d is newer than this petrel knows (%d); "
+				   "upgrade petrel",
+				   path, version, store_schema_version());
+			goto fail;
+		}
+		if (version == store_schema_version())
+			return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+		char *e = NULL;
+		char *sql = xasprintf("%s PRAGMA user_version = %d;", migrations[version],
+				      version + 1);
+		rc = sqlite3_exec(db, sql, NULL, NULL, &e);
+		free(sql);
+		if (rc != SQLITE_OK) {
+			buf_printf(err, "%s: migration to schema version %d failed: %s", path,
+				   version + 1, e ? e : sqlite3_errstr(rc));
+			sqlite3_free(e);
+			goto fail;
+		}
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			buf_printf(err, "%s: migration to schema version %d failed: %s", path,
+				   version + 1, sqlite3_errstr(rc));
+			goto fail;
+		}
+	}
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}

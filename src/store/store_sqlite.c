@@ -1,0 +1,1581 @@
+/*
+ * store_sqlite — the embedded backend: one SQLite file in WAL mode.
+ *
+ * Durability: journal_mode=WAL with synchronous=FULL, so COMMIT returns only
+ * after the WAL is fsync'd. The commit thread batches many ops per COMMIT
+ * (store.c), which is what makes this fast. Readers use their own connection
+ * and see the last committed state without waiting for the writer.
+ *
+ * Statements are prepared once per connection and cached by the address of
+ * their SQL text (every SQL string here is a literal).
+ *
+ * Errors from SQLite map to store errors: FULL, IOERR, BUSY, LOCKED, NOMEM,
+ * CANTOPEN, READONLY, PROTOCOL are temporary; a UNIQUE constraint is
+ * STORE_ERR_EXISTS; anything else is reported as temporary too (an operator
+ * problem, not the client's), with SQLite's message.
+ */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <openssl/sha.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STMT_CACHE 96
+
+struct store_conn {
+	sqlite3 *db;
+	char *path;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+	size_t ncache;
+	int savepoints;
+};
+
+/* ---- plumbing -------------------------------------------------------------- */
+
+static sqlite3_stmt *stmt(struct store_conn *c, const char *sql)
+{
+	for (size_t i = 0; i < c->ncache; i++)
+		if (c->cache[i].sql == sql) {
+			sqlite3_reset(c->cache[i].st);
+			sqlite3_clear_bindings(c->cache[i].st);
+			return c->cache[i].st;
+		}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK)
+		panic("store_sqlite: cannot prepare '%s': %s", sql, sqlite3_errmsg(c->db));
+	if (c->ncache == STMT_CACHE)
+		panic("store_sqlite: statement cache full");
+	c->cache[c->ncache].sql = sql;
+	c->cache[c->ncache].st = st;
+	c->ncache++;
+	return st;
+}
+
+static bool rc_temporary(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+	case SQLITE_TOOBIG:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Records a failed step on op. */
+static void op_sql_fail(struct store_op *op, struct store_conn *c, int rc)
+{
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		store_op_fail(op, STORE_ERR_EXISTS, "already exists");
+	else
+		store_op_fail(op, rc_temporary(rc) ? STORE_ERR_TEMP : STORE_ERR_INVALID,
+			      "database error: %s", sqlite3_errmsg(c->db));
+}
+
+static void read_fail(struct store_conn *c, struct buf *err)
+{
+	buf_printf(err, "database error: %s", sqlite3_errmsg(c->db));
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return xstrdup(t ? (const char *)t : "");
+}
+
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+static int exec_step(sqlite3_stmt *st)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- connections --------------------------------------------------------------- */
+
+static int mkdir_parent(const char *path, struct buf *err)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int r = 0;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		for (char *p = dir + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+				r = -1;
+			*p = '/';
+		}
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+			r = -1;
+		if (r < 0)
+			buf_printf(err, "cannot create directory %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+	return r;
+}
+
+static void conn_close(struct store_conn **cp)
+{
+	struct store_conn *c = *cp;
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ncache; i++)
+		sqlite3_finalize(c->cache[i].st);
+	sqlite3_close(c->db);
+	free(c->path);
+	free(c);
+	*cp = NULL;
+}
+
+static int conn_open(struct store_conn **c_r, const char *path, bool writer, struct buf *err)
+{
+	if (writer && mkdir_parent(path, err) < 0)
+		return -1;
+	struct store_conn *c = xcalloc(1, sizeof *c);
+	c->path = xstrdup(path);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		buf_printf(err, "cannot open store %s: %s", path,
+			   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		conn_close(&c);
+		return -1;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, 10000);
+	char *e = NULL;
+	rc = sqlite3_exec(c->db,
+			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+			  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
+			  NULL, NULL, &e);
+	if (rc != SQLITE_OK) {
+		buf_printf(err, "cannot set up store %s: %s", path, e ? e : sqlite3_errstr(rc));
+		sqlite3_free(e);
+		conn_close(&c);
+		return -1;
+	}
+	if (writer) {
+		if (!sqlite3_compileoption_used("ENABLE_FTS5")) {
+			buf_puts(err, "this SQLite library lacks FTS5, which the store needs");
+			conn_close(&c);
+			return -1;
+		}
+		if (store_sqlite_migrate(c->db, path, err) < 0) {
+			conn_close(&c);
+			return -1;
+		}
+	}
+	*c_r = c;
+	return 0;
+}
+
+static int simple_exec(struct store_conn *c, const char *sql, struct buf *err)
+{
+	int rc = exec_step(stmt(c, sql));
+	if (rc != SQLITE_OK) {
+		if (err)
+			buf_printf(err, "database error: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int conn_begin(struct store_conn *c, struct buf *err)
+{
+	return simple_exec(c, "BEGIN IMMEDIATE", err);
+}
+
+static int conn_commit(struct store_conn *c, struct buf *err)
+{
+	return simple_exec(c, "COMMIT", err);
+}
+
+static void conn_rollback(struct store_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		simple_exec(c, "ROLLBACK", NULL);
+}
+
+static int conn_savepoint(struct store_conn *c, struct buf *err)
+{
+	return simple_exec(c, "SAVEPOINT op", err);
+}
+
+static void conn_release(struct store_conn *c)
+{
+	simple_exec(c, "RELEASE op", NULL);
+}
+
+static void conn_rollback_to(struct store_conn *c)
+{
+	simple_exec(c, "ROLLBACK TO op", NULL);
+}
+
+/* ---- shared write helpers --------------------------------------------------------- */
+
+static int64_t domain_id(struct store_conn *c, const char *name)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT id FROM domain WHERE name = ?");
+	bind_text(st, 1, name);
+	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return id;
+}
+
+/* A fresh UIDVALIDITY: the current time, but always above any given before, so a
+   mailbox deleted and re-created within a second still gets a new one. */
+static int next_uidvalidity(struct store_conn *c, uint32_t *v_r)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT value FROM meta WHERE key = 'next_uidvalidity'");
+	int64_t last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	int64_t v = now_s();
+	if (v <= last)
+		v = last + 1;
+	if (v > UINT32_MAX)
+		v = 1; /* 2106: wrap; UIDVALIDITY need only differ */
+	st = stmt(c, "UPDATE meta SET value = ? WHERE key = 'next_uidvalidity'");
+	sqlite3_bind_int64(st, 1, v);
+	int rc = exec_step(st);
+	*v_r = (uint32_t)v;
+	return rc;
+}
+
+static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *name,
+			  const char *special_use, int64_t *id_r)
+{
+	uint32_t uv;
+	int rc = next_uidvalidity(c, &uv);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_stmt *st = stmt(c, "INSERT INTO mailbox(account_id, name, special_use, uidvalidity) "
+				   "VALUES(?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, account_id);
+	bind_text(st, 2, name);
+	bind_text(st, 3, special_use ? special_use : "");
+	sqlite3_bind_int64(st, 4, uv);
+	rc = exec_step(st);
+	if (rc == SQLITE_OK && id_r)
+		*id_r = sqlite3_last_insert_rowid(c->db);
+	return rc;
+}
+
+static int blob_unref(struct store_conn *c, int64_t blob_id, int64_t n)
+{
+	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - ? WHERE id = ?");
+	sqlite3_bind_int64(st, 1, n);
+	sqlite3_bind_int64(st, 2, blob_id);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	st = stmt(c, "DELETE FROM blob WHERE id = ? AND refcount <= 0");
+	sqlite3_bind_int64(st, 1, blob_id);
+	return exec_step(st);
+}
+
+static int blob_ref(struct store_conn *c, int64_t blob_id, int64_t n)
+{
+	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount + ? WHERE id = ?");
+	sqlite3_bind_int64(st, 1, n);
+	sqlite3_bind_int64(st, 2, blob_id);
+	return exec_step(st);
+}
+
+struct mbox_row {
+	int64_t account_id;
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+};
+
+static bool mailbox_row(struct store_conn *c, int64_t id, struct mbox_row *r)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT account_id, uidvalidity, uidnext, highestmodseq "
+				   "FROM mailbox WHERE id = ?");
+	sqlite3_bind_int64(st, 1, id);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (found) {
+		r->account_id = sqlite3_column_int64(st, 0);
+		r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
+		r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
+		r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+/* Applies counter deltas to a mailbox and moves it to uidnext/modseq. */
+static int mailbox_bump(struct store_conn *c, int64_t id, uint32_t uidnext, uint64_t modseq,
+			int64_t dmessages, int64_t dunseen, int64_t dsize)
+{
+	sqlite3_stmt *st = stmt(c, "UPDATE mailbox SET uidnext = ?, highestmodseq = ?, "
+				   "messages = messages + ?, unseen = unseen + ?, size = size + ? "
+				   "WHERE id = ?");
+	sqlite3_bind_int64(st, 1, uidnext);
+	sqlite3_bind_int64(st, 2, (int64_t)modseq);
+	sqlite3_bind_int64(st, 3, dmessages);
+	sqlite3_bind_int64(st, 4, dunseen);
+	sqlite3_bind_int64(st, 5, dsize);
+	sqlite3_bind_int64(st, 6, id);
+	return exec_step(st);
+}
+
+/* Charges size bytes to an account; STORE_ERR_QUOTA (as SQLITE_FULL-free -2) if over. */
+static int account_charge(struct store_conn *c, int64_t account_id, int64_t size,
+			  bool enforce)
+{
+	if (enforce && size > 0) {
+		sqlite3_stmt *st =
+			stmt(c, "SELECT quota_bytes, used_bytes FROM account WHERE id = ?");
+		sqlite3_bind_int64(st, 1, account_id);
+		int64_t quota = 0, used = 0;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			quota = sqlite3_column_int64(st, 0);
+			used = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+		if (quota > 0 && used + size > quota)
+			return -2;
+	}
+	sqlite3_stmt *st = stmt(c, "UPDATE account SET used_bytes = MAX(0, used_bytes + ?) "
+				   "WHERE id = ?");
+	sqlite3_bind_int64(st, 1, size);
+	sqlite3_bind_int64(st, 2, account_id);
+	return exec_step(st);
+}
+
+static bool keyword_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > STORE_MAX_KEYWORD)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)k[i];
+		if (ch <= 0x20 || ch >= 0x7f || strchr("(){%*\"\\]", ch))
+			return false;
+	}
+	return true;
+}
+
+static int keywords_insert(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+			   const char *const *kw)
+{
+	for (; kw && *kw; kw++) {
+		sqlite3_stmt *st = stmt(c, "INSERT OR IGNORE INTO keyword(mailbox_id, uid, name) "
+					   "VALUES(?, ?, ?)");
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, uid);
+		bind_text(st, 3, *kw);
+		int rc = exec_step(st);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static bool keywords_valid(struct store_op *op, const char *const *kw)
+{
+	for (; kw && *kw; kw++)
+		if (!keyword_ok(*kw)) {
+			store_op_fail(op, STORE_ERR_INVALID, "invalid keyword");
+			return false;
+		}
+	return true;
+}
+
+/* ---- ops: domains, accounts, aliases ------------------------------------------------ */
+
+static void op_domain_add(struct store_conn *c, struct store_op *op)
+{
+	struct buf name = BUF_INIT;
+	if (store_domain_normalize(op->u.domain.name, &name, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
+		goto out;
+	}
+	sqlite3_stmt *st = stmt(c, "INSERT INTO domain(name, created) VALUES(?, ?)");
+	bind_text(st, 1, buf_cstr(&name));
+	sqlite3_bind_int64(st, 2, now_s());
+	int rc = exec_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		store_op_fail(op, STORE_ERR_EXISTS, "domain %s already exists", buf_cstr(&name));
+	else if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+out:
+	buf_free(&name);
+}
+
+static void op_domain_remove(struct store_conn *c, struct store_op *op)
+{
+	struct buf name = BUF_INIT;
+	if (store_domain_normalize(op->u.domain.name, &name, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
+		goto out;
+	}
+	int64_t id = domain_id(c, buf_cstr(&name));
+	if (!id) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no domain %s", buf_cstr(&name));
+		goto out;
+	}
+	sqlite3_stmt *st = stmt(c, "SELECT count(*) FROM account WHERE domain_id = ?");
+	sqlite3_bind_int64(st, 1, id);
+	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (n > 0) {
+		store_op_fail(op, STORE_ERR_NONEMPTY,
+			      "domain %s still has %lld account%s; remove them first",
+			      buf_cstr(&name), (long long)n, n == 1 ? "" : "s");
+		goto out;
+	}
+	st = stmt(c, "DELETE FROM alias WHERE domain_id = ?");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = exec_step(st);
+	if (rc == SQLITE_OK) {
+		st = stmt(c, "DELETE FROM domain WHERE id = ?");
+		sqlite3_bind_int64(st, 1, id);
+		rc = exec_step(st);
+	}
+	if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+out:
+	buf_free(&name);
+}
+
+/* Normalises op->u.account.address into addr and finds its domain. */
+static int64_t account_address(struct store_conn *c, struct store_op *op, struct buf *addr)
+{
+	if (store_address_normalize(op->u.account.address, false, addr, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
+		return 0;
+	}
+	const char *dom = strrchr(buf_cstr(addr), '@') + 1;
+	int64_t did = domain_id(c, dom);
+	if (!did)
+		store_op_fail(op, STORE_ERR_NOTFOUND, "%s is not a local domain (add it first)",
+			      dom);
+	return did;
+}
+
+static void op_account_add(struct store_conn *c, struct store_op *op)
+{
+	struct buf addr = BUF_INIT;
+	int64_t did = account_address(c, op, &addr);
+	if (!did)
+		goto out;
+	sqlite3_stmt *st = stmt(c, "INSERT INTO account(address, domain_id, password_hash, "
+				   "scram_sha256, quota_bytes, created) VALUES(?, ?, ?, ?, ?, ?)");
+	bind_text(st, 1, buf_cstr(&addr));
+	sqlite3_bind_int64(st, 2, did);
+	bind_text(st, 3, op->u.account.password_hash ? op->u.account.password_hash : "");
+	bind_text(st, 4, op->u.account.scram ? op->u.account.scram : "");
+	sqlite3_bind_int64(st, 5, (int64_t)op->u.account.quota_bytes);
+	sqlite3_bind_int64(st, 6, now_s());
+	int rc = exec_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		store_op_fail(op, STORE_ERR_EXISTS, "account %s already exists", buf_cstr(&addr));
+		goto out;
+	}
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		goto out;
+	}
+	int64_t id = sqlite3_last_insert_rowid(c->db);
+	op->u.account.id_r = id;
+	for (size_t i = 0; i < store_n_default_mailboxes; i++) {
+		rc = mailbox_insert(c, id, store_default_mailboxes[i].name,
+				    store_default_mailboxes[i].special_use, NULL);
+		if (rc != SQLITE_OK) {
+			op_sql_fail(op, c, rc);
+			goto out;
+		}
+	}
+out:
+	buf_free(&addr);
+}
+
+static int64_t account_id_of(struct store_conn *c, const char *addr)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT id FROM account WHERE address = ?");
+	bind_text(st, 1, addr);
+	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return id;
+}
+
+static void op_account_remove(struct store_conn *c, struct store_op *op)
+{
+	struct buf addr = BUF_INIT;
+	if (!account_address(c, op, &addr))
+		goto out;
+	int64_t id = account_id_of(c, buf_cstr(&addr));
+	if (!id) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no account %s", buf_cstr(&addr));
+		goto out;
+	}
+	/* Release the account's references to blobs, then let the cascade remove
+	   mailboxes, messages, keywords and tombstones. */
+	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - r.n FROM ("
+				   "  SELECT m.blob_id AS blob_id, count(*) AS n FROM message m"
+				   "  JOIN mailbox b ON b.id = m.mailbox_id"
+				   "  WHERE b.account_id = ? GROUP BY m.blob_id) AS r "
+				   "WHERE blob.id = r.blob_id");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = exec_step(st);
+	if (rc == SQLITE_OK) {
+		st = stmt(c, "DELETE FROM account WHERE id = ?");
+		sqlite3_bind_int64(st, 1, id);
+		rc = exec_step(st);
+	}
+	if (rc == SQLITE_OK)
+		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
+	if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+out:
+	buf_free(&addr);
+}
+
+static void op_account_update(struct store_conn *c, struct store_op *op)
+{
+	struct buf addr = BUF_INIT;
+	if (!account_address(c, op, &addr))
+		goto out;
+	sqlite3_stmt *st;
+	if (op->kind == STORE_OP_ACCOUNT_PASSWORD) {
+		st = stmt(c, "UPDATE account SET password_hash = ?, scram_sha256 = ? "
+			     "WHERE address = ?");
+		bind_text(st, 1, op->u.account.password_hash ? op->u.account.password_hash : "");
+		bind_text(st, 2, op->u.account.scram ? op->u.account.scram : "");
+		bind_text(st, 3, buf_cstr(&addr));
+	} else {
+		st = stmt(c, "UPDATE account SET quota_bytes = ? WHERE address = ?");
+		sqlite3_bind_int64(st, 1, (int64_t)op->u.account.quota_bytes);
+		bind_text(st, 2, buf_cstr(&addr));
+	}
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+	else if (sqlite3_changes(c->db) == 0)
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no account %s", buf_cstr(&addr));
+out:
+	buf_free(&addr);
+}
+
+static void op_alias_add(struct store_conn *c, struct store_op *op)
+{
+	struct buf addr = BUF_INIT, target = BUF_INIT;
+	if (store_address_normalize(op->u.alias.address, true, &addr, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
+		goto out;
+	}
+	const char *dom = strrchr(buf_cstr(&addr), '@') + 1;
+	int64_t did = domain_id(c, dom);
+	if (!did) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "%s is not a local domain (add it first)",
+			      dom);
+		goto out;
+	}
+	if (!op->u.alias.targets || !op->u.alias.targets[0]) {
+		store_op_fail(op, STORE_ERR_INVALID, "an alias needs at least one target");
+		goto out;
+	}
+	for (const char *const *t = op->u.alias.targets; *t; t++) {
+		buf_reset(&target);
+		if (store_address_normalize(*t, false, &target, &op->err) < 0) {
+			store_op_fail(op, STORE_ERR_INVALID, "target: %s", buf_cstr(&op->err));
+			goto out;
+		}
+		sqlite3_stmt *st =
+			stmt(c, "INSERT INTO alias(address, target, domain_id) VALUES(?, ?, ?)");
+		bind_text(st, 1, buf_cstr(&addr));
+		bind_text(st, 2, buf_cstr(&target));
+		sqlite3_bind_int64(st, 3, did);
+		int rc = exec_step(st);
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			store_op_fail(op, STORE_ERR_EXISTS, "alias %s -> %s already exists",
+				      buf_cstr(&addr), buf_cstr(&target));
+			goto out;
+		}
+		if (rc != SQLITE_OK) {
+			op_sql_fail(op, c, rc);
+			goto out;
+		}
+	}
+out:
+	buf_free(&addr);
+	buf_free(&target);
+}
+
+static void op_alias_remove(struct store_conn *c, struct store_op *op)
+{
+	struct buf addr = BUF_INIT, target = BUF_INIT;
+	if (store_address_normalize(op->u.alias.address, true, &addr, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
+		goto out;
+	}
+	int changes = 0;
+	if (!op->u.alias.targets || !op->u.alias.targets[0]) {
+		sqlite3_stmt *st = stmt(c, "DELETE FROM alias WHERE address = ?");
+		bind_text(st, 1, buf_cstr(&addr));
+		int rc = exec_step(st);
+		if (rc != SQLITE_OK) {
+			op_sql_fail(op, c, rc);
+			goto out;
+		}
+		changes = sqlite3_changes(c->db);
+	} else {
+		for (const char *const *t = op->u.alias.targets; *t; t++) {
+			buf_reset(&target);
+			if (store_address_normalize(*t, false, &target, &op->err) < 0) {
+				store_op_fail(op, STORE_ERR_INVALID, "target: %s",
+					      buf_cstr(&op->err));
+				goto out;
+			}
+			sqlite3_stmt *st =
+				stmt(c, "DELETE FROM alias WHERE address = ? AND target = ?");
+			bind_text(st, 1, buf_cstr(&addr));
+			bind_text(st, 2, buf_cstr(&target));
+			int rc = exec_step(st);
+			if (rc != SQLITE_OK) {
+				op_sql_fail(op, c, rc);
+				goto out;
+			}
+			if (sqlite3_changes(c->db) == 0) {
+				store_op_fail(op, STORE_ERR_NOTFOUND, "no alias %s -> %s",
+					      buf_cstr(&addr), buf_cstr(&target));
+				goto out;
+			}
+			changes++;
+		}
+	}
+	if (changes == 0)
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no alias %s", buf_cstr(&addr));
+out:
+	buf_free(&addr);
+	buf_free(&target);
+}
+
+/* ---- ops: mailboxes and messages ------------------------------------------------- */
+
+static bool is_inbox(const char *name, size_t len)
+{
+	return len == 5 && strncasecmp(name, "INBOX", 5) == 0;
+}
+
+static void op_mailbox_create(struct store_conn *c, struct store_op *op)
+{
+	const char *name = op->u.mailbox.name;
+	if (store_mailbox_name_check(name, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
+		return;
+	}
+	struct buf norm = BUF_INIT;
+	/* "inbox/x" is "INBOX/x": the INBOX level is case-insensitive. */
+	size_t first = strcspn(name, "/");
+	if (is_inbox(name, first)) {
+		buf_puts(&norm, "INBOX");
+		buf_puts(&norm, name + first);
+	} else {
+		buf_puts(&norm, name);
+	}
+	/* Create missing parents first (RFC 9051 6.3.4), then the mailbox. */
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i <= norm.len; i++) {
+		if (i < norm.len && norm.data[i] != '/')
+			continue;
+		bool last = i == norm.len;
+		char *part = xstrndup(norm.data, i);
+		sqlite3_stmt *st = stmt(c, "SELECT id FROM mailbox WHERE account_id = ? AND name = ?");
+		sqlite3_bind_int64(st, 1, op->u.mailbox.account_id);
+		bind_text(st, 2, part);
+		bool exists = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		if (exists && last) {
+			store_op_fail(op, STORE_ERR_EXISTS, "mailbox already exists");
+		} else if (!exists) {
+			rc = mailbox_insert(c, op->u.mailbox.account_id, part,
+					    last ? op->u.mailbox.special_use : NULL,
+					    &op->u.mailbox.id_r);
+			if ((rc & 0xff) == SQLITE_CONSTRAINT) /* account gone */
+				store_op_fail(op, STORE_ERR_NOTFOUND, "no such account");
+			else if (rc != SQLITE_OK)
+				op_sql_fail(op, c, rc);
+		}
+		free(part);
+		if (op->result < 0)
+			break;
+	}
+	buf_free(&norm);
+}
+
+static void op_append(struct store_conn *c, struct store_op *op)
+{
+	unsigned char sha[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)op->u.append.data, op->u.append.len, sha);
+	int64_t size = (int64_t)op->u.append.len;
+	int64_t internaldate = op->u.append.internaldate ? op->u.append.internaldate : now_s();
+	int64_t now = now_s();
+
+	sqlite3_stmt *st = stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
+				   "VALUES(?, ?, 0, ?) ON CONFLICT(sha256) DO NOTHING");
+	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, size);
+	sqlite3_bind_blob64(st, 3, op->u.append.data, op->u.append.len, SQLITE_STATIC);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	st = stmt(c, "SELECT id FROM blob WHERE sha256 = ?");
+	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
+	int64_t blob_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (!blob_id) {
+		store_op_fail(op, STORE_ERR_TEMP, "blob vanished");
+		return;
+	}
+	if (op->u.append.ntargets == 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "append without a mailbox");
+		return;
+	}
+	for (size_t i = 0; i < op->u.append.ntargets; i++) {
+		struct store_append_target *t = &op->u.append.targets[i];
+		struct mbox_row mb;
+		if (!keywords_valid(op, (const char *const *)t->keywords))
+			return;
+		if (!mailbox_row(c, t->mailbox_id, &mb)) {
+			store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+			return;
+		}
+		if (mb.uidnext == UINT32_MAX) {
+			store_op_fail(op, STORE_ERR_INVALID, "mailbox has run out of UIDs");
+			return;
+		}
+		rc = account_charge(c, mb.account_id, size, true);
+		if (rc == -2) {
+			store_op_fail(op, STORE_ERR_QUOTA, "quota exceeded");
+			return;
+		}
+		uint32_t uid = mb.uidnext;
+		uint64_t modseq = mb.highestmodseq + 1;
+		uint32_t flags = t->flags & 0x3f;
+		if (rc == SQLITE_OK) {
+			st = stmt(c, "INSERT INTO message(mailbox_id, uid, modseq, blob_id, flags, "
+				     "internaldate, savedate, size, envelope, bodystructure) "
+				     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			sqlite3_bind_int64(st, 1, t->mailbox_id);
+			sqlite3_bind_int64(st, 2, uid);
+			sqlite3_bind_int64(st, 3, (int64_t)modseq);
+			sqlite3_bind_int64(st, 4, blob_id);
+			sqlite3_bind_int64(st, 5, flags);
+			sqlite3_bind_int64(st, 6, internaldate);
+			sqlite3_bind_int64(st, 7, now);
+			sqlite3_bind_int64(st, 8, size);
+			bind_text(st, 9, op->u.append.envelope);
+			bind_text(st, 10, op->u.append.bodystructure);
+			rc = exec_step(st);
+		}
+		if (rc == SQLITE_OK)
+			rc = keywords_insert(c, t->mailbox_id, uid,
+					     (const char *const *)t->keywords);
+		if (rc == SQLITE_OK)
+			rc = mailbox_bump(c, t->mailbox_id, uid + 1, modseq, 1,
+					  (flags & STORE_FLAG_SEEN) ? 0 : 1, size);
+		if (rc == SQLITE_OK)
+			rc = blob_ref(c, blob_id, 1);
+		if (rc != SQLITE_OK) {
+			op_sql_fail(op, c, rc);
+			return;
+		}
+		t->uid_r = uid;
+		t->modseq_r = modseq;
+		t->uidvalidity_r = mb.uidvalidity;
+		store_op_changed(op, t->mailbox_id, modseq);
+	}
+}
+
+/* The current keywords of a message, NULL-terminated (NULL when none). */
+static char **keywords_of(struct store_conn *c, int64_t mailbox_id, uint32_t uid)
+{
+	sqlite3_stmt *st =
+		stmt(c, "SELECT name FROM keyword WHERE mailbox_id = ? AND uid = ? ORDER BY name");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	char **v = NULL;
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		v = xrealloc(v, (n + 2) * sizeof *v);
+		v[n++] = col_text(st, 0);
+		v[n] = NULL;
+	}
+	sqlite3_reset(st);
+	return v;
+}
+
+static bool strv_has(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcasecmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void op_flags(struct store_conn *c, struct store_op *op)
+{
+	struct mbox_row mb;
+	const char *const *kw = op->u.flags.keywords;
+	if (!keywords_valid(op, kw))
+		return;
+	if (!mailbox_row(c, op->u.flags.mailbox_id, &mb)) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+		return;
+	}
+	uint64_t modseq = mb.highestmodseq + 1;
+	bool changed_any = false;
+	int64_t dunseen = 0;
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i < op->u.flags.nuids && rc == SQLITE_OK; i++) {
+		uint32_t uid = op->u.flags.uids[i];
+		sqlite3_stmt *st = stmt(c, "SELECT flags, modseq FROM message "
+					   "WHERE mailbox_id = ? AND uid = ?");
+		sqlite3_bind_int64(st, 1, op->u.flags.mailbox_id);
+		sqlite3_bind_int64(st, 2, uid);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			continue; /* expunged meanwhile: nothing to do */
+		}
+		uint32_t old = (uint32_t)sqlite3_column_int64(st, 0);
+		uint64_t old_modseq = (uint64_t)sqlite3_column_int64(st, 1);
+		sqlite3_reset(st);
+		if (op->u.flags.unchangedsince && old_modseq > op->u.flags.unchangedsince) {
+			op->u.flags.modified_r =
+				xrealloc(op->u.flags.modified_r,
+					 (op->u.flags.nmodified_r + 1) * sizeof(uint32_t));
+			op->u.flags.modified_r[op->u.flags.nmodified_r++] = uid;
+			continue;
+		}
+		uint32_t want = op->u.flags.flags & 0x3f;
+		uint32_t neu = op->u.flags.mode == STORE_FLAGS_SET ? want
+			       : op->u.flags.mode == STORE_FLAGS_ADD ? old | want
+								     : old & ~want;
+		if (op->u.flags.mode == STORE_FLAGS_SET)
+			neu = (neu & ~STORE_FLAG_RECENT) | (old & STORE_FLAG_RECENT);
+		char **have = keywords_of(c, op->u.flags.mailbox_id, uid);
+		bool kw_change = false;
+		if (op->u.flags.mode == STORE_FLAGS_SET) {
+			for (char **h = have; h && *h && !kw_change; h++)
+				kw_change = !strv_has((char **)kw, *h);
+			for (const char *const *k = kw; k && *k && !kw_change; k++)
+				kw_change = !strv_has(have, *k);
+		} else {
+			bool add = op->u.flags.mode == STORE_FLAGS_ADD;
+			for (const char *const *k = kw; k && *k && !kw_change; k++)
+				kw_change = strv_has(have, *k) != add;
+		}
+		strv_free(have);
+		if (neu == old && !kw_change)
+			continue;
+		if (kw_change) {
+			if (op->u.flags.mode == STORE_FLAGS_SET) {
+				st = stmt(c, "DELETE FROM keyword WHERE mailbox_id = ? AND uid = ?");
+				sqlite3_bind_int64(st, 1, op->u.flags.mailbox_id);
+				sqlite3_bind_int64(st, 2, uid);
+				rc = exec_step(st);
+			}
+			if (rc == SQLITE_OK && op->u.flags.mode != STORE_FLAGS_REMOVE)
+				rc = keywords_insert(c, op->u.flags.mailbox_id, uid, kw);
+			for (const char *const *k = kw;
+			     rc == SQLITE_OK && op->u.flags.mode == STORE_FLAGS_REMOVE && k && *k;
+			     k++) {
+				st = stmt(c, "DELETE FROM keyword WHERE mailbox_id = ? AND uid = ? "
+					     "AND name = ? COLLATE NOCASE");
+				sqlite3_bind_int64(st, 1, op->u.flags.mailbox_id);
+				sqlite3_bind_int64(st, 2, uid);
+				bind_text(st, 3, *k);
+				rc = exec_step(st);
+			}
+		}
+		if (rc == SQLITE_OK) {
+			st = stmt(c, "UPDATE message SET flags = ?, modseq = ? "
+				     "WHERE mailbox_id = ? AND uid = ?");
+			sqlite3_bind_int64(st, 1, neu);
+			sqlite3_bind_int64(st, 2, (int64_t)modseq);
+			sqlite3_bind_int64(st, 3, op->u.flags.mailbox_id);
+			sqlite3_bind_int64(st, 4, uid);
+			rc = exec_step(st);
+		}
+		if ((old ^ neu) & STORE_FLAG_SEEN)
+			dunseen += (neu & STORE_FLAG_SEEN) ? -1 : 1;
+		changed_any = true;
+	}
+	if (rc == SQLITE_OK && changed_any)
+		rc = mailbox_bump(c, op->u.flags.mailbox_id, mb.uidnext, modseq, 0, dunseen, 0);
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	op->u.flags.modseq_r = changed_any ? modseq : mb.highestmodseq;
+	if (changed_any)
+		store_op_changed(op, op->u.flags.mailbox_id, modseq);
+}
+
+/* Removes one message, leaving a tombstone at modseq. Returns an SQLite code. */
+static int expunge_one(struct store_conn *c, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+		       uint64_t modseq, int64_t *dunseen, int64_t *dsize, bool *found)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT blob_id, size, flags FROM message "
+				   "WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	*found = sqlite3_step(st) == SQLITE_ROW;
+	if (!*found) {
+		sqlite3_reset(st);
+		return SQLITE_OK;
+	}
+	int64_t blob_id = sqlite3_column_int64(st, 0);
+	int64_t size = sqlite3_column_int64(st, 1);
+	uint32_t flags = (uint32_t)sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	st = stmt(c, "DELETE FROM message WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	st = stmt(c, "INSERT OR REPLACE INTO tombstone(mailbox_id, uid, modseq) VALUES(?, ?, ?)");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, (int64_t)modseq);
+	rc = exec_step(st);
+	if (rc == SQLITE_OK)
+		rc = blob_unref(c, blob_id, 1);
+	if (rc == SQLITE_OK)
+		rc = account_charge(c, account_id, -size, false);
+	if (!(flags & STORE_FLAG_SEEN))
+		(*dunseen)--;
+	*dsize -= size;
+	return rc;
+}
+
+static void op_expunge(struct store_conn *c, struct store_op *op)
+{
+	struct mbox_row mb;
+	int64_t mid = op->u.expunge.mailbox_id;
+	if (!mailbox_row(c, mid, &mb)) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+		return;
+	}
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	if (op->u.expunge.uids) {
+		n = op->u.expunge.nuids;
+		uids = xmalloc((n ? n : 1) * sizeof *uids);
+		memcpy(uids, op->u.expunge.uids, n * sizeof *uids);
+	} else {
+		sqlite3_stmt *st = stmt(c, "SELECT uid FROM message WHERE mailbox_id = ? "
+					   "AND (flags & 8) != 0 ORDER BY uid");
+		sqlite3_bind_int64(st, 1, mid);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uids = xrealloc(uids, (n + 1) * sizeof *uids);
+			uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+		}
+		sqlite3_reset(st);
+	}
+	uint64_t modseq = mb.highestmodseq + 1;
+	int64_t dunseen = 0, dsize = 0;
+	int rc = SQLITE_OK;
+	op->u.expunge.expunged_r = xmalloc((n ? n : 1) * sizeof(uint32_t));
+	op->u.expunge.nexpunged_r = 0;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		bool found;
+		rc = expunge_one(c, mid, mb.account_id, uids[i], modseq, &dunseen, &dsize, &found);
+		if (found)
+			op->u.expunge.expunged_r[op->u.expunge.nexpunged_r++] = uids[i];
+	}
+	free(uids);
+	size_t k = op->u.expunge.nexpunged_r;
+	if (rc == SQLITE_OK && k > 0)
+		rc = mailbox_bump(c, mid, mb.uidnext, modseq, -(int64_t)k, dunseen, dsize);
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	op->u.expunge.modseq_r = k ? modseq : mb.highestmodseq;
+	if (k)
+		store_op_changed(op, mid, modseq);
+}
+
+static void op_copy(struct store_conn *c, struct store_op *op)
+{
+	struct mbox_row from, to;
+	int64_t fid = op->u.copy.from_mailbox_id, tid = op->u.copy.to_mailbox_id;
+	if (!mailbox_row(c, fid, &from) || !mailbox_row(c, tid, &to)) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+		return;
+	}
+	if (fid == tid && op->u.copy.move) {
+		store_op_fail(op, STORE_ERR_INVALID, "cannot move a message into its own mailbox");
+		return;
+	}
+	size_t n = op->u.copy.nuids;
+	op->u.copy.new_uids_r = xmalloc((n ? n : 1) * sizeof(uint32_t));
+	op->u.copy.ncopied_r = 0;
+	op->u.copy.to_uidvalidity_r = to.uidvalidity;
+	uint64_t to_modseq = to.highestmodseq + 1;
+	/* Re-read: when copying within one mailbox, `to` and `from` are the same row. */
+	uint32_t uidnext = to.uidnext;
+	int64_t dunseen = 0, dsize = 0, fdunseen = 0, fdsize = 0;
+	uint64_t from_modseq = from.highestmodseq + 1;
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		uint32_t uid = op->u.copy.uids[i];
+		sqlite3_stmt *st = stmt(c, "SELECT blob_id, flags, internaldate, size, envelope, "
+					   "bodystructure FROM message "
+					   "WHERE mailbox_id = ? AND uid = ?");
+		sqlite3_bind_int64(st, 1, fid);
+		sqlite3_bind_int64(st, 2, uid);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			continue;
+		}
+		int64_t blob_id = sqlite3_column_int64(st, 0);
+		uint32_t flags = (uint32_t)sqlite3_column_int64(st, 1) | STORE_FLAG_RECENT;
+		int64_t idate = sqlite3_column_int64(st, 2);
+		int64_t size = sqlite3_column_int64(st, 3);
+		char *env = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : col_text(st, 4);
+		char *bs = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : col_text(st, 5);
+		sqlite3_reset(st);
+		if (uidnext == UINT32_MAX) {
+			free(env);
+			free(bs);
+			store_op_fail(op, STORE_ERR_INVALID, "mailbox has run out of UIDs");
+			return;
+		}
+		bool same_account = from.account_id == to.account_id;
+		if (!(op->u.copy.move && same_account)) {
+			rc = account_charge(c, to.account_id, size, true);
+			if (rc == -2) {
+				free(env);
+				free(bs);
+				store_op_fail(op, STORE_ERR_QUOTA, "quota exceeded");
+				return;
+			}
+		}
+		uint32_t nuid = uidnext++;
+		if (rc == SQLITE_OK) {
+			st = stmt(c, "INSERT INTO message(mailbox_id, uid, modseq, blob_id, flags, "
+				     "internaldate, savedate, size, envelope, bodystructure) "
+				     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			sqlite3_bind_int64(st, 1, tid);
+			sqlite3_bind_int64(st, 2, nuid);
+			sqlite3_bind_int64(st, 3, (int64_t)to_modseq);
+			sqlite3_bind_int64(st, 4, blob_id);
+			sqlite3_bind_int64(st, 5, flags);
+			sqlite3_bind_int64(st, 6, idate);
+			sqlite3_bind_int64(st, 7, now_s());
+			sqlite3_bind_int64(st, 8, size);
+			bind_text(st, 9, env);
+			bind_text(st, 10, bs);
+			rc = exec_step(st);
+		}
+		free(env);
+		free(bs);
+		if (rc == SQLITE_OK) {
+			st = stmt(c, "INSERT INTO keyword(mailbox_id, uid, name) "
+				     "SELECT ?, ?, name FROM keyword WHERE mailbox_id = ? AND uid = ?");
+			sqlite3_bind_int64(st, 1, tid);
+			sqlite3_bind_int64(st, 2, nuid);
+			sqlite3_bind_int64(st, 3, fid);
+			sqlite3_bind_int64(st, 4, uid);
+			rc = exec_step(st);
+		}
+		if (rc == SQLITE_OK)
+			rc = blob_ref(c, blob_id, 1);
+		if (!(flags & STORE_FLAG_SEEN))
+			dunseen++;
+		dsize += size;
+		if (rc == SQLITE_OK && op->u.copy.move) {
+			bool found;
+			rc = expunge_one(c, fid, from.account_id, uid, from_modseq, &fdunseen,
+					 &fdsize, &found);
+			if (rc == SQLITE_OK && same_account)
+				rc = account_charge(c, to.account_id, size, false);
+		}
+		op->u.copy.new_uids_r[op->u.copy.ncopied_r++] = nuid;
+	}
+	size_t k = op->u.copy.ncopied_r;
+	if (rc == SQLITE_OK && k > 0)
+		rc = mailbox_bump(c, tid, uidnext, to_modseq, (int64_t)k, dunseen, dsize);
+	if (rc == SQLITE_OK && k > 0 && op->u.copy.move)
+		rc = mailbox_bump(c, fid, from.uidnext, from_modseq, -(int64_t)k, fdunseen,
+				  fdsize);
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	if (k) {
+		store_op_changed(op, tid, to_modseq);
+		if (op->u.copy.move)
+			store_op_changed(op, fid, from_modseq);
+	}
+}
+
+static void conn_apply(struct store_conn *c, struct store_op *op)
+{
+	switch (op->kind) {
+	case STORE_OP_DOMAIN_ADD:
+		op_domain_add(c, op);
+		break;
+	case STORE_OP_DOMAIN_REMOVE:
+		op_domain_remove(c, op);
+		break;
+	case STORE_OP_ACCOUNT_ADD:
+		op_account_add(c, op);
+		break;
+	case STORE_OP_ACCOUNT_REMOVE:
+		op_account_remove(c, op);
+		break;
+	case STORE_OP_ACCOUNT_PASSWORD:
+	case STORE_OP_ACCOUNT_QUOTA:
+		op_account_update(c, op);
+		break;
+	case STORE_OP_ALIAS_ADD:
+		op_alias_add(c, op);
+		break;
+	case STORE_OP_ALIAS_REMOVE:
+		op_alias_remove(c, op);
+		break;
+	case STORE_OP_MAILBOX_CREATE:
+		op_mailbox_create(c, op);
+		break;
+	case STORE_OP_APPEND:
+		op_append(c, op);
+		break;
+	case STORE_OP_FLAGS:
+		op_flags(c, op);
+		break;
+	case STORE_OP_EXPUNGE:
+		op_expunge(c, op);
+		break;
+	case STORE_OP_COPY:
+		op_copy(c, op);
+		break;
+	default:
+		panic("store_sqlite: unknown op %d", (int)op->kind);
+	}
+}
+
+/* ---- reads ----------------------------------------------------------------------- */
+
+static void account_from_row(sqlite3_stmt *st, struct store_account *a)
+{
+	a->id = sqlite3_column_int64(st, 0);
+	a->address = col_text(st, 1);
+	a->password_hash = col_text(st, 2);
+	a->scram = col_text(st, 3);
+	a->quota_bytes = (uint64_t)sqlite3_column_int64(st, 4);
+	a->used_bytes = (uint64_t)sqlite3_column_int64(st, 5);
+	a->created = sqlite3_column_int64(st, 6);
+}
+
+#define ACCOUNT_COLS "id, address, password_hash, scram_sha256, quota_bytes, used_bytes, created"
+
+static enum store_lookup conn_account_get(struct store_conn *c, const char *address,
+					  struct store_account *a_r, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT " ACCOUNT_COLS " FROM account WHERE address = ?");
+	bind_text(st, 1, address);
+	int rc = sqlite3_step(st);
+	enum store_lookup r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		account_from_row(st, a_r);
+		r = STORE_FOUND;
+	} else if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+static int conn_account_list(struct store_conn *c,
+			     void (*fn)(const struct store_account *a, void *arg), void *arg,
+			     struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT " ACCOUNT_COLS " FROM account ORDER BY address");
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_account a = {0};
+		account_from_row(st, &a);
+		fn(&a, arg);
+		store_account_clear(&a);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int conn_domain_list(struct store_conn *c, void (*fn)(const char *name, void *arg),
+			    void *arg, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT name FROM domain ORDER BY name");
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), arg);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+static enum store_lookup conn_domain_exists(struct store_conn *c, const char *name,
+					    struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT 1 FROM domain WHERE name = ?");
+	bind_text(st, 1, name);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return STORE_FOUND;
+	if (rc == SQLITE_DONE)
+		return STORE_NOT_FOUND;
+	read_fail(c, err);
+	return STORE_ERROR;
+}
+
+static int conn_alias_list(struct store_conn *c,
+			   void (*fn)(const char *address, const char *target, void *arg),
+			   void *arg, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT address, target FROM alias ORDER BY address, target");
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0),
+		   (const char *)sqlite3_column_text(st, 1), arg);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int conn_alias_targets(struct store_conn *c, const char *address, char ***targets_r,
+			      size_t *n_r, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT target FROM alias WHERE address = ? ORDER BY target");
+	bind_text(st, 1, address);
+	int rc;
+	char **v = NULL;
+	size_t n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xrealloc(v, (n + 1) * sizeof *v);
+		v[n++] = col_text(st, 0);
+	}
+	sqlite3_reset(st);
+	*targets_r = v;
+	*n_r = n;
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+#define MAILBOX_COLS                                                                   \
+	"id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed, " \
+	"messages, unseen, size"
+
+static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
+{
+	m->id = sqlite3_column_int64(st, 0);
+	m->account_id = sqlite3_column_int64(st, 1);
+	m->name = col_text(st, 2);
+	m->special_use = col_text(st, 3);
+	m->uidvalidity = (uint32_t)sqlite3_column_int64(st, 4);
+	m->uidnext = (uint32_t)sqlite3_column_int64(st, 5);
+	m->highestmodseq = (uint64_t)sqlite3_column_int64(st, 6);
+	m->subscribed = sqlite3_column_int(st, 7) != 0;
+	m->messages = (uint32_t)sqlite3_column_int64(st, 8);
+	m->unseen = (uint32_t)sqlite3_column_int64(st, 9);
+	m->size = (uint64_t)sqlite3_column_int64(st, 10);
+}
+
+static enum store_lookup conn_mailbox_get(struct store_conn *c, int64_t account_id,
+					  const char *name, struct store_mailbox *m_r,
+					  struct buf *err)
+{
+	size_t first = strcspn(name, "/");
+	char *norm = is_inbox(name, first) ? xasprintf("INBOX%s", name + first) : xstrdup(name);
+	sqlite3_stmt *st = stmt(c, "SELECT " MAILBOX_COLS
+				   " FROM mailbox WHERE account_id = ? AND name = ?");
+	sqlite3_bind_int64(st, 1, account_id);
+	bind_text(st, 2, norm);
+	int rc = sqlite3_step(st);
+	enum store_lookup r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		mailbox_from_row(st, m_r);
+		r = STORE_FOUND;
+	} else if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(st);
+	free(norm);
+	return r;
+}
+
+static int conn_mailbox_list(struct store_conn *c, int64_t account_id,
+			     void (*fn)(const struct store_mailbox *m, void *arg), void *arg,
+			     struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT " MAILBOX_COLS
+				   " FROM mailbox WHERE account_id = ? ORDER BY name");
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_mailbox m = {0};
+		mailbox_from_row(st, &m);
+		fn(&m, arg);
+		store_mailbox_clear(&m);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Iterates message rows of an already-bound statement, adding keywords. */
+static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
+			void (*fn)(const struct store_message *m, void *arg), void *arg,
+			struct buf *err)
+{
+	/* Collect first: the keyword query must not run while st is mid-step on the
+	   same connection with a cached statement of its own (it would be reset). */
+	struct store_message *v = NULL;
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xrealloc(v, (n + 1) * sizeof *v);
+		struct store_message *m = &v[n++];
+		memset(m, 0, sizeof *m);
+		m->uid = (uint32_t)sqlite3_column_int64(st, 0);
+		m->modseq = (uint64_t)sqlite3_column_int64(st, 1);
+		m->flags = (uint32_t)sqlite3_column_int64(st, 2);
+		m->internaldate = sqlite3_column_int64(st, 3);
+		m->size = (uint64_t)sqlite3_column_int64(st, 4);
+		m->blob_id = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		free(v);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i].keywords = keywords_of(c, mailbox_id, v[i].uid);
+		fn(&v[i], arg);
+		store_message_clear(&v[i]);
+	}
+	free(v);
+	return 0;
+}
+
+static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
+			     uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
+			     void *arg, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id "
+				   "FROM message WHERE mailbox_id = ? AND uid BETWEEN ? AND ? "
+				   "ORDER BY uid");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid_min);
+	sqlite3_bind_int64(st, 3, uid_max);
+	return message_rows(c, st, mailbox_id, fn, arg, err);
+}
+
+static int conn_blob_read(struct store_conn *c, int64_t blob_id, struct buf *out,
+			  struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT data FROM blob WHERE id = ?");
+	sqlite3_bind_int64(st, 1, blob_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		sqlite3_reset(st);
+		return 0;
+	}
+	if (rc == SQLITE_DONE)
+		buf_printf(err, "no blob %lld", (long long)blob_id);
+	else
+		read_fail(c, err);
+	sqlite3_reset(st);
+	return -1;
+}
+
+static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modseq,
+			void (*changed)(const struct store_message *m, void *arg),
+			void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
+			bool *complete_r, struct buf *err)
+{
+	/* One read transaction so both queries see the same snapshot. */
+	if (simple_exec(c, "BEGIN", err) < 0)
+		return -1;
+	int r = -1;
+	sqlite3_stmt *st = stmt(c, "SELECT tombstone_floor FROM mailbox WHERE id = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		buf_puts(err, "no such mailbox");
+		goto out;
+	}
+	*complete_r = (uint64_t)sqlite3_column_int64(st, 0) <= modseq;
+	sqlite3_reset(st);
+	if (changed) {
+		st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id FROM message "
+			     "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, (int64_t)modseq);
+		if (message_rows(c, st, mailbox_id, changed, arg, err) < 0)
+			goto out;
+	}
+	if (expunged) {
+		st = stmt(c, "SELECT uid, modseq FROM tombstone WHERE mailbox_id = ? AND modseq > ? "
+			     "ORDER BY uid");
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, (int64_t)modseq);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			expunged((uint32_t)sqlite3_column_int64(st, 0),
+				 (uint64_t)sqlite3_column_int64(st, 1), arg);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			read_fail(c, err);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	simple_exec(c, "COMMIT", NULL);
+	return r;
+}
+
+/* Invariants beyond SQLite's own integrity check; each query returns the rows
+   that break one, as text. */
+static const char *const invariant_checks[] = {
+	"SELECT 'blob ' || b.id || ' refcount ' || b.refcount || ' but ' || "
+	"  ((SELECT count(*) FROM message m WHERE m.blob_id = b.id) + "
+	"   (SELECT count(*) FROM queue_message q WHERE q.blob_id = b.id)) || ' references' "
+	"FROM blob b WHERE b.refcount != "
+	"  (SELECT count(*) FROM message m WHERE m.blob_id = b.id) + "
+	"  (SELECT count(*) FROM queue_message q WHERE q.blob_id = b.id)",
+	"SELECT 'message ' || m.mailbox_id || '/' || m.uid || ' points to missing blob' "
+	"FROM message m LEFT JOIN blob b ON b.id = m.blob_id WHERE b.id IS NULL",
+	"SELECT 'mailbox ' || b.id || ' uidnext ' || b.uidnext || ' <= uid ' || max(m.uid) "
+	"FROM mailbox b JOIN message m ON m.mailbox_id = b.id GROUP BY b.id "
+	"HAVING max(m.uid) >= b.uidnext",
+	"SELECT 'mailbox ' || b.id || ' highestmodseq below a message modseq' "
+	"FROM mailbox b JOIN message m ON m.mailbox_id = b.id GROUP BY b.id "
+	"HAVING max(m.modseq) > b.highestmodseq",
+	"SELECT 'mailbox ' || b.id || ' counters differ' FROM mailbox b WHERE "
+	"  b.messages != (SELECT count(*) FROM message m WHERE m.mailbox_id = b.id) OR "
+	"  b.size != (SELECT coalesce(sum(size), 0) FROM message m WHERE m.mailbox_id = b.id) OR "
+	"  b.unseen != (SELECT count(*) FROM message m WHERE m.mailbox_id = b.id "
+	"               AND (m.flags & 1) = 0)",
+	"SELECT 'account ' || a.address || ' used_bytes differs' FROM account a WHERE "
+	"  a.used_bytes != (SELECT coalesce(sum(m.size), 0) FROM message m "
+	"                   JOIN mailbox b ON b.id = m.mailbox_id WHERE b.account_id = a.id)",
+	"SELECT 'message ' || t.mailbox_id || '/' || t.uid || ' is both live and expunged' "
+	"FROM tombstone t JOIN message m ON m.mailbox_id = t.mailbox_id AND m.uid = t.uid",
+};
+
+static int conn_check(struct store_conn *c, struct buf *report, struct buf *err)
+{
+	size_t start = report->len;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+		read_fail(c, err);
+		return -1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t && strcmp(t, "ok") != 0)
+			buf_printf(report, "%s\n", t);
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < ARRAY_SIZE(invariant_checks); i++) {
+		if (sqlite3_prepare_v2(c->db, invariant_checks[i], -1, &st, NULL) != SQLITE_OK) {
+			read_fail(c, err);
+			return -1;
+		}
+		while (sqlite3_step(st) == SQLITE_ROW)
+			buf_printf(report, "%s\n", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	if (report->len == start)
+		buf_puts(report, "ok\n");
+	return 0;
+}
+
+const struct store_backend store_backend_sqlite = {
+	.name = "sqlite",
+	.open = conn_open,
+	.close = conn_close,
+	.begin = conn_begin,
+	.commit = conn_commit,
+	.rollback = conn_rollback,
+	.savepoint = conn_savepoint,
+	.release = conn_release,
+	.rollback_to = conn_rollback_to,
+	.apply = conn_apply,
+	.account_get = conn_account_get,
+	.account_list = conn_account_list,
+	.domain_list = conn_domain_list,
+	.domain_exists = conn_domain_exists,
+	.alias_list = conn_alias_list,
+	.alias_targets = conn_alias_targets,
+	.mailbox_get = conn_mailbox_get,
+	.mailbox_list = conn_mailbox_list,
+	.message_list = conn_message_list,
+	.blob_read = conn_blob_read,
+	.changes = conn_changes,
+	.check = conn_check,
+};
