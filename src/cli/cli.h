@@ -36,6 +36,8 @@ int cli_store_cmd(int argc, char **argv, const char *config_path);
 int cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2); /* prints, returns 1 */
 int cli_usage(const char *cmd);                        /* prints usage, returns 2 */
 bool cli_wants_help(int argc, char **argv);
+/* Creates the data folder; as root with [server] user set, gives it to that user. */
+int cli_prepare_data_dir(const struct config *cfg, struct buf *err);
 /* Loads the configuration and opens the store; prints the error and returns -1. */
 int cli_open(const char *config_path, struct config *cfg, struct store **st_r);
 void cli_close(struct config *cfg, struct store **st);

@@ -7,7 +7,10 @@
 #include "auth/auth.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -41,10 +44,56 @@ bool cli_wants_help(int argc, char **argv)
 	return false;
 }
 
+static int mkdir_p(const char *path, struct buf *err)
+{
+	char *dir = xstrdup(path);
+	int r = 0;
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+		*p = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+			buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
+			r = -1;
+		}
+		*p = save;
+		if (save == '\0' || r < 0)
+			break;
+	}
+	free(dir);
+	return r;
+}
+
+int cli_prepare_data_dir(const struct config *cfg, struct buf *err)
+{
+	if (mkdir_p(cfg->data_dir, err) < 0)
+		return -1;
+	if (cfg->user[0] && geteuid() == 0) {
+		unsigned uid, gid;
+		if (proc_user_ids(cfg->user, &uid, &gid, err) < 0)
+			return -1;
+		if (chown(cfg->data_dir, uid, gid) < 0) {
+			buf_printf(err, "cannot give %s to user %s: %s", cfg->data_dir, cfg->user,
+				   strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int cli_open(const char *config_path, struct config *cfg, struct store **st_r)
 {
 	struct buf err = BUF_INIT;
-	if (config_load(cfg, config_path, &err) < 0) {
+	if (config_load(cfg, config_path, &err) < 0 || cli_prepare_data_dir(cfg, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		buf_free(&err);
+		config_free(cfg);
+		return -1;
+	}
+	/* As root with [server] user set, act as that user, so that files the store
+	   creates (the SQLite WAL and shared-memory files) stay usable by the server. */
+	if (cfg->user[0] && proc_drop_privileges(cfg->user, &err) < 0) {
 		cli_error("%s", buf_cstr(&err));
 		buf_free(&err);
 		config_free(cfg);

@@ -28,6 +28,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -55,19 +56,32 @@ struct server {
 struct unavailable {
 	const char *proto;
 	const char *greeting;
+	bool after_request; /* HTTP: answer once the request head has arrived */
 };
 
 static void unavailable_open(struct conn *c)
 {
 	const struct unavailable *u = conn_handler_arg(c);
+	if (u->after_request)
+		return;
 	conn_puts(c, u->greeting);
 	conn_close(c);
 }
 
 static void unavailable_read(struct conn *c)
 {
+	const struct unavailable *u = conn_handler_arg(c);
 	struct evbuffer *in = conn_input(c);
-	(void)in;
+	if (!u->after_request) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos >= 0 || evbuffer_get_length(in) >= CONN_MAX_INPUT) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		conn_puts(c, u->greeting);
+		conn_close(c);
+	}
 }
 
 static void unavailable_closed(struct conn *c)
@@ -75,15 +89,16 @@ static void unavailable_closed(struct conn *c)
 }
 
 static const struct unavailable unavailable_smtp = {
-	"smtp", "421 4.3.2 Service not available yet, try again later\r\n"};
+	"smtp", "421 4.3.2 Service not available yet, try again later\r\n", false};
 static const struct unavailable unavailable_imap = {
-	"imap", "* BYE [UNAVAILABLE] Service not available yet, try again later\r\n"};
+	"imap", "* BYE [UNAVAILABLE] Service not available yet, try again later\r\n", false};
 static const struct unavailable unavailable_pop3 = {
-	"pop3", "-ERR [SYS/TEMP] Service not available yet, try again later\r\n"};
+	"pop3", "-ERR [SYS/TEMP] Service not available yet, try again later\r\n", false};
 static const struct unavailable unavailable_http = {
 	"http", "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 		"Content-Length: 33\r\nRetry-After: 60\r\nConnection: close\r\n\r\n"
-		"{\"error\":\"service not available\"}"};
+		"{\"error\":\"service not available\"}",
+	true};
 
 #define UNAVAILABLE_HANDLER(name, proto_name, busy)                                        \
 	static const struct conn_handler name = {                                          \
@@ -123,27 +138,6 @@ static int register_listeners(struct server *s, struct buf *err)
 
 /* ---- start-up helpers ---------------------------------------------------------------- */
 
-static int mkdir_p(const char *path, struct buf *err)
-{
-	char *dir = xstrdup(path);
-	int r = 0;
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char save = *p;
-		*p = '\0';
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-			buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
-			r = -1;
-		}
-		*p = save;
-		if (save == '\0' || r < 0)
-			break;
-	}
-	free(dir);
-	return r;
-}
-
 static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
 {
 	char *default_cert = xasprintf("%s/tls/cert.pem", cfg->data_dir);
@@ -153,6 +147,20 @@ static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
 			strcmp(cfg->tls_key, default_key) == 0;
 	if (defaults && tls_selfsigned_ensure(cfg->tls_cert, cfg->tls_key, cfg->hostname, err) < 0)
 		goto out;
+	/* Our own certificate belongs to the user we run as, so SIGHUP can reload it. */
+	if (defaults && cfg->user[0] && geteuid() == 0) {
+		unsigned uid, gid;
+		char *dir = xasprintf("%s/tls", cfg->data_dir);
+		int bad = proc_user_ids(cfg->user, &uid, &gid, err) < 0 ||
+			  chown(dir, uid, gid) < 0 || chown(cfg->tls_cert, uid, gid) < 0 ||
+			  chown(cfg->tls_key, uid, gid) < 0;
+		if (bad && err->len == 0)
+			buf_printf(err, "cannot give %s to user %s: %s", dir, cfg->user,
+				   strerror(errno));
+		free(dir);
+		if (bad)
+			goto out;
+	}
 	ctx = tls_ctx_new(cfg->tls_cert, cfg->tls_key, err);
 out:
 	free(default_cert);
@@ -319,10 +327,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	/* neu now has the running restart-only values and every new other value. */
 	struct config old = s->cfg;
 	s->cfg = neu;
+	/* Reported under the log level in force when the reload was asked for. */
+	log_info("server event=reload result=ok config=%s", s->cfg.source);
 	apply_logging(&s->cfg);
 	apply_limits(s);
 	config_free(&old);
-	log_info("server event=reload result=ok config=%s", s->cfg.source);
 	buf_free(&err);
 }
 
@@ -348,7 +357,7 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	apply_logging(&s.cfg);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (mkdir_p(s.cfg.data_dir, &err) < 0) {
+	if (cli_prepare_data_dir(&s.cfg, &err) < 0) {
 		cli_error("%s", buf_cstr(&err));
 		goto out;
 	}
@@ -375,12 +384,6 @@ int cli_serve(int argc, char **argv, const char *config_path)
 		goto out;
 	}
 	if (s.cfg.user[0] && geteuid() == 0) {
-		unsigned uid, gid;
-		if (proc_user_ids(s.cfg.user, &uid, &gid, &err) < 0 ||
-		    chown(s.cfg.data_dir, uid, gid) < 0) {
-			cli_error("%s", err.len ? buf_cstr(&err) : strerror(errno));
-			goto out;
-		}
 		if (proc_drop_privileges(s.cfg.user, &err) < 0) {
 			cli_error("%s", buf_cstr(&err));
 			goto out;
