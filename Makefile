@@ -86,8 +86,9 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libpetrel.a
 # so that a parser which grows I/O stops linking (see `make lint`).
 fuzz_sources = $(shell sed -n 's|^// fuzz-sources:||p' $(1))
 fuzz_libs = $(shell sed -n 's|^// fuzz-libs:||p' $(1))
+fuzz_objs = $(patsubst %.c,$(B)/%.o,$(call fuzz_sources,fuzz/$(1).c))
 .SECONDEXPANSION:
-$(B)/fuzz/%: fuzz/%.c $$(patsubst %.c,$(B)/%.o,$$(call fuzz_sources,fuzz/%.c))
+$(B)/fuzz/%: fuzz/%.c $$(call fuzz_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(call fuzz_libs,$<)
 
@@ -112,11 +113,12 @@ test: deps
 fuzz: deps
 	@$(MAKE) --no-print-directory MODE=fuzz fuzz-build
 	@for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); mkdir -p fuzz/corpus/$$n; \
+		n=$$(basename $$f .c); mkdir -p fuzz/corpus/$$n build/fuzz-corpus/$$n; \
 		echo "== $$n ($(FUZZ_SECONDS)s)"; \
 		dict=""; [ -f fuzz/dict/$$n.dict ] && dict="-dict=fuzz/dict/$$n.dict"; \
 		build/fuzz/fuzz/$$n $$dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			fuzz/corpus/$$n || exit 1; \
+			-artifact_prefix=build/fuzz-corpus/ \
+			build/fuzz-corpus/$$n fuzz/corpus/$$n || exit 1; \
 	done
 
 bench: deps

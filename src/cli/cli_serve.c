@@ -415,6 +415,8 @@ out:
 	/* Sessions first (they may still hold store ops), then the store finishes
 	   every queued write, then the loop. */
 	net_free(&s.net);
+	if (s.base) /* run libevent's finalizers of the freed connections */
+		event_base_loop(s.base, EVLOOP_NONBLOCK);
 	store_close(&s.store);
 	if (s.sig_term)
 		event_free(s.sig_term);

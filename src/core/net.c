@@ -56,6 +56,7 @@ struct conn {
 	bool dead;    /* waiting for reap */
 	bool paused;
 	bool tls_pending; /* handshake in progress */
+	bool watch_underlying; /* closing: waiting for the socket's output to drain */
 	unsigned timeout_s;
 	char tls_info[128];
 	struct conn *prev, *next;
@@ -205,11 +206,36 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	c->h->read(c);
 }
 
+/* Under TLS the conn's bufferevent is a filter over the socket's: output is
+   flushed only when the socket's output buffer is empty too. */
+static void underlying_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+			       void *arg)
+{
+	struct conn *c = arg;
+	if (c->closing && evbuffer_get_length(buf) == 0)
+		conn_kill(c);
+}
+
+static void close_when_flushed(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return; /* write_cb comes back here */
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+	if (under && evbuffer_get_length(bufferevent_get_output(under)) != 0) {
+		if (!c->watch_underlying) {
+			c->watch_underlying = true;
+			evbuffer_add_cb(bufferevent_get_output(under), underlying_drained, c);
+		}
+		return;
+	}
+	conn_kill(c);
+}
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_kill(c);
+	if (c->closing)
+		close_when_flushed(c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -464,11 +490,14 @@ void conn_close(struct conn *c)
 	if (c->dead || c->closing)
 		return;
 	c->closing = true;
-	if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	if (!c->bev) {
 		conn_kill(c);
 		return;
 	}
 	bufferevent_disable(c->bev, EV_READ);
+	close_when_flushed(c);
+	if (c->dead)
+		return;
 	/* Do not wait for ever on a peer that stopped reading. */
 	struct timeval tv = {10, 0};
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
