@@ -140,8 +140,11 @@ static int register_listeners(struct server *s, struct buf *err)
 
 static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
 {
-	char *default_cert = xasprintf("%s/tls/cert.pem", cfg->data_dir);
-	char *default_key = xasprintf("%s/tls/key.pem", cfg->data_dir);
+	/* The same join as the configuration's derived defaults: no doubled '/'. */
+	size_t dl = strlen(cfg->data_dir);
+	const char *sep = dl && cfg->data_dir[dl - 1] == '/' ? "" : "/";
+	char *default_cert = xasprintf("%s%stls/cert.pem", cfg->data_dir, sep);
+	char *default_key = xasprintf("%s%stls/key.pem", cfg->data_dir, sep);
 	SSL_CTX *ctx = NULL;
 	bool defaults = strcmp(cfg->tls_cert, default_cert) == 0 &&
 			strcmp(cfg->tls_key, default_key) == 0;
@@ -150,7 +153,7 @@ static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
 	/* Our own certificate belongs to the user we run as, so SIGHUP can reload it. */
 	if (defaults && cfg->user[0] && geteuid() == 0) {
 		unsigned uid, gid;
-		char *dir = xasprintf("%s/tls", cfg->data_dir);
+		char *dir = xasprintf("%s%stls", cfg->data_dir, sep);
 		int bad = proc_user_ids(cfg->user, &uid, &gid, err) < 0 ||
 			  chown(dir, uid, gid) < 0 || chown(cfg->tls_cert, uid, gid) < 0 ||
 			  chown(cfg->tls_key, uid, gid) < 0;

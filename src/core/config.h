@@ -86,7 +86,8 @@ void config_defaults(struct config *cfg);
  * Parses INI text over cfg (which should hold defaults). name is the file name
  * used in error messages. Returns 0, or -1 with "name:line: reason" in err.
  * After a successful parse, derived defaults (tls paths, store path under
- * data_dir) are filled in for keys the text did not set.
+ * data_dir) are filled in for keys the text did not set. On error cfg is left
+ * exactly as it was. text may contain any bytes (a NUL is an error).
  */
 int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len,
 		      struct buf *err);
@@ -96,7 +97,8 @@ int config_load_file(struct config *cfg, const char *path, struct buf *err);
 
 /*
  * The usual entry point: defaults, then path if non-NULL, else $PETREL_CONFIG if
- * set, else nothing (embedded defaults).
+ * set, else nothing (embedded defaults). cfg->source names what was read. cfg
+ * is initialised in every case and must be passed to config_free, even on error.
  */
 int config_load(struct config *cfg, const char *path, struct buf *err);
 

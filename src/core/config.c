@@ -1,0 +1,1166 @@
+/*
+ * config — the configuration table, its INI parser, its printers.
+ *
+ * keys[] is the single description of every setting: section, key, type, where
+ * it lives in struct config, its default (as text, parsed like a file value), its
+ * validator and its help. Parsing, the embedded defaults, config_print (what
+ * `petrel check-config` shows), config_print_reference (docs/config.md) and
+ * config_free all walk that one table, so a new setting is one new row.
+ *
+ * inih splits "key = value" lines; everything else is checked here, line by line,
+ * by the reader we hand to ini_parse_stream, because inih alone would let some
+ * mistakes through silently: it stops a line at a NUL byte, splits an over-long
+ * line in two, keeps junk after "[section]", truncates long section names, and
+ * reads an indented line as the continuation of the previous value. Our reader
+ * rejects NUL and control bytes, over-long lines, unknown or malformed section
+ * headers and "key = value" lines without a separator, each with its line number,
+ * and removes leading blanks before inih sees the line: indentation means nothing
+ * and there are no continuation lines (an indented line is a line of its own; if
+ * it is not valid there, the error says so). The first error stops the parse.
+ *
+ * config_parse_text works on a copy and replaces *cfg only on success, so a bad
+ * file never leaves a half-applied configuration.
+ */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KIB 1024ULL
+#define MIB (1024ULL * KIB)
+#define GIB (1024ULL * MIB)
+#define MINUTE 60ULL
+#define HOUR (60ULL * MINUTE)
+#define DAY (24ULL * HOUR)
+
+/* At most this many bytes of an offending value are quoted back in an error. */
+#define ECHO_MAX 80
+
+/* A default in angle brackets is computed; this one is a path under data_dir. */
+#define DATA_DIR_PREFIX "<data_dir>/"
+#define HOSTNAME_DEFAULT "<system host name>"
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_BOOL,
+	CFG_UINT,
+	CFG_SIZE,     /* bytes, K/M/G suffixes (powers of 1024) */
+	CFG_DURATION, /* seconds, s/m/h/d suffixes */
+	CFG_LISTEN,   /* a listener list, see config_parse_listen */
+	CFG_ENUM,     /* one of check.choices, stored as the canonical spelling */
+};
+
+struct cfg_key;
+
+/*
+ * A validator runs after the value has been parsed into its type: value points to
+ * a const char * (strings), a uint64_t (numbers) or a bool. It returns false with
+ * a reason in why; the caller adds the location and quotes the value.
+ */
+struct cfg_check {
+	bool (*fn)(const struct cfg_key *k, const void *value, struct buf *why);
+	uint64_t min, max;          /* for check_range */
+	const char *const *choices; /* for CFG_ENUM, NULL-terminated */
+};
+
+struct cfg_key {
+	const char *section;
+	const char *key;
+	enum cfg_type type;
+	size_t offset; /* of the field in struct config */
+	const char *def;
+	struct cfg_check check;
+	const char *help;
+};
+
+static bool check_range(const struct cfg_key *k, const void *value, struct buf *why);
+static bool check_nonempty(const struct cfg_key *k, const void *value, struct buf *why);
+static bool check_hostname(const struct cfg_key *k, const void *value, struct buf *why);
+static bool check_user(const struct cfg_key *k, const void *value, struct buf *why);
+static bool check_resolver(const struct cfg_key *k, const void *value, struct buf *why);
+
+/* Initialisers for the check column; clang-format would spread each over four lines. */
+// clang-format off
+#define OFF(field) offsetof(struct config, field)
+#define RANGE(lo, hi) {check_range, (lo), (hi), NULL}
+#define ONE_OF(list) {NULL, 0, 0, (list)}
+#define CHECK(fn) {(fn), 0, 0, NULL}
+#define NO_CHECK {NULL, 0, 0, NULL}
+// clang-format on
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const store_backends[] = {"sqlite", "postgresql", NULL};
+
+static const struct {
+	const char *name;
+	const char *help;
+} sections[] = {
+        {"server", "The process: its name on the network, where it keeps its files, how it logs."},
+        {"tls", "Certificate and key for STARTTLS and the implicit-TLS ports."},
+        {"smtp", "SMTP: mail from other servers, and submission from users and applications."},
+        {"imap", "IMAP access to mailboxes."},
+        {"pop3", "POP3 access to the inbox."},
+        {"http", "The HTTP API (JSON) and /metrics."},
+        {"dns", "DNS lookups for outbound delivery (MX, A/AAAA, TXT, TLSA)."},
+        {"store", "Where accounts, mailboxes, messages and the queue are kept."},
+        {"limits", "Connection limits, timeouts and login throttling, for every protocol."},
+};
+
+static const struct cfg_key keys[] = {
+        {"server", "hostname", CFG_STRING, OFF(hostname), HOSTNAME_DEFAULT, CHECK(check_hostname),
+         "Name of this server in greetings, EHLO, Received: headers and bounces (a DNS name)."},
+        {"server", "data_dir", CFG_STRING, OFF(data_dir), "./var", CHECK(check_nonempty),
+         "Folder for the store, the queue and the TLS files; relative to the working folder."},
+        {"server", "user", CFG_STRING, OFF(user), "", CHECK(check_user),
+         "After binding its ports, switch to this user; empty: keep the current user."},
+        {"server", "log_level", CFG_ENUM, OFF(log_level), "info", ONE_OF(log_levels),
+         "Least severe messages that are logged."},
+        {"server", "log_syslog", CFG_BOOL, OFF(log_syslog), "no", NO_CHECK,
+         "Also send log lines to syslog (mail facility); they always go to stderr."},
+
+        {"tls", "cert", CFG_STRING, OFF(tls_cert), DATA_DIR_PREFIX "tls/cert.pem",
+         CHECK(check_nonempty),
+         "PEM certificate chain; a self-signed one is made here when the file is missing."},
+        {"tls", "key", CFG_STRING, OFF(tls_key), DATA_DIR_PREFIX "tls/key.pem",
+         CHECK(check_nonempty), "PEM private key of the certificate."},
+
+        {"smtp", "listen", CFG_LISTEN, OFF(smtp_listen), "127.0.0.1:2525", NO_CHECK,
+         "Mail from other servers, with STARTTLS (port 25 in production)."},
+        {"smtp", "submission", CFG_LISTEN, OFF(smtp_submission), "127.0.0.1:2587", NO_CHECK,
+         "Submission with STARTTLS, authentication required (port 587)."},
+        {"smtp", "submissions", CFG_LISTEN, OFF(smtp_submissions), "127.0.0.1:2465", NO_CHECK,
+         "Submission over implicit TLS, authentication required (port 465)."},
+        {"smtp", "max_message_size", CFG_SIZE, OFF(max_message_size), "50M", RANGE(KIB, 2 * GIB),
+         "Largest message accepted, announced in EHLO SIZE."},
+        {"smtp", "max_recipients", CFG_UINT, OFF(max_recipients), "100", RANGE(1, 100000),
+         "Most recipients of one message; further RCPT TO commands get 452."},
+
+        {"imap", "listen", CFG_LISTEN, OFF(imap_listen), "127.0.0.1:1143", NO_CHECK,
+         "IMAP with STARTTLS (port 143 in production)."},
+        {"imap", "listen_tls", CFG_LISTEN, OFF(imap_listen_tls), "127.0.0.1:1993", NO_CHECK,
+         "IMAP over implicit TLS (port 993)."},
+
+        {"pop3", "listen", CFG_LISTEN, OFF(pop3_listen), "127.0.0.1:1110", NO_CHECK,
+         "POP3 with STLS (port 110 in production)."},
+        {"pop3", "listen_tls", CFG_LISTEN, OFF(pop3_listen_tls), "127.0.0.1:1995", NO_CHECK,
+         "POP3 over implicit TLS (port 995)."},
+
+        {"http", "listen", CFG_LISTEN, OFF(http_listen), "127.0.0.1:8025", NO_CHECK,
+         "HTTP API and /metrics."},
+
+        {"dns", "resolver", CFG_STRING, OFF(dns_resolver), "", CHECK(check_resolver),
+         "DNS server as ip:port (e.g. 127.0.0.1:53 or [::1]:53); empty: the system's."},
+
+        {"store", "backend", CFG_ENUM, OFF(store_backend), "sqlite", ONE_OF(store_backends),
+         "Storage engine: sqlite (one file, the default) or postgresql (several nodes)."},
+        {"store", "path", CFG_STRING, OFF(store_path), DATA_DIR_PREFIX "petrel.db",
+         CHECK(check_nonempty), "SQLite database file (sqlite backend)."},
+        {"store", "url", CFG_STRING, OFF(store_url), "", NO_CHECK,
+         "PostgreSQL connection URI (postgresql backend); it may hold a password."},
+
+        {"limits", "max_connections", CFG_UINT, OFF(max_connections), "1000", RANGE(1, 1000000),
+         "Most client connections at once, all protocols together."},
+        {"limits", "max_connections_per_ip", CFG_UINT, OFF(max_connections_per_ip), "20",
+         RANGE(1, 1000000), "Most client connections at once from one IP address."},
+        {"limits", "idle_timeout", CFG_DURATION, OFF(idle_timeout), "30m", RANGE(1, DAY),
+         "Close a connection that sent nothing for this long (IMAP IDLE included)."},
+        {"limits", "command_timeout", CFG_DURATION, OFF(command_timeout), "5m", RANGE(1, DAY),
+         "Close a connection that takes longer than this to send one command or line."},
+        {"limits", "login_failures_free", CFG_UINT, OFF(login_failures_free), "3", RANGE(0, 1000),
+         "Failed logins from one IP before replies to it are delayed."},
+        {"limits", "login_delay_max", CFG_DURATION, OFF(login_delay_max), "15s", RANGE(0, HOUR),
+         "Longest delay before answering a failed login (it doubles per failure)."},
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void *field_of(struct config *cfg, const struct cfg_key *k)
+{
+	return (char *)cfg + k->offset;
+}
+
+static const void *cfield_of(const struct config *cfg, const struct cfg_key *k)
+{
+	return (const char *)cfg + k->offset;
+}
+
+static bool is_string_type(enum cfg_type t)
+{
+	return t == CFG_STRING || t == CFG_LISTEN || t == CFG_ENUM;
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+static bool is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Appends an offending piece of text for an error message: control bytes become
+ * '?' and more than ECHO_MAX bytes are cut with "...", so a message stays one
+ * short line whatever the input was.
+ */
+static void put_echo(struct buf *out, const char *p, size_t len)
+{
+	size_t n = len > ECHO_MAX ? ECHO_MAX : len;
+	for (size_t i = 0; i < n; i++)
+		buf_putc(out, is_ctl((unsigned char)p[i]) ? '?' : p[i]);
+	if (n < len)
+		buf_puts(out, "...");
+}
+
+static void put_quoted(struct buf *out, const char *p, size_t len)
+{
+	buf_putc(out, '\'');
+	put_echo(out, p, len);
+	buf_putc(out, '\'');
+}
+
+/* "<data_dir>/tls/cert.pem" -> "tls/cert.pem"; NULL for other defaults. */
+static const char *data_dir_suffix(const struct cfg_key *k)
+{
+	size_t n = strlen(DATA_DIR_PREFIX);
+	return strncmp(k->def, DATA_DIR_PREFIX, n) == 0 ? k->def + n : NULL;
+}
+
+static char *data_dir_path(const char *data_dir, const char *suffix)
+{
+	size_t n = strlen(data_dir);
+	bool slash = n > 0 && data_dir[n - 1] == '/';
+	return xasprintf("%s%s%s", data_dir, slash ? "" : "/", suffix);
+}
+
+/*
+ * A DNS name in letters, digits and hyphens: labels of 1..63 bytes that neither
+ * start nor end with '-', at most 253 bytes, no final dot, and a last label that
+ * is not all digits (so "10.0.0.300" is not mistaken for a name).
+ */
+static bool is_dns_name(const char *p, size_t len)
+{
+	if (len == 0 || len > 253)
+		return false;
+	size_t start = 0;
+	bool all_digits = true;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || p[i] == '.') {
+			size_t llen = i - start;
+			if (llen == 0 || llen > 63 || p[start] == '-' || p[i - 1] == '-')
+				return false;
+			if (i == len)
+				return !all_digits;
+			start = i + 1;
+			all_digits = true;
+			continue;
+		}
+		char c = p[i];
+		if (c >= '0' && c <= '9')
+			continue;
+		all_digits = false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'))
+			return false;
+	}
+	return false; /* not reached: the loop returns at i == len */
+}
+
+static bool is_ip_literal(const char *host, int *family_r)
+{
+	unsigned char addr[16];
+	if (inet_pton(AF_INET, host, addr) == 1) {
+		*family_r = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, addr) == 1) {
+		*family_r = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+/* ---- listener lists -------------------------------------------------------- */
+
+/* Parses one "host:port" or "[v6]:port" item into a (host is newly allocated). */
+static int parse_listen_item(struct str item, struct listen_addr *a, struct buf *err)
+{
+	struct str host, port;
+	char *h = NULL;
+	int family;
+
+	if (item.len == 0) {
+		buf_puts(err, "empty address in the list");
+		return -1;
+	}
+	if (item.p[0] == '[') {
+		const char *close = memchr(item.p, ']', item.len);
+		if (!close) {
+			buf_puts(err, "missing ']' in ");
+			goto bad_item;
+		}
+		host = (struct str){item.p + 1, (size_t)(close - item.p - 1)};
+		size_t after = (size_t)(close + 1 - item.p);
+		if (after >= item.len || item.p[after] != ':') {
+			buf_puts(err, "missing ':port' after ']' in ");
+			goto bad_item;
+		}
+		port = (struct str){item.p + after + 1, item.len - after - 1};
+		h = str_dup(host);
+		if (host.len == 0 || !is_ip_literal(h, &family) || family != AF_INET6) {
+			buf_puts(err, "not an IPv6 address in ");
+			goto bad_item;
+		}
+	} else {
+		const char *colon = memrchr(item.p, ':', item.len);
+		if (!colon) {
+			buf_puts(err, "missing ':port' in ");
+			goto bad_item;
+		}
+		host = (struct str){item.p, (size_t)(colon - item.p)};
+		port = (struct str){colon + 1, item.len - host.len - 1};
+		if (memchr(host.p, ':', host.len)) {
+			buf_puts(err, "an IPv6 address needs brackets, as in [::1]:25: ");
+			goto bad_item;
+		}
+		if (host.len == 0) {
+			buf_puts(err, "missing host in ");
+			goto bad_item;
+		}
+		h = str_dup(host);
+		bool numeric = strspn(h, "0123456789.") == host.len;
+		if (strcmp(h, "*") == 0) {
+			/* every address */
+		} else if (numeric) {
+			if (!is_ip_literal(h, &family)) {
+				buf_puts(err, "not an IPv4 address in ");
+				goto bad_item;
+			}
+		} else if (!is_dns_name(h, host.len)) {
+			buf_puts(err, "not a host name or IP address in ");
+			goto bad_item;
+		}
+	}
+
+	uint64_t v;
+	if (!str_to_u64(port, &v) || v < 1 || v > 65535) {
+		buf_puts(err, "port must be 1 to 65535 in ");
+		goto bad_item;
+	}
+	a->host = h;
+	a->port = (unsigned)v;
+	return 0;
+
+bad_item:
+	free(h);
+	put_quoted(err, item.p, item.len);
+	return -1;
+}
+
+int config_parse_listen(const char *value, struct listen_addr **addrs_r, size_t *n_r,
+                        struct buf *err)
+{
+	struct listen_addr *addrs = NULL;
+	size_t n = 0;
+	struct str rest = str_trim(str_c(value));
+
+	*addrs_r = NULL;
+	*n_r = 0;
+	if (rest.len == 0)
+		return 0;
+	for (;;) {
+		const char *comma = memchr(rest.p, ',', rest.len);
+		size_t ilen = comma ? (size_t)(comma - rest.p) : rest.len;
+		struct listen_addr a;
+
+		if (n == CONFIG_MAX_LISTEN) {
+			buf_printf(err, "more than %d addresses", CONFIG_MAX_LISTEN);
+			goto fail;
+		}
+		if (parse_listen_item(str_trim((struct str){rest.p, ilen}), &a, err) < 0)
+			goto fail;
+		for (size_t i = 0; i < n; i++) {
+			if (addrs[i].port == a.port && strcmp(addrs[i].host, a.host) == 0) {
+				buf_printf(err, "address listed twice: '%s:%u'", a.host, a.port);
+				free(a.host);
+				goto fail;
+			}
+		}
+		addrs = xrealloc(addrs, (n + 1) * sizeof(*addrs));
+		addrs[n++] = a;
+		if (!comma)
+			break;
+		rest.len -= ilen + 1;
+		rest.p = comma + 1;
+	}
+	*addrs_r = addrs;
+	*n_r = n;
+	return 0;
+
+fail:
+	config_listen_free(&addrs, n);
+	return -1;
+}
+
+void config_listen_free(struct listen_addr **addrs, size_t n)
+{
+	if (!*addrs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*addrs)[i].host);
+	xfree(addrs);
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+static void print_number(struct buf *out, enum cfg_type t, uint64_t v)
+{
+	static const struct {
+		enum cfg_type type;
+		uint64_t unit;
+		char suffix;
+	} units[] = {
+	        {CFG_SIZE, GIB, 'G'},     {CFG_SIZE, MIB, 'M'},      {CFG_SIZE, KIB, 'K'},
+	        {CFG_DURATION, DAY, 'd'}, {CFG_DURATION, HOUR, 'h'}, {CFG_DURATION, MINUTE, 'm'},
+	        {CFG_DURATION, 1, 's'},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (units[i].type == t && v % units[i].unit == 0 &&
+		    (v != 0 || units[i].unit == 1)) {
+			buf_printf(out, "%" PRIu64 "%c", v / units[i].unit, units[i].suffix);
+			return;
+		}
+	}
+	buf_printf(out, "%" PRIu64, v);
+}
+
+/*
+ * A whole decimal number, with for sizes an optional K/M/G suffix (either case)
+ * and for durations an optional s/m/h/d suffix. Overflow is an error, never a
+ * wrap-around.
+ */
+static bool parse_number(enum cfg_type t, const char *s, uint64_t *v_r, struct buf *why)
+{
+	static const char *const what[] = {
+	        [CFG_UINT] = "not a number",
+	        [CFG_SIZE] = "not a size (a number with an optional K, M or G suffix)",
+	        [CFG_DURATION] = "not a duration (seconds, or a number with s, m, h or d)",
+	};
+	size_t n = strspn(s, "0123456789");
+	uint64_t mul = 1, v;
+
+	if (n > 0 && s[n] != '\0' && s[n + 1] == '\0') {
+		char c = s[n];
+		if (t == CFG_SIZE && (c == 'K' || c == 'k'))
+			mul = KIB;
+		else if (t == CFG_SIZE && (c == 'M' || c == 'm'))
+			mul = MIB;
+		else if (t == CFG_SIZE && (c == 'G' || c == 'g'))
+			mul = GIB;
+		else if (t == CFG_DURATION && c == 's')
+			mul = 1;
+		else if (t == CFG_DURATION && c == 'm')
+			mul = MINUTE;
+		else if (t == CFG_DURATION && c == 'h')
+			mul = HOUR;
+		else if (t == CFG_DURATION && c == 'd')
+			mul = DAY;
+		else
+			n = 0;
+	} else if (s[n] != '\0') {
+		n = 0;
+	}
+	if (n == 0) {
+		buf_puts(why, what[t]);
+		return false;
+	}
+	if (!str_to_u64((struct str){s, n}, &v) || v > UINT64_MAX / mul) {
+		buf_puts(why, "number too large");
+		return false;
+	}
+	*v_r = v * mul;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool *v_r)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (str_eq_cstr_nocase(str_c(s), yes[i])) {
+			*v_r = true;
+			return true;
+		}
+		if (str_eq_cstr_nocase(str_c(s), no[i])) {
+			*v_r = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void put_choices(struct buf *out, const char *const *choices, const char *sep)
+{
+	for (size_t i = 0; choices[i]; i++)
+		buf_printf(out, "%s%s", i ? sep : "", choices[i]);
+}
+
+static void replace_string(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+/*
+ * Parses text as the value of k and stores it in cfg. On error returns -1 with a
+ * reason in why that ends with the quoted value when quoting it helps.
+ */
+static int set_value(const struct cfg_key *k, const char *text, struct config *cfg, struct buf *why)
+{
+	void *field = field_of(cfg, k);
+	size_t len = strlen(text);
+	uint64_t num = 0;
+	bool flag = false;
+
+	if (len > CONFIG_MAX_VALUE) {
+		buf_printf(why, "value too long (%zu bytes, at most %d)", len, CONFIG_MAX_VALUE);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (is_ctl((unsigned char)text[i])) {
+			buf_printf(why, "control character 0x%02x in the value",
+			           (unsigned char)text[i]);
+			return -1;
+		}
+	}
+	/* inih would read "key = ;x" back as an empty value: refuse what cannot round-trip. */
+	if (text[0] == ';') {
+		buf_puts(why, "a value cannot start with ';' (it would read as a comment)");
+		return -1;
+	}
+
+	switch (k->type) {
+	case CFG_STRING:
+		if (k->check.fn && !k->check.fn(k, text, why))
+			goto bad_value;
+		replace_string(field, text);
+		return 0;
+	case CFG_LISTEN: {
+		struct listen_addr *addrs;
+		size_t n;
+		if (config_parse_listen(text, &addrs, &n, why) < 0)
+			return -1;
+		config_listen_free(&addrs, n);
+		replace_string(field, text);
+		return 0;
+	}
+	case CFG_ENUM:
+		for (size_t i = 0; k->check.choices[i]; i++) {
+			if (str_eq_cstr_nocase(str_c(text), k->check.choices[i])) {
+				replace_string(field, k->check.choices[i]);
+				return 0;
+			}
+		}
+		buf_puts(why, "must be one of ");
+		put_choices(why, k->check.choices, ", ");
+		goto bad_value;
+	case CFG_BOOL:
+		if (!parse_bool(text, &flag)) {
+			buf_puts(why, "not a boolean (yes or no)");
+			goto bad_value;
+		}
+		if (k->check.fn && !k->check.fn(k, &flag, why))
+			goto bad_value;
+		*(bool *)field = flag;
+		return 0;
+	case CFG_UINT:
+	case CFG_SIZE:
+	case CFG_DURATION:
+		if (!parse_number(k->type, text, &num, why))
+			goto bad_value;
+		if (k->check.fn && !k->check.fn(k, &num, why))
+			goto bad_value;
+		*(uint64_t *)field = num;
+		return 0;
+	}
+	panic("config: key [%s] %s has an unknown type %d", k->section, k->key, (int)k->type);
+
+bad_value:
+	buf_puts(why, ": ");
+	put_quoted(why, text, len);
+	return -1;
+}
+
+/* ---- validators ---------------------------------------------------------------- */
+
+static bool check_range(const struct cfg_key *k, const void *value, struct buf *why)
+{
+	uint64_t v = *(const uint64_t *)value;
+	if (v >= k->check.min && v <= k->check.max)
+		return true;
+	buf_puts(why, "must be ");
+	print_number(why, k->type, k->check.min);
+	buf_puts(why, " to ");
+	print_number(why, k->type, k->check.max);
+	return false;
+}
+
+static bool check_nonempty(const struct cfg_key *k, const void *value, struct buf *why)
+{
+	if (*(const char *)value != '\0')
+		return true;
+	buf_puts(why, "must not be empty");
+	return false;
+}
+
+static bool check_hostname(const struct cfg_key *k, const void *value, struct buf *why)
+{
+	const char *s = value;
+	if (is_dns_name(s, strlen(s)))
+		return true;
+	buf_puts(why, "not a valid DNS name");
+	return false;
+}
+
+/* Empty, or a portable user name: letters, digits, '.', '_', '-', not starting with '-'. */
+static bool check_user(const struct cfg_key *k, const void *value, struct buf *why)
+{
+	const char *s = value;
+	size_t n = strlen(s);
+	if (n == 0)
+		return true;
+	if (n <= 32 && s[0] != '-' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n)
+		return true;
+	buf_puts(why, "not a valid user name");
+	return false;
+}
+
+/* Empty, or exactly one IP-literal address with a port: c-ares takes no names. */
+static bool check_resolver(const struct cfg_key *k, const void *value, struct buf *why)
+{
+	const char *s = value;
+	struct listen_addr *addrs;
+	size_t n;
+	struct buf ignore = BUF_INIT;
+	int family;
+	bool ok;
+
+	if (*s == '\0')
+		return true;
+	ok = config_parse_listen(s, &addrs, &n, &ignore) == 0 && n == 1 &&
+	     is_ip_literal(addrs[0].host, &family);
+	config_listen_free(&addrs, n);
+	buf_free(&ignore);
+	if (!ok)
+		buf_puts(why, "must be one IP address and port, as in 127.0.0.1:53 or [::1]:53");
+	return ok;
+}
+
+/* ---- defaults, copy, free ------------------------------------------------------ */
+
+/* The system's host name when it is a valid DNS name, else "localhost". */
+static char *system_hostname(void)
+{
+	size_t size = 256;
+	char *name = xcalloc(1, size);
+	if (gethostname(name, size - 1) == 0 && is_dns_name(name, strlen(name)))
+		return name;
+	free(name);
+	return xstrdup("localhost");
+}
+
+void config_defaults(struct config *cfg)
+{
+	struct buf why = BUF_INIT;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->source = xstrdup("(defaults)");
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct cfg_key *k = &keys[i];
+		if (k->def[0] == '<')
+			continue;
+		if (set_value(k, k->def, cfg, &why) < 0)
+			panic("config: bad default for [%s] %s: %s", k->section, k->key,
+			      buf_cstr(&why));
+	}
+	buf_free(&why);
+	cfg->hostname = system_hostname();
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *suffix = data_dir_suffix(&keys[i]);
+		if (suffix)
+			*(char **)field_of(cfg, &keys[i]) = data_dir_path(cfg->data_dir, suffix);
+	}
+}
+
+/* A deep copy: every string of the table, and source, is duplicated. */
+static void config_copy(struct config *dst, const struct config *src)
+{
+	*dst = *src;
+	dst->source = src->source ? xstrdup(src->source) : NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (!is_string_type(keys[i].type))
+			continue;
+		char **f = field_of(dst, &keys[i]);
+		if (*f)
+			*f = xstrdup(*f);
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (is_string_type(keys[i].type))
+			xfree(field_of(cfg, &keys[i]));
+	xfree(&cfg->source);
+}
+
+/* ---- parsing --------------------------------------------------------------------- */
+
+struct parse_ctx {
+	struct config *cfg; /* the copy being filled */
+	const char *name;   /* file name for messages */
+	const char *p;      /* text not yet read */
+	size_t left;
+	int line;                       /* number of the line being handled (= inih's lineno) */
+	bool indented;                  /* that line started with blanks */
+	bool after_key;                 /* a key line came earlier in the current section */
+	int section;                    /* index in sections[], -1 before the first header */
+	int set_line[ARRAY_SIZE(keys)]; /* line that set each key in this text, 0: unset */
+	int err_line;                   /* line of the first error, 0: none yet */
+	struct buf msg;                 /* its reason */
+};
+
+static void vfail(struct parse_ctx *c, bool hint, const char *fmt, va_list ap)
+{
+	if (c->err_line)
+		return;
+	c->err_line = c->line;
+	buf_vprintf(&c->msg, fmt, ap);
+	if (hint && c->indented && c->after_key)
+		buf_puts(&c->msg, " (an indented line does not continue the value above it: "
+		                  "write a value on one line)");
+}
+
+static void fail(struct parse_ctx *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void fail_line(struct parse_ctx *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* Records the first error; the parse stops there. */
+static void fail(struct parse_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(c, false, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The same for a line that is not valid on its own: if it is indented under a
+ * key, its author probably meant a continuation line, so the message says why
+ * that does not work.
+ */
+static void fail_line(struct parse_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(c, true, fmt, ap);
+	va_end(ap);
+}
+
+static int find_section(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strlen(sections[i].name) == len && memcmp(sections[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* "[name]" optionally followed by blanks and a comment. */
+static bool check_section_line(struct parse_ctx *c, const char *line, size_t len)
+{
+	const char *close = memchr(line, ']', len);
+	if (!close) {
+		fail_line(c, "syntax error: missing ']'");
+		return false;
+	}
+	size_t nlen = (size_t)(close - line - 1);
+	size_t i = (size_t)(close - line) + 1;
+	while (i < len && is_blank(line[i]))
+		i++;
+	if (i < len && line[i] != ';' && line[i] != '#') {
+		fail_line(c, "syntax error: text after ']'");
+		return false;
+	}
+	int s = find_section(line + 1, nlen);
+	if (s < 0) {
+		struct buf name = BUF_INIT;
+		put_echo(&name, line + 1, nlen);
+		fail_line(c, "unknown section [%s]", buf_cstr(&name));
+		buf_free(&name);
+		return false;
+	}
+	c->section = s;
+	c->after_key = false;
+	return true;
+}
+
+/*
+ * A key line must have '=' or ':' before any inline comment (';' after a blank),
+ * the same rule inih applies, checked here so the error stops the parse at once.
+ */
+static bool check_key_line(struct parse_ctx *c, const char *line, size_t len)
+{
+	bool was_blank = false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = line[i];
+		if (ch == '=' || ch == ':')
+			return true;
+		if (ch == ';' && was_blank)
+			break;
+		was_blank = is_blank(ch);
+	}
+	fail_line(c, "syntax error: expected 'key = value'");
+	return false;
+}
+
+/*
+ * The ini_reader handed to inih (an fgets look-alike): copies the next line into
+ * out (size bytes) after checking it, or returns NULL at the end of the text or
+ * at the first error, which stops inih.
+ */
+static char *read_line(char *out, int size, void *stream)
+{
+	struct parse_ctx *c = stream;
+
+	if (c->err_line || c->left == 0)
+		return NULL;
+
+	const char *line = c->p;
+	const char *nl = memchr(line, '\n', c->left);
+	size_t len = nl ? (size_t)(nl - line) : c->left;
+	c->p += nl ? len + 1 : len;
+	c->left -= nl ? len + 1 : len;
+	c->line++;
+	c->indented = false;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (c->line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		line += 3;
+		len -= 3;
+	}
+	if (len > CONFIG_MAX_LINE || size < 2 || len > (size_t)size - 2) {
+		fail(c, "line too long (at most %d bytes)", CONFIG_MAX_LINE);
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+		if (ch == '\0') {
+			fail(c, "NUL byte in the line");
+			return NULL;
+		}
+		if (is_ctl(ch) && ch != '\t') {
+			fail(c, "control character 0x%02x in the line", ch);
+			return NULL;
+		}
+	}
+	while (len > 0 && is_blank(*line)) {
+		line++;
+		len--;
+		c->indented = true;
+	}
+
+	if (len == 0 || line[0] == ';' || line[0] == '#') {
+		/* blank or comment: inih skips it */
+	} else if (line[0] == '[') {
+		if (!check_section_line(c, line, len))
+			return NULL;
+	} else {
+		if (!check_key_line(c, line, len))
+			return NULL;
+	}
+
+	memcpy(out, line, len);
+	out[len] = '\n';
+	out[len + 1] = '\0';
+	return out;
+}
+
+/* The ini_handler: one call per "key = value" line. Returns 0 to report an error. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *c = user;
+	struct buf echo = BUF_INIT, why = BUF_INIT;
+	const char *sec;
+	int found = -1;
+
+	put_echo(&echo, name, strlen(name));
+	if (c->section < 0) {
+		fail(c, "key '%s' before any [section]", buf_cstr(&echo));
+		goto out;
+	}
+	sec = sections[c->section].name;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].section, sec) == 0 && strcmp(keys[i].key, name) == 0) {
+			found = (int)i;
+			break;
+		}
+	}
+	if (found < 0) {
+		fail_line(c, "[%s] unknown key '%s'", sec, buf_cstr(&echo));
+		goto out;
+	}
+	if (c->set_line[found]) {
+		fail(c, "[%s] duplicate key '%s' (first set on line %d)", sec, name,
+		     c->set_line[found]);
+		goto out;
+	}
+	c->set_line[found] = c->line;
+	if (set_value(&keys[found], value, c->cfg, &why) < 0)
+		fail(c, "[%s] %s: %s", sec, name, buf_cstr(&why));
+	buf_free(&why);
+out:
+	c->after_key = true;
+	buf_free(&echo);
+	return c->err_line ? 0 : 1;
+}
+
+/*
+ * Paths under data_dir follow data_dir unless this text set them. A value that
+ * still equals the path derived from the old data_dir was derived, not chosen,
+ * so it moves too; that keeps layered parses (defaults, then a file) right.
+ */
+static void derive_paths(struct parse_ctx *c, const char *old_data_dir)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *suffix = data_dir_suffix(&keys[i]);
+		if (!suffix || c->set_line[i])
+			continue;
+		char **f = field_of(c->cfg, &keys[i]);
+		char *old = data_dir_path(old_data_dir, suffix);
+		if (!*f || strcmp(*f, old) == 0) {
+			free(*f);
+			*f = data_dir_path(nz(c->cfg->data_dir), suffix);
+		}
+		free(old);
+	}
+}
+
+static int key_index(const char *section, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+			return (int)i;
+	panic("config: no key [%s] %s", section, key);
+}
+
+/* Rules that tie several keys together, reported at the line of a key involved. */
+static void check_combined(struct parse_ctx *c)
+{
+	int backend = key_index("store", "backend"), url = key_index("store", "url");
+	if (strcmp(nz(c->cfg->store_backend), "postgresql") == 0 &&
+	    nz(c->cfg->store_url)[0] == '\0') {
+		c->line = c->set_line[url] ? c->set_line[url] : c->set_line[backend];
+		c->indented = false;
+		if (c->line)
+			fail(c, "[store] backend = postgresql needs [store] url");
+	}
+}
+
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len,
+                      struct buf *err)
+{
+	struct config copy;
+	struct parse_ctx c;
+	int rc;
+
+	config_copy(&copy, cfg);
+	memset(&c, 0, sizeof(c));
+	c.cfg = &copy;
+	c.name = name ? name : "(text)";
+	c.p = text ? text : "";
+	c.left = text ? len : 0;
+	c.section = -1;
+	buf_init(&c.msg);
+
+	/*
+	 * Debian's inih reads each line into a stack buffer of ini_max_line bytes (a
+	 * run-time setting there); make room for our longest line plus "\r\n\0", and
+	 * put the setting back for anyone else. read_line checks the size it is given.
+	 */
+	int saved_max_line = ini_max_line;
+	ini_max_line = CONFIG_MAX_LINE + 3;
+	rc = ini_parse_stream(read_line, &c, on_key, &c);
+	ini_max_line = saved_max_line;
+
+	if (!c.err_line && rc == 0) {
+		derive_paths(&c, nz(cfg->data_dir));
+		check_combined(&c);
+	}
+	if (rc > 0 && (!c.err_line || rc < c.err_line)) {
+		/* inih found a line our reader let through: still name it. */
+		buf_printf(err, "%s:%d: syntax error", c.name, rc);
+		rc = -1;
+	} else if (c.err_line) {
+		buf_printf(err, "%s:%d: %s", c.name, c.err_line, buf_cstr(&c.msg));
+		rc = -1;
+	} else if (rc < 0) {
+		buf_printf(err, "%s: cannot parse (inih error %d)", c.name, rc);
+		rc = -1;
+	}
+	buf_free(&c.msg);
+	if (rc < 0) {
+		config_free(&copy);
+		return -1;
+	}
+	config_free(cfg);
+	*cfg = copy;
+	return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	FILE *f = fopen(path, "rb");
+	int rc = -1;
+
+	if (!f) {
+		buf_printf(err, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		buf_reserve(&text, 65536);
+		size_t n = fread(text.data + text.len, 1, text.cap - text.len - 1, f);
+		text.len += n;
+		text.data[text.len] = '\0';
+		if (text.len > CONFIG_MAX_FILE) {
+			buf_printf(err, "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
+			goto out;
+		}
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		buf_printf(err, "%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = config_parse_text(cfg, path, text.data, text.len, err);
+	if (rc == 0)
+		replace_string(&cfg->source, path);
+out:
+	fclose(f);
+	buf_free(&text);
+	return rc;
+}
+
+int config_load(struct config *cfg, const char *path, struct buf *err)
+{
+	config_defaults(cfg);
+	if (!path) {
+		const char *env = getenv("PETREL_CONFIG");
+		if (env && *env)
+			path = env;
+	}
+	if (!path)
+		return 0;
+	return config_load_file(cfg, path, err);
+}
+
+/* ---- printing --------------------------------------------------------------------- */
+
+static void print_value(struct buf *out, const struct config *cfg, const struct cfg_key *k)
+{
+	const void *f = cfield_of(cfg, k);
+	if (is_string_type(k->type))
+		buf_puts(out, nz(*(char *const *)f));
+	else if (k->type == CFG_BOOL)
+		buf_puts(out, *(const bool *)f ? "yes" : "no");
+	else
+		print_number(out, k->type, *(const uint64_t *)f);
+}
+
+void config_print(const struct config *cfg, struct buf *out)
+{
+	const char *src = nz(cfg->source);
+
+	buf_puts(out, "# petrel configuration, from ");
+	put_echo(out, src, strlen(src));
+	buf_puts(out, "\n");
+	for (size_t s = 0; s < ARRAY_SIZE(sections); s++) {
+		buf_printf(out, "\n[%s]\n", sections[s].name);
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			if (strcmp(keys[i].section, sections[s].name) != 0)
+				continue;
+			struct buf value = BUF_INIT;
+			print_value(&value, cfg, &keys[i]);
+			/* "key =" for an empty value: no trailing blank */
+			buf_printf(out, "%s =%s%s\n", keys[i].key, value.len ? " " : "",
+			           buf_cstr(&value));
+			buf_free(&value);
+		}
+	}
+}
+
+static void print_type(struct buf *out, const struct cfg_key *k)
+{
+	switch (k->type) {
+	case CFG_STRING:
+		buf_puts(out, "string");
+		return;
+	case CFG_BOOL:
+		buf_puts(out, "yes/no");
+		return;
+	case CFG_LISTEN:
+		buf_puts(out, "listen list");
+		return;
+	case CFG_ENUM:
+		buf_puts(out, "one of ");
+		put_choices(out, k->check.choices, ", ");
+		return;
+	case CFG_UINT:
+	case CFG_SIZE:
+	case CFG_DURATION:
+		buf_puts(out, k->type == CFG_UINT   ? "integer"
+		              : k->type == CFG_SIZE ? "size"
+		                                    : "duration");
+		if (k->check.fn == check_range) {
+			buf_puts(out, ", ");
+			print_number(out, k->type, k->check.min);
+			buf_puts(out, " to ");
+			print_number(out, k->type, k->check.max);
+		}
+		return;
+	}
+}
+
+void config_print_reference(struct buf *out)
+{
+	for (size_t s = 0; s < ARRAY_SIZE(sections); s++) {
+		buf_printf(out, "%s## [%s]\n\n%s\n\n", s ? "\n" : "", sections[s].name,
+		           sections[s].help);
+		buf_puts(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			const struct cfg_key *k = &keys[i];
+			if (strcmp(k->section, sections[s].name) != 0)
+				continue;
+			buf_printf(out, "| `%s` | ", k->key);
+			print_type(out, k);
+			if (k->def[0] == '\0')
+				buf_puts(out, " | (empty) | ");
+			else
+				buf_printf(out, " | `%s` | ", k->def);
+			buf_printf(out, "%s |\n", k->help);
+		}
+	}
+}
