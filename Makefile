@@ -90,7 +90,7 @@ fuzz_objs = $(patsubst %.c,$(B)/%.o,$(call fuzz_sources,fuzz/$(1).c))
 .SECONDEXPANSION:
 $(B)/fuzz/%: fuzz/%.c $$(call fuzz_objs,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(call fuzz_libs,$<)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(call fuzz_libs,$<)
 
 unit: $(UNIT_BIN)
 tools: $(TOOL_BIN)

@@ -154,35 +154,49 @@ void store_op_init(struct store_op *op, enum store_op_kind kind)
 	op->kind = kind;
 }
 
-void store_op_clear(struct store_op *op)
+/* Frees the results the store allocated, counts included, so that an op can be
+   run again (a retry after STORE_ERR_TEMP) without reporting stale results. */
+static void op_free_results(struct store_op *op)
 {
 	switch (op->kind) {
 	case STORE_OP_FLAGS:
 		xfree(&op->u.flags.modified_r);
+		op->u.flags.nmodified_r = 0;
 		break;
 	case STORE_OP_EXPUNGE:
 		xfree(&op->u.expunge.expunged_r);
+		op->u.expunge.nexpunged_r = 0;
 		break;
 	case STORE_OP_COPY:
 		xfree(&op->u.copy.new_uids_r);
+		op->u.copy.ncopied_r = 0;
 		break;
 	default:
 		break;
 	}
 	xfree(&op->changes);
 	op->nchanges = 0;
+}
+
+void store_op_clear(struct store_op *op)
+{
+	op_free_results(op);
 	buf_free(&op->err);
 }
 
 void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
 {
-	op->result = -1;
-	op->error = e;
-	buf_reset(&op->err);
+	/* The arguments may point into op->err itself (backends let a name check
+	   write its reason there first): format into a fresh buffer. */
+	struct buf msg = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	buf_vprintf(&op->err, fmt, ap);
+	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	op->result = -1;
+	op->error = e;
+	buf_free(&op->err);
+	op->err = msg;
 }
 
 void store_op_changed(struct store_op *op, int64_t mailbox_id, uint64_t modseq)
@@ -202,8 +216,7 @@ static void op_reset_result(struct store_op *op)
 	op->result = 0;
 	op->error = STORE_OK;
 	buf_reset(&op->err);
-	xfree(&op->changes);
-	op->nchanges = 0;
+	op_free_results(op);
 }
 
 /* Applies a batch in one transaction on the writer connection. */

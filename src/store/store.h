@@ -85,6 +85,9 @@ enum store_op_kind {
 	STORE_OP_ALIAS_ADD,
 	STORE_OP_ALIAS_REMOVE,
 	STORE_OP_MAILBOX_CREATE,
+	STORE_OP_MAILBOX_DELETE,    /* the mailbox and its messages; its children stay */
+	STORE_OP_MAILBOX_RENAME,    /* with its children; INBOX: moves its messages */
+	STORE_OP_MAILBOX_SUBSCRIBE, /* sets the subscribed mark */
 	STORE_OP_APPEND,
 	STORE_OP_FLAGS,
 	STORE_OP_EXPUNGE,
@@ -100,6 +103,13 @@ struct store_append_target {
 	uint32_t uid_r;
 	uint64_t modseq_r;
 	uint32_t uidvalidity_r;
+};
+
+/* One recipient of an outbound queue entry made by an append (RFC 3461 data). */
+struct store_queue_rcpt {
+	const char *rcpt;       /* the address to deliver to */
+	const char *dsn_notify; /* "SUCCESS,FAILURE" ... or NULL */
+	const char *dsn_orcpt;  /* "rfc822;addr" (decoded) or NULL */
 };
 
 enum store_flags_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
@@ -142,7 +152,9 @@ struct store_op {
 		struct {
 			int64_t account_id;
 			const char *name;
-			const char *special_use; /* "\\Sent" etc. or NULL */
+			const char *special_use; /* "\\Sent" etc. or NULL (CREATE) */
+			const char *new_name;    /* RENAME */
+			bool subscribed;         /* SUBSCRIBE */
 			int64_t id_r;
 		} mailbox;
 		struct {
@@ -153,6 +165,17 @@ struct store_op {
 			const char *bodystructure; /* cached BODYSTRUCTURE, may be NULL */
 			struct store_append_target *targets;
 			size_t ntargets;
+			/* Outbound: recipients to queue, sharing the same blob, in
+			   the same transaction (nqueue may be the only target). A
+			   "queued" delivery event is written for each. */
+			const struct store_queue_rcpt *queue;
+			size_t nqueue;
+			const char *env_from;  /* reverse path, "" for <> */
+			const char *dsn_ret;   /* "FULL" / "HDRS" or NULL */
+			const char *dsn_envid; /* decoded, or NULL */
+			const char *source;    /* "smtp", "submission", "api", ... */
+			int64_t account_id;    /* the authenticated sender, or 0 */
+			int64_t queue_id_r;
 		} append;
 		struct {
 			int64_t mailbox_id;

@@ -732,6 +732,53 @@ static void op_mailbox_create(struct store_conn *c, struct store_op *op)
 	buf_free(&norm);
 }
 
+/* The outbound queue entry of an append: one queue_message sharing the blob,
+   its recipients, and a "queued" delivery event for each. */
+static void queue_insert(struct store_conn *c, struct store_op *op, int64_t blob_id)
+{
+	int64_t now_ms = time_now_ms();
+	sqlite3_stmt *st = stmt(c, "INSERT INTO queue_message(blob_id, env_from, dsn_ret, "
+				   "dsn_envid, created, source, account_id) "
+				   "VALUES(?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, blob_id);
+	bind_text(st, 2, op->u.append.env_from ? op->u.append.env_from : "");
+	bind_text(st, 3, op->u.append.dsn_ret);
+	bind_text(st, 4, op->u.append.dsn_envid);
+	sqlite3_bind_int64(st, 5, now_s());
+	bind_text(st, 6, op->u.append.source ? op->u.append.source : "local");
+	if (op->u.append.account_id)
+		sqlite3_bind_int64(st, 7, op->u.append.account_id);
+	else
+		sqlite3_bind_null(st, 7);
+	int rc = exec_step(st);
+	int64_t qid = sqlite3_last_insert_rowid(c->db);
+	if (rc == SQLITE_OK)
+		rc = blob_ref(c, blob_id, 1);
+	for (size_t i = 0; rc == SQLITE_OK && i < op->u.append.nqueue; i++) {
+		const struct store_queue_rcpt *q = &op->u.append.queue[i];
+		st = stmt(c, "INSERT INTO queue_rcpt(queue_id, rcpt, state, next_attempt, "
+			     "dsn_notify, dsn_orcpt) VALUES(?, ?, 'queued', ?, ?, ?)");
+		sqlite3_bind_int64(st, 1, qid);
+		bind_text(st, 2, q->rcpt);
+		sqlite3_bind_int64(st, 3, now_s());
+		bind_text(st, 4, q->dsn_notify);
+		bind_text(st, 5, q->dsn_orcpt);
+		rc = exec_step(st);
+		if (rc != SQLITE_OK)
+			break;
+		st = stmt(c, "INSERT INTO event(queue_id, rcpt, kind, at) VALUES(?, ?, 'queued', ?)");
+		sqlite3_bind_int64(st, 1, qid);
+		bind_text(st, 2, q->rcpt);
+		sqlite3_bind_int64(st, 3, now_ms);
+		rc = exec_step(st);
+	}
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	op->u.append.queue_id_r = qid;
+}
+
 static void op_append(struct store_conn *c, struct store_op *op)
 {
 	unsigned char sha[SHA256_DIGEST_LENGTH];
@@ -758,8 +805,8 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		store_op_fail(op, STORE_ERR_TEMP, "blob vanished");
 		return;
 	}
-	if (op->u.append.ntargets == 0) {
-		store_op_fail(op, STORE_ERR_INVALID, "append without a mailbox");
+	if (op->u.append.ntargets == 0 && op->u.append.nqueue == 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "append without a mailbox or recipient");
 		return;
 	}
 	for (size_t i = 0; i < op->u.append.ntargets; i++) {
@@ -816,6 +863,8 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		t->uidvalidity_r = mb.uidvalidity;
 		store_op_changed(op, t->mailbox_id, modseq);
 	}
+	if (op->u.append.nqueue > 0)
+		queue_insert(c, op, blob_id);
 }
 
 /* The current keywords of a message, NULL-terminated (NULL when none). */
@@ -1151,6 +1200,181 @@ static void op_copy(struct store_conn *c, struct store_op *op)
 	}
 }
 
+/* The id of an account's mailbox by name ("inbox" folds to INBOX); 0 if none. */
+static int64_t mailbox_id_of(struct store_conn *c, int64_t account_id, const char *name)
+{
+	size_t first = strcspn(name, "/");
+	char *norm = is_inbox(name, first) ? xasprintf("INBOX%s", name + first) : xstrdup(name);
+	sqlite3_stmt *st = stmt(c, "SELECT id FROM mailbox WHERE account_id = ? AND name = ?");
+	sqlite3_bind_int64(st, 1, account_id);
+	bind_text(st, 2, norm);
+	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	free(norm);
+	return id;
+}
+
+static void op_mailbox_delete(struct store_conn *c, struct store_op *op)
+{
+	const char *name = op->u.mailbox.name;
+	if (is_inbox(name, strlen(name))) {
+		store_op_fail(op, STORE_ERR_INVALID, "INBOX cannot be deleted");
+		return;
+	}
+	int64_t id = mailbox_id_of(c, op->u.mailbox.account_id, name);
+	if (!id) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+		return;
+	}
+	/* Release the messages' blobs and quota, then let the cascade go. */
+	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - r.n FROM ("
+				   "  SELECT blob_id, count(*) AS n FROM message WHERE mailbox_id = ?"
+				   "  GROUP BY blob_id) AS r WHERE blob.id = r.blob_id");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = exec_step(st);
+	if (rc == SQLITE_OK) {
+		st = stmt(c, "UPDATE account SET used_bytes = MAX(0, used_bytes - "
+			     "(SELECT size FROM mailbox WHERE id = ?)) WHERE id = ?");
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, op->u.mailbox.account_id);
+		rc = exec_step(st);
+	}
+	if (rc == SQLITE_OK) {
+		st = stmt(c, "DELETE FROM mailbox WHERE id = ?");
+		sqlite3_bind_int64(st, 1, id);
+		rc = exec_step(st);
+	}
+	if (rc == SQLITE_OK)
+		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
+	if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+}
+
+/* RFC 9051 6.3.6: renaming INBOX moves its messages to a new mailbox and leaves
+   INBOX empty (with its UIDs never reused: UIDNEXT stays). */
+static void rename_inbox(struct store_conn *c, struct store_op *op, int64_t inbox,
+			 const char *to)
+{
+	struct mbox_row mb;
+	if (!mailbox_row(c, inbox, &mb)) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no INBOX");
+		return;
+	}
+	struct store_op create;
+	store_op_init(&create, STORE_OP_MAILBOX_CREATE);
+	create.u.mailbox.account_id = op->u.mailbox.account_id;
+	create.u.mailbox.name = to;
+	op_mailbox_create(c, &create);
+	if (create.result < 0) {
+		store_op_fail(op, create.error, "%s", buf_cstr(&create.err));
+		store_op_clear(&create);
+		return;
+	}
+	int64_t nid = create.u.mailbox.id_r;
+	store_op_clear(&create);
+	uint64_t modseq = mb.highestmodseq + 1;
+	const char *const steps[] = {
+		/* tombstones in INBOX for what leaves it */
+		"INSERT OR REPLACE INTO tombstone(mailbox_id, uid, modseq) "
+		"SELECT mailbox_id, uid, ?3 FROM message WHERE mailbox_id = ?1",
+		"UPDATE keyword SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+		"UPDATE message SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+		"UPDATE mailbox SET uidnext = (SELECT uidnext FROM mailbox WHERE id = ?1), "
+		"  highestmodseq = ?3, messages = (SELECT messages FROM mailbox WHERE id = ?1), "
+		"  unseen = (SELECT unseen FROM mailbox WHERE id = ?1), "
+		"  size = (SELECT size FROM mailbox WHERE id = ?1) WHERE id = ?2",
+		"UPDATE mailbox SET messages = 0, unseen = 0, size = 0, highestmodseq = ?3 "
+		"WHERE id = ?1",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		sqlite3_stmt *st = stmt(c, steps[i]);
+		sqlite3_bind_int64(st, 1, inbox);
+		sqlite3_bind_int64(st, 2, nid);
+		sqlite3_bind_int64(st, 3, (int64_t)modseq);
+		int rc = exec_step(st);
+		if (rc != SQLITE_OK) {
+			op_sql_fail(op, c, rc);
+			return;
+		}
+	}
+	store_op_changed(op, inbox, modseq);
+}
+
+static void op_mailbox_rename(struct store_conn *c, struct store_op *op)
+{
+	const char *from = op->u.mailbox.name, *to = op->u.mailbox.new_name;
+	if (!to || store_mailbox_name_check(to, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", to ? buf_cstr(&op->err) : "no new name");
+		return;
+	}
+	int64_t id = mailbox_id_of(c, op->u.mailbox.account_id, from);
+	if (!id) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+		return;
+	}
+	if (mailbox_id_of(c, op->u.mailbox.account_id, to)) {
+		store_op_fail(op, STORE_ERR_EXISTS, "mailbox already exists");
+		return;
+	}
+	if (is_inbox(from, strlen(from))) {
+		rename_inbox(c, op, id, to);
+		return;
+	}
+	size_t flen = strlen(from);
+	if (strncmp(to, from, flen) == 0 && to[flen] == '/') {
+		store_op_fail(op, STORE_ERR_INVALID, "cannot move a mailbox into itself");
+		return;
+	}
+	/* The new name's parents first, then the mailbox and its children. */
+	const char *slash = strrchr(to, '/');
+	if (slash) {
+		char *parent = xstrndup(to, (size_t)(slash - to));
+		if (!mailbox_id_of(c, op->u.mailbox.account_id, parent)) {
+			struct store_op create;
+			store_op_init(&create, STORE_OP_MAILBOX_CREATE);
+			create.u.mailbox.account_id = op->u.mailbox.account_id;
+			create.u.mailbox.name = parent;
+			op_mailbox_create(c, &create);
+			bool bad = create.result < 0;
+			if (bad)
+				store_op_fail(op, create.error, "%s", buf_cstr(&create.err));
+			store_op_clear(&create);
+			if (bad) {
+				free(parent);
+				return;
+			}
+		}
+		free(parent);
+	}
+	sqlite3_stmt *st = stmt(c, "UPDATE mailbox SET name = ?3 || substr(name, ?4) "
+				   "WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, ?5) = ?2 || '/')");
+	sqlite3_bind_int64(st, 1, op->u.mailbox.account_id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	sqlite3_bind_int64(st, 4, (int64_t)flen + 1);
+	sqlite3_bind_int64(st, 5, (int64_t)flen + 1);
+	int rc = exec_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		store_op_fail(op, STORE_ERR_EXISTS, "a mailbox of the new hierarchy already exists");
+	else if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+}
+
+static void op_mailbox_subscribe(struct store_conn *c, struct store_op *op)
+{
+	int64_t id = mailbox_id_of(c, op->u.mailbox.account_id, op->u.mailbox.name);
+	if (!id) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+		return;
+	}
+	sqlite3_stmt *st = stmt(c, "UPDATE mailbox SET subscribed = ? WHERE id = ?");
+	sqlite3_bind_int(st, 1, op->u.mailbox.subscribed ? 1 : 0);
+	sqlite3_bind_int64(st, 2, id);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+}
+
 static void conn_apply(struct store_conn *c, struct store_op *op)
 {
 	switch (op->kind) {
@@ -1178,6 +1402,15 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 		break;
 	case STORE_OP_MAILBOX_CREATE:
 		op_mailbox_create(c, op);
+		break;
+	case STORE_OP_MAILBOX_DELETE:
+		op_mailbox_delete(c, op);
+		break;
+	case STORE_OP_MAILBOX_RENAME:
+		op_mailbox_rename(c, op);
+		break;
+	case STORE_OP_MAILBOX_SUBSCRIBE:
+		op_mailbox_subscribe(c, op);
 		break;
 	case STORE_OP_APPEND:
 		op_append(c, op);
