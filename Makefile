@@ -121,7 +121,8 @@ fuzz: deps
 			build/fuzz-corpus/$$n fuzz/corpus/$$n || exit 1; \
 	done
 
-bench: deps
+bench:
+	@sh scripts/deps bench
 	@$(MAKE) --no-print-directory MODE=release petrel tools
 	@sh bench/run
 

@@ -25,6 +25,9 @@
 
 #include "auth/auth.h"
 #include "core/net.h"
+#include "imap/imap.h"
+#include "pop3/pop3.h"
+#include "smtp/smtp.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -47,6 +50,13 @@ struct server {
 	struct store *store;
 	struct net *net;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
+	struct auth_throttle *throttle;
+	struct smtp_context smtp;
+	struct smtp_service smtp_mx, smtp_submission, smtp_submissions;
+	struct imap_context imap;
+	struct imap_service imap_plain, imap_tls;
+	struct pop3_context pop3;
+	struct pop3_service pop3_plain, pop3_tls;
 	int64_t drain_deadline;
 	bool draining;
 };
@@ -88,12 +98,6 @@ static void unavailable_closed(struct conn *c)
 {
 }
 
-static const struct unavailable unavailable_smtp = {
-	"smtp", "421 4.3.2 Service not available yet, try again later\r\n", false};
-static const struct unavailable unavailable_imap = {
-	"imap", "* BYE [UNAVAILABLE] Service not available yet, try again later\r\n", false};
-static const struct unavailable unavailable_pop3 = {
-	"pop3", "-ERR [SYS/TEMP] Service not available yet, try again later\r\n", false};
 static const struct unavailable unavailable_http = {
 	"http", "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 		"Content-Length: 33\r\nRetry-After: 60\r\nConnection: close\r\n\r\n"
@@ -105,33 +109,45 @@ static const struct unavailable unavailable_http = {
 		.proto = proto_name, .open = unavailable_open, .read = unavailable_read,        \
 		.closed = unavailable_closed, .busy_reply = busy}
 
-UNAVAILABLE_HANDLER(smtp_unavailable, "smtp", "421 4.7.0 Too many connections, try again later\r\n");
-UNAVAILABLE_HANDLER(imap_unavailable, "imap", "* BYE [UNAVAILABLE] Too many connections\r\n");
-UNAVAILABLE_HANDLER(pop3_unavailable, "pop3", "-ERR [SYS/TEMP] Too many connections\r\n");
 UNAVAILABLE_HANDLER(http_unavailable, "http", NULL);
 
 static int register_listeners(struct server *s, struct buf *err)
 {
 	const struct config *cfg = &s->cfg;
+	s->smtp = (struct smtp_context){.cfg = &s->cfg, .throttle = s->throttle, .base = s->base,
+					.tls_available = true};
+	s->smtp_mx = (struct smtp_service){SMTP_MODE_MX, &s->smtp};
+	s->smtp_submission = (struct smtp_service){SMTP_MODE_SUBMISSION, &s->smtp};
+	s->smtp_submissions = (struct smtp_service){SMTP_MODE_SUBMISSIONS, &s->smtp};
+	s->imap = (struct imap_context){.cfg = &s->cfg, .throttle = s->throttle, .base = s->base,
+					.tls_available = true};
+	s->imap_plain = (struct imap_service){false, &s->imap};
+	s->imap_tls = (struct imap_service){true, &s->imap};
+	s->pop3 = (struct pop3_context){.cfg = &s->cfg, .throttle = s->throttle, .base = s->base,
+					.tls_available = true};
+	s->pop3_plain = (struct pop3_service){false, &s->pop3};
+	s->pop3_tls = (struct pop3_service){true, &s->pop3};
 	const struct {
 		const char *name;
 		const char *value;
 		bool tls;
 		const struct conn_handler *h;
-		const struct unavailable *u;
+		void *arg;
 	} table[] = {
-		{"smtp", cfg->smtp_listen, false, &smtp_unavailable, &unavailable_smtp},
-		{"submission", cfg->smtp_submission, false, &smtp_unavailable, &unavailable_smtp},
-		{"submissions", cfg->smtp_submissions, true, &smtp_unavailable, &unavailable_smtp},
-		{"imap", cfg->imap_listen, false, &imap_unavailable, &unavailable_imap},
-		{"imaps", cfg->imap_listen_tls, true, &imap_unavailable, &unavailable_imap},
-		{"pop3", cfg->pop3_listen, false, &pop3_unavailable, &unavailable_pop3},
-		{"pop3s", cfg->pop3_listen_tls, true, &pop3_unavailable, &unavailable_pop3},
-		{"http", cfg->http_listen, false, &http_unavailable, &unavailable_http},
+		{"smtp", cfg->smtp_listen, false, &smtp_conn_handler, &s->smtp_mx},
+		{"submission", cfg->smtp_submission, false, &smtp_conn_handler,
+		 &s->smtp_submission},
+		{"submissions", cfg->smtp_submissions, true, &smtp_conn_handler,
+		 &s->smtp_submissions},
+		{"imap", cfg->imap_listen, false, &imap_conn_handler, &s->imap_plain},
+		{"imaps", cfg->imap_listen_tls, true, &imap_conn_handler, &s->imap_tls},
+		{"pop3", cfg->pop3_listen, false, &pop3_conn_handler, &s->pop3_plain},
+		{"pop3s", cfg->pop3_listen_tls, true, &pop3_conn_handler, &s->pop3_tls},
+		{"http", cfg->http_listen, false, &http_unavailable, (void *)&unavailable_http},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
 		if (net_listen(s->net, table[i].name, table[i].value, table[i].tls, table[i].h,
-			       (void *)table[i].u, err) < 0)
+			       table[i].arg, err) < 0)
 			return -1;
 	return 0;
 }
@@ -382,6 +398,8 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	apply_limits(&s);
 	net_set_tls(s.net, ctx);
 	tls_ctx_free(&ctx);
+	s.throttle = auth_throttle_new((unsigned)s.cfg.login_failures_free,
+				       (unsigned)s.cfg.login_delay_max);
 	if (register_listeners(&s, &err) < 0) {
 		cli_error("%s", buf_cstr(&err));
 		goto out;
@@ -400,6 +418,9 @@ int cli_serve(int argc, char **argv, const char *config_path)
 		cli_error("%s", buf_cstr(&err));
 		goto out;
 	}
+	s.smtp.store = s.store;
+	s.imap.store = s.store;
+	s.pop3.store = s.store;
 	s.sig_term = evsignal_new(s.base, SIGTERM, on_term, &s);
 	s.sig_int = evsignal_new(s.base, SIGINT, on_term, &s);
 	s.sig_hup = evsignal_new(s.base, SIGHUP, on_hup, &s);
@@ -429,6 +450,7 @@ out:
 		event_free(s.sig_hup);
 	if (s.drain_timer)
 		event_free(s.drain_timer);
+	auth_throttle_free(&s.throttle);
 	if (s.base)
 		event_base_free(s.base);
 	config_free(&s.cfg);

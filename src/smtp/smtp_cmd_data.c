@@ -11,6 +11,7 @@
 #include "smtp/smtp.h"
 #include "smtp/smtp_internal.h"
 
+#include "mime/mime.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -198,6 +199,8 @@ static void build_message(struct smtp_session *s, struct buf *out)
 
 static void free_op(struct store_op *op)
 {
+	free((void *)op->u.append.envelope);
+	free((void *)op->u.append.bodystructure);
 	free(op->u.append.targets);
 	free((void *)op->u.append.queue);
 	store_op_clear(op);
@@ -242,6 +245,14 @@ static void commit_done(struct store_op *op, void *arg)
 	smtp_resume(s);
 }
 
+static bool has_local_rcpt(const struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++)
+		if (s->rcpts[i].mailbox_id)
+			return true;
+	return false;
+}
+
 static void commit_message(struct smtp_session *s)
 {
 	build_message(s, &s->message);
@@ -249,6 +260,17 @@ static void commit_message(struct smtp_session *s)
 	store_op_init(op, STORE_OP_APPEND);
 	op->u.append.data = s->message.data;
 	op->u.append.len = s->message.len;
+	if (has_local_rcpt(s)) {
+		/* IMAP's ENVELOPE and BODYSTRUCTURE, computed once for every reader. */
+		struct mime_part *root = NULL;
+		struct buf env = BUF_INIT, bs = BUF_INIT;
+		mime_parse(s->message.data, s->message.len, &root);
+		mime_envelope(s->message.data, s->message.len, &env);
+		mime_bodystructure(root, s->message.data, true, &bs);
+		mime_part_free(&root);
+		op->u.append.envelope = buf_steal(&env);
+		op->u.append.bodystructure = buf_steal(&bs);
+	}
 	/* Local targets: one per distinct mailbox. */
 	struct store_append_target *targets = xcalloc(s->nrcpts + 1, sizeof *targets);
 	struct store_queue_rcpt *queue = xcalloc(s->nrcpts + 1, sizeof *queue);

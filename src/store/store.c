@@ -481,6 +481,13 @@ int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, u
 	return st->be->message_list(st->reader, mailbox_id, uid_min, uid_max, fn, arg, err);
 }
 
+enum store_lookup store_message_cache(struct store *st, int64_t mailbox_id, uint32_t uid,
+				      struct buf *envelope, struct buf *bodystructure,
+				      struct buf *err)
+{
+	return st->be->message_cache(st->reader, mailbox_id, uid, envelope, bodystructure, err);
+}
+
 int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err)
 {
 	return st->be->blob_read(st->reader, blob_id, out, err);

@@ -330,6 +330,12 @@ void store_message_clear(struct store_message *m);
 int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
 		       void (*fn)(const struct store_message *m, void *arg), void *arg,
 		       struct buf *err);
+/* The ENVELOPE and BODYSTRUCTURE cached when the message was stored, appended
+   to the buffers (left empty when none was cached). STORE_NOT_FOUND when the
+   message is gone. */
+enum store_lookup store_message_cache(struct store *st, int64_t mailbox_id, uint32_t uid,
+				      struct buf *envelope, struct buf *bodystructure,
+				      struct buf *err);
 /* The raw bytes of a blob, appended to out. */
 int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err);
 

@@ -1665,6 +1665,32 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 	return message_rows(c, st, mailbox_id, fn, arg, err);
 }
 
+static enum store_lookup conn_message_cache(struct store_conn *c, int64_t mailbox_id,
+					    uint32_t uid, struct buf *envelope,
+					    struct buf *bodystructure, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT envelope, bodystructure FROM message "
+				   "WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = sqlite3_step(st);
+	enum store_lookup r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		if (envelope && sqlite3_column_type(st, 0) != SQLITE_NULL)
+			buf_append(envelope, sqlite3_column_text(st, 0),
+				   (size_t)sqlite3_column_bytes(st, 0));
+		if (bodystructure && sqlite3_column_type(st, 1) != SQLITE_NULL)
+			buf_append(bodystructure, sqlite3_column_text(st, 1),
+				   (size_t)sqlite3_column_bytes(st, 1));
+		r = STORE_FOUND;
+	} else if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
 static int conn_blob_read(struct store_conn *c, int64_t blob_id, struct buf *out,
 			  struct buf *err)
 {
@@ -1808,6 +1834,7 @@ const struct store_backend store_backend_sqlite = {
 	.mailbox_get = conn_mailbox_get,
 	.mailbox_list = conn_mailbox_list,
 	.message_list = conn_message_list,
+	.message_cache = conn_message_cache,
 	.blob_read = conn_blob_read,
 	.changes = conn_changes,
 	.check = conn_check,

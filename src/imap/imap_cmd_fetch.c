@@ -1,0 +1,432 @@
+/*
+ * imap_cmd_fetch — FETCH and UID FETCH.
+ *
+ * Metadata (INTERNALDATE, size) comes from one store read over the UID range;
+ * the message bytes are read only when an item needs them, and parsed into
+ * MIME parts (byte offsets) only when a section or structure needs that. A
+ * non-PEEK body fetch sets \Seen: the FETCH response already shows it, and the
+ * tagged OK waits for the flag change to be durable.
+ */
+#include "imap/imap.h"
+#include "imap/imap_internal.h"
+
+#include "mime/mime.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct meta {
+	uint32_t uid;
+	int64_t internaldate;
+	uint64_t size;
+	int64_t blob_id;
+};
+
+struct meta_list {
+	struct meta *v;
+	size_t n;
+};
+
+static void collect_meta(const struct store_message *m, void *arg)
+{
+	struct meta_list *l = arg;
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n++] = (struct meta){m->uid, m->internaldate, m->size, m->blob_id};
+}
+
+static const struct meta *find_meta(const struct meta_list *l, uint32_t uid)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && l->v[lo].uid == uid ? &l->v[lo] : NULL;
+}
+
+static void put_date(struct buf *out, int64_t t)
+{
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	buf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, months[tm.tm_mon],
+		   tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Everything known about one message while its items are written. */
+struct one {
+	struct imap_session *s;
+	const struct meta *meta;
+	struct buf blob;
+	bool have_blob;
+	struct mime_part *root;
+	bool have_cache;
+	struct buf envelope, bodystructure; /* cached at delivery */
+};
+
+static struct one *cached(struct one *o)
+{
+	if (!o->have_cache) {
+		struct buf err = BUF_INIT;
+		store_message_cache(o->s->ctx->store, o->s->mailbox_id, o->meta->uid, &o->envelope,
+				    &o->bodystructure, &err);
+		buf_free(&err);
+		o->have_cache = true;
+	}
+	return o;
+}
+
+static int need_blob(struct one *o)
+{
+	if (o->have_blob)
+		return 0;
+	struct buf err = BUF_INIT;
+	int r = store_blob_read(o->s->ctx->store, o->meta->blob_id, &o->blob, &err);
+	buf_free(&err);
+	if (r == 0)
+		o->have_blob = true;
+	return r;
+}
+
+static const struct mime_part *need_root(struct one *o)
+{
+	if (!o->root)
+		mime_parse(buf_cstr(&o->blob), o->blob.len, &o->root);
+	return o->root;
+}
+
+/* The section text for the response key: "1.2.HEADER.FIELDS (A B)". */
+static void put_section(struct buf *out, const struct imap_fetch_att *a)
+{
+	for (size_t i = 0; i < a->nparts; i++)
+		buf_printf(out, "%s%u", i ? "." : "", a->part[i]);
+	const char *kind = NULL;
+	switch (a->kind) {
+	case IMAP_SECTION_HEADER: kind = "HEADER"; break;
+	case IMAP_SECTION_HEADER_FIELDS: kind = "HEADER.FIELDS"; break;
+	case IMAP_SECTION_HEADER_FIELDS_NOT: kind = "HEADER.FIELDS.NOT"; break;
+	case IMAP_SECTION_TEXT: kind = "TEXT"; break;
+	case IMAP_SECTION_MIME: kind = "MIME"; break;
+	case IMAP_SECTION_ALL: break;
+	}
+	if (kind)
+		buf_printf(out, "%s%s", a->nparts ? "." : "", kind);
+	if (a->kind == IMAP_SECTION_HEADER_FIELDS || a->kind == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		buf_puts(out, " (");
+		for (size_t i = 0; i < a->nfields; i++) {
+			if (i)
+				buf_putc(out, ' ');
+			imap_put_astring(out, a->fields[i]);
+		}
+		buf_putc(out, ')');
+	}
+}
+
+static bool field_listed(const struct imap_fetch_att *a, const char *name, size_t len)
+{
+	for (size_t i = 0; i < a->nfields; i++)
+		if (strlen(a->fields[i]) == len && strncasecmp(a->fields[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* The bytes a BODY[section] names, appended to out. -1 when the part does not
+   exist (the response is then an empty string, as RFC 9051 allows). */
+static int section_bytes(struct one *o, const struct imap_fetch_att *a, struct buf *out)
+{
+	const char *msg = buf_cstr(&o->blob);
+	const struct mime_part *root = need_root(o), *p = root;
+	if (a->nparts) {
+		struct buf num = BUF_INIT;
+		for (size_t i = 0; i < a->nparts; i++)
+			buf_printf(&num, "%s%u", i ? "." : "", a->part[i]);
+		p = mime_part_find(root, buf_cstr(&num));
+		buf_free(&num);
+		if (!p)
+			return -1;
+	}
+	/* HEADER / TEXT of a part number are those of its embedded message. */
+	const struct mime_part *m = p;
+	if (a->nparts && (a->kind == IMAP_SECTION_HEADER || a->kind == IMAP_SECTION_TEXT ||
+			  a->kind == IMAP_SECTION_HEADER_FIELDS ||
+			  a->kind == IMAP_SECTION_HEADER_FIELDS_NOT)) {
+		m = mime_part_message(p);
+		if (!m)
+			return -1;
+	}
+	switch (a->kind) {
+	case IMAP_SECTION_ALL:
+		if (a->nparts)
+			buf_append(out, msg + p->body_offset, p->body_len);
+		else
+			buf_append(out, msg, o->blob.len);
+		return 0;
+	case IMAP_SECTION_MIME:
+		buf_append(out, msg + p->header_offset, p->header_len);
+		return 0;
+	case IMAP_SECTION_HEADER:
+		buf_append(out, msg + m->header_offset, m->header_len);
+		return 0;
+	case IMAP_SECTION_TEXT:
+		buf_append(out, msg + m->body_offset, m->body_len);
+		return 0;
+	case IMAP_SECTION_HEADER_FIELDS:
+	case IMAP_SECTION_HEADER_FIELDS_NOT: {
+		struct mime_header_iter it;
+		struct mime_header_field f;
+		const char *hdr = msg + m->header_offset;
+		mime_header_iter_init(&it, hdr, m->header_len);
+		bool want_listed = a->kind == IMAP_SECTION_HEADER_FIELDS;
+		while (mime_header_next(&it, &f))
+			if (field_listed(a, f.name, f.name_len) == want_listed)
+				buf_append(out, hdr + f.offset, f.len);
+		buf_puts(out, "\r\n");
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* Message data always goes as a literal, as clients expect (quoted would be
+   allowed for short text, but many clients only handle literals here). */
+static void put_literal(struct buf *out, const char *p, size_t len)
+{
+	buf_printf(out, "{%zu}\r\n", len);
+	buf_append(out, p, len);
+}
+
+/* Writes one item; returns true when it reads the body (sets \Seen unless PEEK). */
+static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *out, bool first)
+{
+	struct imap_session *s = o->s;
+	const struct imap_msg *m = NULL;
+	long k = imap_msg_by_uid(s, o->meta->uid);
+	if (k >= 0)
+		m = &s->msgs[k];
+	if (!first)
+		buf_putc(out, ' ');
+	struct buf data = BUF_INIT;
+	bool body = false;
+	switch (a->item) {
+	case IMAP_FETCH_UID:
+		buf_printf(out, "UID %u", o->meta->uid);
+		break;
+	case IMAP_FETCH_FLAGS:
+		buf_puts(out, "FLAGS ");
+		imap_put_flags(out, m ? m->flags : 0, m ? m->keywords : NULL);
+		break;
+	case IMAP_FETCH_INTERNALDATE:
+		buf_puts(out, "INTERNALDATE ");
+		put_date(out, o->meta->internaldate);
+		break;
+	case IMAP_FETCH_RFC822_SIZE:
+		buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)o->meta->size);
+		break;
+	case IMAP_FETCH_MODSEQ:
+		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)(m ? m->modseq : 0));
+		break;
+	case IMAP_FETCH_ENVELOPE:
+		buf_puts(out, "ENVELOPE ");
+		if (cached(o)->envelope.len)
+			buf_append(out, o->envelope.data, o->envelope.len);
+		else if (need_blob(o) == 0)
+			mime_envelope(buf_cstr(&o->blob), o->blob.len, out);
+		break;
+	case IMAP_FETCH_BODYSTRUCTURE:
+		buf_puts(out, "BODYSTRUCTURE ");
+		if (cached(o)->bodystructure.len)
+			buf_append(out, o->bodystructure.data, o->bodystructure.len);
+		else if (need_blob(o) == 0)
+			mime_bodystructure(need_root(o), buf_cstr(&o->blob), true, out);
+		break;
+	case IMAP_FETCH_BODY_STRUCTURE:
+		buf_puts(out, "BODY ");
+		if (need_blob(o) == 0)
+			mime_bodystructure(need_root(o), buf_cstr(&o->blob), false, out);
+		break;
+	case IMAP_FETCH_RFC822:
+	case IMAP_FETCH_RFC822_HEADER:
+	case IMAP_FETCH_RFC822_TEXT: {
+		struct imap_fetch_att sec = {.kind = a->item == IMAP_FETCH_RFC822 ? IMAP_SECTION_ALL
+						     : a->item == IMAP_FETCH_RFC822_HEADER
+							     ? IMAP_SECTION_HEADER
+							     : IMAP_SECTION_TEXT};
+		if (need_blob(o) == 0)
+			section_bytes(o, &sec, &data);
+		buf_puts(out, a->item == IMAP_FETCH_RFC822		  ? "RFC822 "
+			      : a->item == IMAP_FETCH_RFC822_HEADER ? "RFC822.HEADER "
+								    : "RFC822.TEXT ");
+		put_literal(out, buf_cstr(&data), data.len);
+		body = a->item != IMAP_FETCH_RFC822_HEADER;
+		break;
+	}
+	case IMAP_FETCH_BODY_SECTION:
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE: {
+		bool have = need_blob(o) == 0;
+		int r = -1;
+		if (have && a->item == IMAP_FETCH_BODY_SECTION) {
+			r = section_bytes(o, a, &data);
+		} else if (have) {
+			struct buf num = BUF_INIT;
+			for (size_t i = 0; i < a->nparts; i++)
+				buf_printf(&num, "%s%u", i ? "." : "", a->part[i]);
+			const struct mime_part *p =
+				a->nparts ? mime_part_find(need_root(o), buf_cstr(&num)) : need_root(o);
+			buf_free(&num);
+			if (p && p->kind == MIME_PART_LEAF) {
+				mime_part_decode_body(p, buf_cstr(&o->blob), &data);
+				r = 0;
+			}
+		}
+		const char *key = a->item == IMAP_FETCH_BODY_SECTION ? "BODY"
+				  : a->item == IMAP_FETCH_BINARY     ? "BINARY"
+								     : "BINARY.SIZE";
+		buf_printf(out, "%s[", key);
+		put_section(out, a);
+		buf_putc(out, ']');
+		if (a->item == IMAP_FETCH_BINARY_SIZE) {
+			buf_printf(out, " %zu", data.len);
+			break;
+		}
+		size_t off = 0, len = data.len;
+		if (a->partial) {
+			buf_printf(out, "<%llu>", (unsigned long long)a->offset);
+			off = a->offset < data.len ? (size_t)a->offset : data.len;
+			len = data.len - off;
+			if (len > a->count)
+				len = (size_t)a->count;
+		}
+		buf_putc(out, ' ');
+		if (r < 0 && a->item != IMAP_FETCH_BODY_SECTION) {
+			buf_puts(out, "NIL");
+		} else if (a->item == IMAP_FETCH_BINARY && memchr(data.data ? data.data : "", 0,
+								  data.len)) {
+			buf_printf(out, "~{%zu}\r\n", len);
+			buf_append(out, data.data + off, len);
+		} else {
+			put_literal(out, data.data ? data.data + off : "", len);
+		}
+		body = !a->peek;
+		break;
+	}
+	case IMAP_FETCH_SAVEDATE:
+	case IMAP_FETCH_EMAILID:
+		buf_puts(out, a->item == IMAP_FETCH_SAVEDATE ? "SAVEDATE NIL" : "EMAILID NIL");
+		break;
+	}
+	buf_free(&data);
+	return body;
+}
+
+static void seen_done(struct imap_session *s, struct store_op *op)
+{
+	if (op->result == 0)
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	else
+		imap_tagged(s, "NO", "[UNAVAILABLE] Could not set \\Seen");
+	free((void *)op->u.flags.uids);
+	store_op_clear(op);
+	free(op);
+}
+
+void imap_cmd_fetch(struct imap_session *s)
+{
+	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
+	if (s->cmd.nargs < 2 || s->cmd.args[0].type != IMAP_ARG_ATOM) {
+		imap_bad(s, "Syntax: FETCH set items");
+		return;
+	}
+	struct imap_fetch_spec spec = {0};
+	struct buf why = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+	struct meta_list ml = {0};
+	size_t *idx = NULL, n = 0;
+	uint32_t *seen = NULL;
+	size_t nseen = 0;
+	if (imap_fetch_parse(s->cmd.args + 1, s->cmd.nargs - 1, &spec, &why) < 0) {
+		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad FETCH items");
+		goto out;
+	}
+	if (spec.changedsince || spec.vanished) {
+		imap_bad(s, "CONDSTORE is not enabled");
+		goto out;
+	}
+	int r = imap_resolve_set(s, s->cmd.args[0].value.p, s->cmd.args[0].value.len, uid, &idx,
+				 &n);
+	if (r < 0) {
+		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
+		goto out;
+	}
+	if (n && store_message_list(s->ctx->store, s->mailbox_id, s->msgs[idx[0]].uid,
+				    s->msgs[idx[n - 1]].uid, collect_meta, &ml, &err) < 0) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct imap_msg *m = &s->msgs[idx[i]];
+		const struct meta *meta = find_meta(&ml, m->uid);
+		if (!meta)
+			continue; /* expunged meanwhile: reported by the next sync */
+		struct one o = {.s = s, .meta = meta};
+		buf_reset(&out);
+		buf_printf(&out, "* %zu FETCH (", idx[i] + 1);
+		bool first = true;
+		if (uid) {
+			buf_printf(&out, "UID %u", m->uid);
+			first = false;
+		}
+		bool reads_body = false, has_flags = false;
+		for (size_t k = 0; k < spec.natts; k++) {
+			const struct imap_fetch_att *a = &spec.atts[k];
+			if (uid && a->item == IMAP_FETCH_UID)
+				continue;
+			has_flags |= a->item == IMAP_FETCH_FLAGS;
+			reads_body |= put_item(&o, a, &out, first);
+			first = false;
+		}
+		if (reads_body && !s->readonly && !(m->flags & STORE_FLAG_SEEN)) {
+			m->flags |= STORE_FLAG_SEEN;
+			seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+			seen[nseen++] = m->uid;
+			if (!has_flags) {
+				buf_puts(&out, first ? "FLAGS " : " FLAGS ");
+				imap_put_flags(&out, m->flags, m->keywords);
+			}
+		}
+		buf_puts(&out, ")\r\n");
+		imap_write(s, out.data, out.len);
+		buf_free(&o.blob);
+		buf_free(&o.envelope);
+		buf_free(&o.bodystructure);
+		mime_part_free(&o.root);
+	}
+	if (nseen) {
+		struct store_op *op = xcalloc(1, sizeof *op);
+		store_op_init(op, STORE_OP_FLAGS);
+		op->u.flags.mailbox_id = s->mailbox_id;
+		op->u.flags.uids = seen;
+		op->u.flags.nuids = nseen;
+		op->u.flags.mode = STORE_FLAGS_ADD;
+		op->u.flags.flags = STORE_FLAG_SEEN;
+		seen = NULL;
+		imap_submit(s, op, seen_done);
+	} else {
+		imap_sync(s, false);
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	}
+out:
+	free(seen);
+	free(idx);
+	free(ml.v);
+	imap_fetch_spec_free(&spec);
+	buf_free(&why);
+	buf_free(&err);
+	buf_free(&out);
+}

@@ -1,0 +1,474 @@
+/*
+ * imap_cmd_message — commands that change messages: APPEND, STORE, EXPUNGE,
+ * UID EXPUNGE, COPY, MOVE, CLOSE, UNSELECT, CHECK, and IDLE.
+ *
+ * Each change is one store op; the tagged OK is written from its completion,
+ * once it is durable. The session's own changes are folded into its index
+ * without being echoed (imap_sync compares), and what other sessions did
+ * meanwhile is reported as usual.
+ */
+#include "imap/imap.h"
+#include "imap/imap_internal.h"
+
+#include "mime/mime.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void op_error(struct imap_session *s, const struct store_op *op, const char *cmd)
+{
+	switch (op->error) {
+	case STORE_ERR_TEMP:
+		imap_tagged(s, "NO", "[UNAVAILABLE] %s failed, try again", cmd);
+		break;
+	case STORE_ERR_QUOTA:
+		imap_tagged(s, "NO", "[OVERQUOTA] Quota exceeded");
+		break;
+	case STORE_ERR_NOTFOUND:
+		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
+		break;
+	default:
+		imap_tagged(s, "NO", "[CANNOT] %s", buf_cstr(&op->err));
+		break;
+	}
+}
+
+/* ---- APPEND ---------------------------------------------------------------------------- */
+
+struct append_data {
+	char **keywords;
+	char *envelope, *bodystructure;
+	struct store_append_target target;
+};
+
+static void append_done(struct imap_session *s, struct store_op *op)
+{
+	struct append_data *d = s->op_data;
+	if (op->result == 0) {
+		imap_sync(s, true);
+		imap_tagged(s, "OK", "[APPENDUID %u %u] APPEND completed", d->target.uidvalidity_r,
+			    d->target.uid_r);
+	} else {
+		op_error(s, op, "APPEND");
+	}
+	imap_strv_free(&d->keywords);
+	free(d->envelope);
+	free(d->bodystructure);
+	free((void *)op->u.append.data);
+	free(d);
+	s->op_data = NULL;
+	store_op_clear(op);
+	free(op);
+}
+
+void imap_cmd_append(struct imap_session *s)
+{
+	/* APPEND mailbox [flags] [date-time] literal */
+	size_t n = s->cmd.nargs;
+	const struct imap_arg *args = s->cmd.args;
+	if (n < 2 || n > 4 || args[n - 1].type != IMAP_ARG_LITERAL) {
+		imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date-time] {size}");
+		return;
+	}
+	struct buf name = BUF_INIT, why = BUF_INIT, err = BUF_INIT;
+	uint32_t flags = 0;
+	char **keywords = NULL;
+	int64_t date = 0;
+	struct store_mailbox m = {0};
+	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
+		imap_bad(s, "Bad mailbox name");
+		goto fail;
+	}
+	for (size_t i = 1; i < n - 1; i++) {
+		if (args[i].type == IMAP_ARG_LIST && i == 1) {
+			imap_strv_free(&keywords);
+			if (imap_arg_flags(&args[i], &flags, &keywords, false, &why) < 0) {
+				imap_bad(s, "%s", buf_cstr(&why));
+				goto fail;
+			}
+		} else if (imap_arg_is_string(&args[i]) &&
+			   imap_parse_datetime(args[i].value, &date) == 0) {
+		} else {
+			imap_bad(s, "Bad APPEND argument");
+			goto fail;
+		}
+	}
+	if (args[n - 1].binary) {
+		imap_tagged(s, "NO", "[CANNOT] Binary APPEND is not supported");
+		goto fail;
+	}
+	enum store_lookup l = store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m,
+						&err);
+	if (l != STORE_FOUND) {
+		imap_tagged(s, "NO", l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
+						      : "[TRYCREATE] No such mailbox");
+		goto fail;
+	}
+	struct append_data *d = xcalloc(1, sizeof *d);
+	struct str msg = args[n - 1].value;
+	char *copy = xmalloc(msg.len ? msg.len : 1);
+	memcpy(copy, msg.p, msg.len);
+	/* ENVELOPE and BODYSTRUCTURE are computed once, here, and cached. */
+	struct mime_part *root = NULL;
+	struct buf env = BUF_INIT, bs = BUF_INIT;
+	mime_parse(copy, msg.len, &root);
+	mime_envelope(copy, msg.len, &env);
+	mime_bodystructure(root, copy, true, &bs);
+	mime_part_free(&root);
+	d->envelope = buf_steal(&env);
+	d->bodystructure = buf_steal(&bs);
+	d->keywords = keywords;
+	d->target.mailbox_id = m.id;
+	d->target.flags = flags;
+	d->target.keywords = keywords;
+	struct store_op *op = xcalloc(1, sizeof *op);
+	store_op_init(op, STORE_OP_APPEND);
+	op->u.append.data = copy;
+	op->u.append.len = msg.len;
+	op->u.append.internaldate = date;
+	op->u.append.envelope = d->envelope;
+	op->u.append.bodystructure = d->bodystructure;
+	op->u.append.targets = &d->target;
+	op->u.append.ntargets = 1;
+	s->op_data = d;
+	store_mailbox_clear(&m);
+	buf_free(&name);
+	buf_free(&why);
+	buf_free(&err);
+	imap_submit(s, op, append_done);
+	return;
+fail:
+	imap_strv_free(&keywords);
+	store_mailbox_clear(&m);
+	buf_free(&name);
+	buf_free(&why);
+	buf_free(&err);
+}
+
+/* ---- CHECK, CLOSE, UNSELECT, EXPUNGE --------------------------------------------------------- */
+
+void imap_cmd_check(struct imap_session *s)
+{
+	imap_sync(s, true);
+	imap_tagged(s, "OK", "CHECK completed");
+}
+
+static void close_done(struct imap_session *s, struct store_op *op)
+{
+	/* CLOSE reports no EXPUNGE (RFC 9051 6.4.1). */
+	if (op->result < 0)
+		log_warn("imap event=close-expunge-failed reason=\"%s\"", buf_cstr(&op->err));
+	imap_unselect(s);
+	s->state = IMAP_STATE_AUTH;
+	imap_tagged(s, "OK", "CLOSE completed");
+	store_op_clear(op);
+	free(op);
+}
+
+void imap_cmd_close(struct imap_session *s)
+{
+	if (s->cmd.nargs) {
+		imap_bad(s, "%s takes no arguments", s->cmd.name);
+		return;
+	}
+	if (strcmp(s->cmd.name, "UNSELECT") == 0 || s->readonly) {
+		imap_unselect(s);
+		s->state = IMAP_STATE_AUTH;
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		return;
+	}
+	struct store_op *op = xcalloc(1, sizeof *op);
+	store_op_init(op, STORE_OP_EXPUNGE);
+	op->u.expunge.mailbox_id = s->mailbox_id;
+	imap_submit(s, op, close_done);
+}
+
+static void expunge_done(struct imap_session *s, struct store_op *op)
+{
+	if (op->result == 0) {
+		imap_sync(s, true);
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	} else {
+		op_error(s, op, "EXPUNGE");
+	}
+	free((void *)op->u.expunge.uids);
+	store_op_clear(op);
+	free(op);
+}
+
+void imap_cmd_expunge(struct imap_session *s)
+{
+	bool uid = strcmp(s->cmd.name, "UID EXPUNGE") == 0;
+	if (s->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if ((uid && (s->cmd.nargs != 1 || s->cmd.args[0].type != IMAP_ARG_ATOM)) ||
+	    (!uid && s->cmd.nargs)) {
+		imap_bad(s, uid ? "Syntax: UID EXPUNGE uid-set" : "EXPUNGE takes no arguments");
+		return;
+	}
+	struct store_op *op = xcalloc(1, sizeof *op);
+	store_op_init(op, STORE_OP_EXPUNGE);
+	op->u.expunge.mailbox_id = s->mailbox_id;
+	if (uid) {
+		size_t *idx, n;
+		if (imap_resolve_set(s, s->cmd.args[0].value.p, s->cmd.args[0].value.len, true,
+				     &idx, &n) < 0) {
+			free(op);
+			imap_bad(s, "Bad UID set");
+			return;
+		}
+		/* Only messages with \Deleted (RFC 4315 2.1). */
+		uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s->msgs[idx[i]].flags & STORE_FLAG_DELETED)
+				uids[k++] = s->msgs[idx[i]].uid;
+		free(idx);
+		op->u.expunge.uids = uids;
+		op->u.expunge.nuids = k;
+	}
+	imap_submit(s, op, expunge_done);
+}
+
+/* ---- STORE ----------------------------------------------------------------------------------- */
+
+struct store_data {
+	size_t *idx;
+	size_t n;
+	bool silent;
+	char **keywords;
+};
+
+static void store_done(struct imap_session *s, struct store_op *op)
+{
+	struct store_data *d = s->op_data;
+	if (op->result == 0 && s->conn) {
+		/* Fold the committed flags into the index quietly, then answer for
+		   every message of the set (unless .SILENT). Changes made by others
+		   meanwhile are reported by the sync as usual. */
+		struct buf out = BUF_INIT;
+		uint32_t *before = xmalloc((d->n ? d->n : 1) * sizeof *before);
+		for (size_t i = 0; i < d->n; i++)
+			before[i] = s->msgs[d->idx[i]].uid;
+		s->quiet = before;
+		s->nquiet = d->n;
+		imap_sync(s, false);
+		s->quiet = NULL;
+		s->nquiet = 0;
+		for (size_t i = 0; i < d->n && !d->silent; i++) {
+			long k = imap_msg_by_uid(s, before[i]);
+			if (k < 0)
+				continue;
+			const struct imap_msg *m = &s->msgs[k];
+			buf_reset(&out);
+			buf_printf(&out, "* %ld FETCH (", k + 1);
+			if (strncmp(s->cmd.name, "UID ", 4) == 0)
+				buf_printf(&out, "UID %u ", m->uid);
+			buf_puts(&out, "FLAGS ");
+			imap_put_flags(&out, m->flags, m->keywords);
+			buf_puts(&out, ")\r\n");
+			imap_write(s, out.data, out.len);
+		}
+		free(before);
+		buf_free(&out);
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+	} else if (op->result < 0) {
+		op_error(s, op, "STORE");
+	}
+	free(d->idx);
+	imap_strv_free(&d->keywords);
+	free((void *)op->u.flags.uids);
+	free(d);
+	s->op_data = NULL;
+	store_op_clear(op);
+	free(op);
+}
+
+void imap_cmd_store(struct imap_session *s)
+{
+	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
+	const struct imap_arg *a = s->cmd.args;
+	if (s->cmd.nargs != 3 || a[0].type != IMAP_ARG_ATOM || a[1].type != IMAP_ARG_ATOM) {
+		imap_bad(s, "Syntax: STORE set [+|-]FLAGS[.SILENT] (flags)");
+		return;
+	}
+	if (s->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	struct str item = a[1].value;
+	enum store_flags_mode mode = STORE_FLAGS_SET;
+	if (item.len && (item.p[0] == '+' || item.p[0] == '-')) {
+		mode = item.p[0] == '+' ? STORE_FLAGS_ADD : STORE_FLAGS_REMOVE;
+		item.p++;
+		item.len--;
+	}
+	bool silent = false;
+	if (str_eq_cstr_nocase(item, "FLAGS.SILENT"))
+		silent = true;
+	else if (!str_eq_cstr_nocase(item, "FLAGS")) {
+		imap_bad(s, "Unknown STORE item");
+		return;
+	}
+	uint32_t flags;
+	char **keywords = NULL;
+	struct buf why = BUF_INIT;
+	if (imap_arg_flags(&a[2], &flags, &keywords, true, &why) < 0) {
+		imap_bad(s, "%s", buf_cstr(&why));
+		buf_free(&why);
+		return;
+	}
+	buf_free(&why);
+	size_t *idx, n;
+	int r = imap_resolve_set(s, a[0].value.p, a[0].value.len, uid, &idx, &n);
+	if (r < 0) {
+		imap_strv_free(&keywords);
+		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
+		return;
+	}
+	uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
+	for (size_t i = 0; i < n; i++)
+		uids[i] = s->msgs[idx[i]].uid;
+	struct store_data *d = xcalloc(1, sizeof *d);
+	d->idx = idx;
+	d->n = n;
+	d->silent = silent;
+	d->keywords = keywords;
+	struct store_op *op = xcalloc(1, sizeof *op);
+	store_op_init(op, STORE_OP_FLAGS);
+	op->u.flags.mailbox_id = s->mailbox_id;
+	op->u.flags.uids = uids;
+	op->u.flags.nuids = n;
+	op->u.flags.mode = mode;
+	op->u.flags.flags = flags;
+	op->u.flags.keywords = (const char *const *)keywords;
+	s->op_data = d;
+	imap_submit(s, op, store_done);
+}
+
+/* ---- COPY / MOVE ------------------------------------------------------------------------------- */
+
+/* Writes a UID list compactly: 4,7:9. */
+static void put_uid_set(struct buf *out, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (i)
+			buf_putc(out, ',');
+		if (j > i)
+			buf_printf(out, "%u:%u", uids[i], uids[j]);
+		else
+			buf_printf(out, "%u", uids[i]);
+		i = j + 1;
+	}
+}
+
+static void copy_done(struct imap_session *s, struct store_op *op)
+{
+	bool move = op->u.copy.move;
+	if (op->result == 0 && s->conn) {
+		struct buf code = BUF_INIT;
+		if (op->u.copy.ncopied_r) {
+			buf_printf(&code, "[COPYUID %u ", op->u.copy.to_uidvalidity_r);
+			put_uid_set(&code, op->u.copy.uids, op->u.copy.nuids);
+			buf_putc(&code, ' ');
+			put_uid_set(&code, op->u.copy.new_uids_r, op->u.copy.ncopied_r);
+			buf_puts(&code, "] ");
+		}
+		if (move) {
+			/* RFC 6851: COPYUID untagged, then the expunges, then OK. */
+			if (code.len)
+				imap_reply(s, "* OK %sMoved", buf_cstr(&code));
+			imap_sync(s, true);
+			imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		} else {
+			imap_tagged(s, "OK", "%s%s completed", buf_cstr(&code), s->cmd.name);
+		}
+		buf_free(&code);
+	} else if (op->result < 0) {
+		op_error(s, op, move ? "MOVE" : "COPY");
+	}
+	free((void *)op->u.copy.uids);
+	store_op_clear(op);
+	free(op);
+}
+
+void imap_cmd_copy(struct imap_session *s)
+{
+	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
+	bool move = strstr(s->cmd.name, "MOVE") != NULL;
+	const struct imap_arg *a = s->cmd.args;
+	if (s->cmd.nargs != 2 || a[0].type != IMAP_ARG_ATOM) {
+		imap_bad(s, "Syntax: %s set mailbox", s->cmd.name);
+		return;
+	}
+	if (move && s->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	struct buf name = BUF_INIT, err = BUF_INIT;
+	struct store_mailbox m = {0};
+	if (imap_arg_mailbox(s, &a[1], &name) < 0) {
+		imap_bad(s, "Bad mailbox name");
+		goto out;
+	}
+	size_t *idx, n;
+	int r = imap_resolve_set(s, a[0].value.p, a[0].value.len, uid, &idx, &n);
+	if (r < 0) {
+		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
+		goto out;
+	}
+	enum store_lookup l = store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m,
+						&err);
+	if (l != STORE_FOUND) {
+		free(idx);
+		imap_tagged(s, "NO", l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
+						      : "[TRYCREATE] No such mailbox");
+		goto out;
+	}
+	uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
+	for (size_t i = 0; i < n; i++)
+		uids[i] = s->msgs[idx[i]].uid;
+	free(idx);
+	struct store_op *op = xcalloc(1, sizeof *op);
+	store_op_init(op, STORE_OP_COPY);
+	op->u.copy.from_mailbox_id = s->mailbox_id;
+	op->u.copy.to_mailbox_id = m.id;
+	op->u.copy.uids = uids;
+	op->u.copy.nuids = n;
+	op->u.copy.move = move;
+	imap_submit(s, op, copy_done);
+out:
+	store_mailbox_clear(&m);
+	buf_free(&name);
+	buf_free(&err);
+}
+
+/* ---- IDLE ------------------------------------------------------------------------------------------ */
+
+void imap_cmd_idle(struct imap_session *s)
+{
+	if (s->cmd.nargs) {
+		imap_bad(s, "IDLE takes no arguments");
+		return;
+	}
+	s->idling = true;
+	imap_reply(s, "+ idling");
+	imap_sync(s, true);
+}
+
+void imap_idle_line(struct imap_session *s, const char *line, size_t len)
+{
+	s->idling = false;
+	if (len == 4 && strncasecmp(line, "DONE", 4) == 0) {
+		imap_sync(s, true);
+		imap_tagged(s, "OK", "IDLE terminated");
+	} else {
+		imap_bad(s, "Expected DONE");
+	}
+}

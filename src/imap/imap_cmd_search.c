@@ -1,0 +1,378 @@
+/*
+ * imap_cmd_search — SEARCH and UID SEARCH, with ESEARCH answers when the
+ * client asks for RETURN options.
+ *
+ * Each message is tested against the key tree; flags come from the session's
+ * index, dates and sizes from one store read, and the message bytes are read
+ * (and parsed) only for keys that look at headers or text. Text matching is
+ * case-insensitive substring matching on decoded UTF-8 (RFC 9051 6.4.4):
+ * headers with RFC 2047 words decoded, bodies with transfer encodings undone
+ * and charsets converted.
+ */
+#include "imap/imap.h"
+#include "imap/imap_internal.h"
+
+#include "mime/mime.h"
+#include "store/store.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct row {
+	uint32_t uid;
+	int64_t internaldate;
+	uint64_t size;
+	int64_t blob_id;
+};
+
+struct rows {
+	struct row *v;
+	size_t n;
+};
+
+static void collect(const struct store_message *m, void *arg)
+{
+	struct rows *r = arg;
+	r->v = xrealloc(r->v, (r->n + 1) * sizeof *r->v);
+	r->v[r->n++] = (struct row){m->uid, m->internaldate, m->size, m->blob_id};
+}
+
+struct cand {
+	struct imap_session *s;
+	size_t index; /* in s->msgs */
+	const struct row *row;
+	struct buf blob;
+	bool loaded, failed;
+	struct mime_part *root;
+};
+
+static bool load(struct cand *c)
+{
+	if (c->loaded)
+		return !c->failed;
+	c->loaded = true;
+	struct buf err = BUF_INIT;
+	c->failed = !c->row || store_blob_read(c->s->ctx->store, c->row->blob_id, &c->blob, &err) < 0;
+	buf_free(&err);
+	if (!c->failed)
+		mime_parse(buf_cstr(&c->blob), c->blob.len, &c->root);
+	return !c->failed;
+}
+
+/* Case-insensitive (ASCII) substring search; the empty needle matches. */
+static bool contains(const char *hay, size_t hlen, struct str needle)
+{
+	if (needle.len == 0)
+		return true;
+	for (size_t i = 0; i + needle.len <= hlen; i++) {
+		size_t k = 0;
+		while (k < needle.len &&
+		       tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle.p[k]))
+			k++;
+		if (k == needle.len)
+			return true;
+	}
+	return false;
+}
+
+static bool header_matches(struct cand *c, struct str field, struct str value)
+{
+	if (!load(c))
+		return false;
+	const char *msg = buf_cstr(&c->blob);
+	struct mime_header_iter it;
+	struct mime_header_field f;
+	mime_header_iter_init(&it, msg, c->root->header_len);
+	bool found = false;
+	while (!found && mime_header_next(&it, &f)) {
+		if (f.name_len != field.len || strncasecmp(f.name, field.p, field.len) != 0)
+			continue;
+		struct buf unfolded = BUF_INIT, decoded = BUF_INIT;
+		mime_header_unfold(f.value, f.value_len, &unfolded);
+		mime_decode_header(buf_cstr(&unfolded), unfolded.len, &decoded);
+		found = contains(buf_cstr(&decoded), decoded.len, value);
+		buf_free(&unfolded);
+		buf_free(&decoded);
+	}
+	return found;
+}
+
+static bool text_in_parts(struct cand *c, const struct mime_part *p, struct str needle)
+{
+	if (p->kind == MIME_PART_LEAF) {
+		struct buf t = BUF_INIT;
+		mime_part_text(p, buf_cstr(&c->blob), &t);
+		bool r = contains(buf_cstr(&t), t.len, needle);
+		buf_free(&t);
+		return r;
+	}
+	for (const struct mime_part *ch = p->children; ch; ch = ch->next) {
+		if (ch->kind == MIME_PART_MESSAGE || (ch->flags & MIME_PART_IS_MESSAGE)) {
+			struct buf h = BUF_INIT;
+			mime_decode_header(buf_cstr(&c->blob) + ch->header_offset, ch->header_len, &h);
+			bool r = contains(buf_cstr(&h), h.len, needle);
+			buf_free(&h);
+			if (r)
+				return true;
+		}
+		if (text_in_parts(c, ch, needle))
+			return true;
+	}
+	return false;
+}
+
+static bool body_matches(struct cand *c, struct str needle, bool with_headers)
+{
+	if (!load(c))
+		return false;
+	if (with_headers) {
+		struct buf h = BUF_INIT;
+		mime_decode_header(buf_cstr(&c->blob), c->root->header_len, &h);
+		bool r = contains(buf_cstr(&h), h.len, needle);
+		buf_free(&h);
+		if (r)
+			return true;
+	}
+	return text_in_parts(c, c->root, needle);
+}
+
+/* Days since 1970-01-01 of an RFC 5322 date ("Fri, 27 Nov 2026 12:00:00 +0100"), in
+   the date's own time zone as RFC 9051 says for SENT*; -1 when unreadable. */
+static int64_t sent_day(struct cand *c)
+{
+	if (!load(c))
+		return -1;
+	struct buf d = BUF_INIT;
+	if (!mime_header_get(buf_cstr(&c->blob), c->root->header_len, "Date", &d)) {
+		buf_free(&d);
+		return -1;
+	}
+	static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+					     "jul", "aug", "sep", "oct", "nov", "dec"};
+	const char *p = buf_cstr(&d);
+	const char *comma = strchr(p, ',');
+	if (comma)
+		p = comma + 1;
+	int day = 0, year = 0;
+	char mon[4] = {0};
+	int64_t r = -1;
+	if (sscanf(p, " %d %3s %d", &day, mon, &year) == 3) {
+		for (int m = 0; m < 12; m++)
+			if (strcasecmp(mon, months[m]) == 0) {
+				if (year < 100)
+					year += year < 50 ? 2000 : 1900;
+				struct tm tm = {.tm_mday = day, .tm_mon = m, .tm_year = year - 1900};
+				time_t t = timegm(&tm);
+				r = t < 0 ? -1 : (int64_t)(t / 86400);
+			}
+	}
+	buf_free(&d);
+	return r;
+}
+
+static uint32_t flag_bit(struct str name)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} f[] = {{"\\Seen", STORE_FLAG_SEEN},	    {"\\Answered", STORE_FLAG_ANSWERED},
+		 {"\\Flagged", STORE_FLAG_FLAGGED}, {"\\Deleted", STORE_FLAG_DELETED},
+		 {"\\Draft", STORE_FLAG_DRAFT},	    {"\\Recent", STORE_FLAG_RECENT}};
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		if (str_eq_cstr_nocase(name, f[i].name))
+			return f[i].bit;
+	return 0;
+}
+
+static bool has_keyword(const struct imap_msg *m, struct str k)
+{
+	for (char **p = m->keywords; p && *p; p++)
+		if (str_eq_cstr_nocase(k, *p))
+			return true;
+	return false;
+}
+
+static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
+{
+	const struct imap_msg *m = &c->s->msgs[c->index];
+	const struct row *r = c->row;
+	int64_t now = (int64_t)time(NULL);
+	int64_t day = r ? r->internaldate / 86400 : 0;
+	switch (k->op) {
+	case IMAP_SEARCH_ALL:
+		return true;
+	case IMAP_SEARCH_AND:
+		for (size_t i = 0; i < k->nchildren; i++)
+			if (!eval(c, &k->children[i], uid_mode))
+				return false;
+		return true;
+	case IMAP_SEARCH_OR:
+		return eval(c, k->a, uid_mode) || eval(c, k->b, uid_mode);
+	case IMAP_SEARCH_NOT:
+		return !eval(c, k->a, uid_mode);
+	case IMAP_SEARCH_SEQSET:
+		if (k->set.saved) {
+			for (size_t i = 0; i < c->s->nsaved; i++)
+				if (c->s->saved[i] == m->uid)
+					return true;
+			return false;
+		}
+		return imap_seqset_contains(&k->set, (uint32_t)c->index + 1,
+					    (uint32_t)c->s->nmsgs);
+	case IMAP_SEARCH_UID:
+		if (k->set.saved) {
+			for (size_t i = 0; i < c->s->nsaved; i++)
+				if (c->s->saved[i] == m->uid)
+					return true;
+			return false;
+		}
+		return imap_seqset_contains(&k->set, m->uid, c->s->msgs[c->s->nmsgs - 1].uid);
+	case IMAP_SEARCH_FLAG:
+		return (m->flags & flag_bit(k->str)) != 0 && flag_bit(k->str) != STORE_FLAG_RECENT;
+	case IMAP_SEARCH_UNFLAG:
+		return !(m->flags & flag_bit(k->str)) || flag_bit(k->str) == STORE_FLAG_RECENT;
+	case IMAP_SEARCH_KEYWORD:
+		return has_keyword(m, k->str);
+	case IMAP_SEARCH_UNKEYWORD:
+		return !has_keyword(m, k->str);
+	case IMAP_SEARCH_NEW:
+	case IMAP_SEARCH_RECENT:
+		return false; /* \Recent is not kept (see docs/ARCHITECTURE.md) */
+	case IMAP_SEARCH_OLD:
+		return true;
+	case IMAP_SEARCH_HEADER:
+		return header_matches(c, k->str, k->str2);
+	case IMAP_SEARCH_BODY:
+		return body_matches(c, k->str, false);
+	case IMAP_SEARCH_TEXT:
+		return body_matches(c, k->str, true);
+	case IMAP_SEARCH_BEFORE:
+		return r && day < (int64_t)k->num;
+	case IMAP_SEARCH_ON:
+		return r && day == (int64_t)k->num;
+	case IMAP_SEARCH_SINCE:
+		return r && day >= (int64_t)k->num;
+	case IMAP_SEARCH_SENTBEFORE:
+	case IMAP_SEARCH_SENTON:
+	case IMAP_SEARCH_SENTSINCE: {
+		int64_t d = sent_day(c);
+		if (d < 0)
+			return false;
+		return k->op == IMAP_SEARCH_SENTBEFORE ? d < (int64_t)k->num
+		       : k->op == IMAP_SEARCH_SENTON	? d == (int64_t)k->num
+							: d >= (int64_t)k->num;
+	}
+	case IMAP_SEARCH_LARGER:
+		return r && r->size > k->num;
+	case IMAP_SEARCH_SMALLER:
+		return r && r->size < k->num;
+	case IMAP_SEARCH_OLDER:
+		return r && now - r->internaldate >= (int64_t)k->num;
+	case IMAP_SEARCH_YOUNGER:
+		return r && now - r->internaldate <= (int64_t)k->num;
+	case IMAP_SEARCH_MODSEQ:
+		return m->modseq >= k->num;
+	}
+	return false;
+}
+
+static const struct row *find_row(const struct rows *rs, uint32_t uid)
+{
+	size_t lo = 0, hi = rs->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rs->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < rs->n && rs->v[lo].uid == uid ? &rs->v[lo] : NULL;
+}
+
+/* Compact "1:3,5" of ascending numbers. */
+static void put_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%u", i ? "," : "", v[i]);
+		if (j > i)
+			buf_printf(out, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
+void imap_cmd_search(struct imap_session *s)
+{
+	bool uid = strcmp(s->cmd.name, "UID SEARCH") == 0;
+	struct imap_search q = {0};
+	struct buf why = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+	struct rows rs = {0};
+	uint32_t *hits = NULL;
+	size_t nhits = 0;
+	if (imap_search_parse(s->cmd.args, s->cmd.nargs, &q, &why) < 0) {
+		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad SEARCH");
+		goto out;
+	}
+	if (q.charset && strcmp(q.charset, "UTF-8") != 0 && strcmp(q.charset, "US-ASCII") != 0) {
+		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		goto out;
+	}
+	if (s->nmsgs && store_message_list(s->ctx->store, s->mailbox_id, s->msgs[0].uid,
+					   s->msgs[s->nmsgs - 1].uid, collect, &rs, &err) < 0) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
+	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
+	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		struct cand c = {.s = s, .index = i, .row = find_row(&rs, s->msgs[i].uid)};
+		if (eval(&c, &q.root, uid)) {
+			hit_uids[nhits] = s->msgs[i].uid;
+			hits[nhits++] = uid ? s->msgs[i].uid : (uint32_t)i + 1;
+		}
+		buf_free(&c.blob);
+		mime_part_free(&c.root);
+	}
+	if (q.ret_save) {
+		free(s->saved);
+		s->saved = hit_uids;
+		s->nsaved = nhits;
+		hit_uids = NULL;
+	}
+	free(hit_uids);
+	if (q.esearch) {
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
+		if (q.ret_min && nhits)
+			buf_printf(&out, " MIN %u", hits[0]);
+		if (q.ret_max && nhits)
+			buf_printf(&out, " MAX %u", hits[nhits - 1]);
+		if (q.ret_count)
+			buf_printf(&out, " COUNT %zu", nhits);
+		if (q.ret_all && nhits) {
+			buf_puts(&out, " ALL ");
+			put_set(&out, hits, nhits);
+		}
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (size_t i = 0; i < nhits; i++)
+			buf_printf(&out, " %u", hits[i]);
+	}
+	if (!q.esearch || q.ret_min || q.ret_max || q.ret_count || q.ret_all) {
+		buf_puts(&out, "\r\n");
+		imap_write(s, out.data, out.len);
+	}
+	imap_sync(s, false);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+out:
+	free(hits);
+	free(rs.v);
+	imap_search_free(&q);
+	buf_free(&why);
+	buf_free(&err);
+	buf_free(&out);
+}

@@ -1,0 +1,409 @@
+/*
+ * imap_internal — the pure parts of the IMAP server: framing help, the command
+ * tokenizer, sequence sets, FETCH items, SEARCH keys, modified UTF-7.
+ *
+ * All of it is a pure function of bytes with hard limits; it links into its
+ * fuzzers with core alone.
+ *
+ * Framing. The session reads a line; imap_literal_at_end() tells whether it
+ * ends in a literal announcement ("{12}", "{12+}", "~{12}"). If so the session
+ * answers "+ " (synchronising literal) or not (LITERAL+/LITERAL-), reads exactly
+ * that many bytes, then the next line, and so on. It keeps the whole command
+ * in wire form — lines with their CRLF and literal bytes — and hands it to
+ * imap_parse_command() without the final CRLF. The session checks the size of
+ * every literal against its limit before reading it (IMAP_MAX_LITERAL or the
+ * message size limit for APPEND) and never allocates a declared size.
+ *
+ * Tokenizer. imap_parse_command() splits a command into its tag, its name
+ * (upper-cased) and its arguments as a tree (atoms, quoted strings, literals,
+ * NIL, parenthesised lists), with IMAP_MAX_DEPTH nesting and IMAP_MAX_ARGS
+ * arguments in all. Argument values point into the caller's buffer (quoted
+ * strings are unescaped into the command's own storage).
+ *
+ * Interpretation of arguments for each command (sequence sets, FETCH items,
+ * SEARCH keys, STORE flags) is done by the helpers below on the tree.
+ */
+#ifndef PETREL_IMAP_INTERNAL_H
+#define PETREL_IMAP_INTERNAL_H
+
+#include "core/core.h"
+
+#define IMAP_MAX_LINE 65536          /* one line of a command, without literals */
+#define IMAP_MAX_COMMAND (1 << 20)   /* the whole command without APPEND literals */
+#define IMAP_MAX_LITERAL (1 << 20)   /* a literal in anything but APPEND */
+#define IMAP_MAX_TAG 64
+#define IMAP_MAX_DEPTH 16            /* nested parenthesised lists */
+#define IMAP_MAX_ARGS 10000          /* arguments in one command, lists included */
+#define IMAP_MAX_SEQ_RANGES 10000    /* ranges in one sequence set */
+#define IMAP_MAX_SEARCH_KEYS 1000    /* keys in one SEARCH, nested ones included */
+#define IMAP_MAX_SEARCH_DEPTH (IMAP_MAX_DEPTH * 4) /* NOT/OR/group nesting in one SEARCH */
+#define IMAP_MAX_SECTION_PARTS 32    /* part numbers in one FETCH section ("1.2.3") */
+
+/* ---- framing ------------------------------------------------------------------ */
+
+struct imap_literal {
+	uint64_t size;
+	bool nonsync; /* {n+}: no continuation request (LITERAL+ / LITERAL-) */
+	bool binary;  /* ~{n}: RFC 3516 binary literal */
+};
+
+/* True when line (without CRLF) ends in a literal announcement; fills lit.
+   A malformed announcement ("{x}", "{99999999999999999999}") is not one. */
+bool imap_literal_at_end(const char *line, size_t len, struct imap_literal *lit);
+
+/* ---- tokenizer -------------------------------------------------------------------- */
+
+enum imap_arg_type {
+	IMAP_ARG_ATOM,    /* any atom, incl. flags "\Seen", numbers, sequence sets */
+	IMAP_ARG_STRING,  /* quoted string, unescaped */
+	IMAP_ARG_LITERAL, /* literal (binary when ~{n}) */
+	IMAP_ARG_NIL,
+	IMAP_ARG_LIST,    /* ( ... ) */
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	bool binary;       /* LITERAL only: it was ~{n} */
+	struct str value;  /* ATOM/STRING/LITERAL bytes (may contain NUL only if binary) */
+	struct imap_arg *list; /* LIST: its elements */
+	size_t nlist;
+	/* ATOM only: it was followed directly by "[" section "]" and/or "<partial>"
+	   as in BODY[HEADER.FIELDS (A B)]<0.100>: the whole text stays in value, and
+	   section is the tree of the bracketed part's list, if any. */
+	struct imap_arg *section;
+	size_t nsection;
+};
+
+struct imap_cmd {
+	struct str tag;
+	char name[32];    /* upper-cased command name ("UID FETCH" for UID commands) */
+	struct imap_arg *args;
+	size_t nargs;
+	/* private storage */
+	struct imap_arg *pool;
+	size_t npool, cap;
+	struct buf unescaped;
+};
+
+enum imap_parse_status {
+	IMAP_PARSE_OK = 0,
+	IMAP_PARSE_NO_TAG,   /* not even a tag: "* BAD" */
+	IMAP_PARSE_BAD,      /* tag known, the rest is malformed: "tag BAD reason" */
+	IMAP_PARSE_TOO_BIG,  /* over a limit: "tag BAD [TOOBIG]" / "[LIMIT]" */
+};
+
+void imap_cmd_init(struct imap_cmd *cmd);
+void imap_cmd_free(struct imap_cmd *cmd);
+/* Parses a whole command in wire form (see Framing), without its last CRLF.
+   On failure *why gets a short reason; cmd->tag is set whenever a tag was read. */
+enum imap_parse_status imap_parse_command(const char *data, size_t len, struct imap_cmd *cmd,
+					  struct buf *why);
+
+/* astring / nstring helpers: true when arg is an atom, string or literal.
+   NIL counts (the atom NIL is a valid astring: its value is "NIL"), a binary
+   literal does not (it is only for message data). For an nstring, test
+   arg->type == IMAP_ARG_NIL first. */
+bool imap_arg_is_string(const struct imap_arg *arg);
+
+/* number64: 1*DIGIT up to 2^63-1 (leading zeros allowed). */
+bool imap_parse_number64(struct str text, uint64_t *n_r);
+/* nz-number: digit-nz *DIGIT up to 2^32-1 (no leading zero, no 0). */
+bool imap_parse_nz_number(struct str text, uint32_t *n_r);
+
+/* ---- sequence sets ------------------------------------------------------------------ */
+
+/* One range; IMAP_SEQ_STAR stands for "*" (resolved by the caller). */
+#define IMAP_SEQ_STAR UINT32_MAX
+
+struct imap_seqset {
+	struct {
+		uint32_t lo, hi; /* lo <= hi after parsing ("5:2" is stored 2:5) */
+	} *ranges;
+	size_t nranges;
+	bool saved; /* "$" (SEARCHRES) */
+};
+
+/* Parses "1,3:5,7:*" or "$"; -1 on a malformed set, 0 is not a valid number,
+   and more than IMAP_MAX_SEQ_RANGES ranges is -1 too. The ranges come out
+   normalised: finite ones sorted by lo, overlapping or adjacent ones merged;
+   then at most two ranges that end in "*" (the smallest and the largest lo).
+   The number 4294967295 reads as "*". */
+int imap_seqset_parse(struct str text, struct imap_seqset *set);
+void imap_seqset_free(struct imap_seqset *set);
+/* Whether n is in the set, with "*" meaning max ("20:*" with max 10 is 10:20).
+   A saved set ("$") holds nothing here: the session substitutes its result. */
+bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t max);
+
+/* ---- FETCH items -------------------------------------------------------------------- */
+
+enum imap_fetch_item {
+	IMAP_FETCH_UID,
+	IMAP_FETCH_FLAGS,
+	IMAP_FETCH_INTERNALDATE,
+	IMAP_FETCH_RFC822_SIZE,
+	IMAP_FETCH_ENVELOPE,
+	IMAP_FETCH_BODYSTRUCTURE,
+	IMAP_FETCH_BODY_STRUCTURE, /* "BODY" without a section: the non-extensible form */
+	IMAP_FETCH_RFC822,         /* = BODY[] */
+	IMAP_FETCH_RFC822_HEADER,  /* = BODY.PEEK[HEADER] */
+	IMAP_FETCH_RFC822_TEXT,    /* = BODY[TEXT] */
+	IMAP_FETCH_BODY_SECTION,   /* BODY[...] / BODY.PEEK[...] */
+	IMAP_FETCH_BINARY,         /* BINARY[...] / BINARY.PEEK[...] */
+	IMAP_FETCH_BINARY_SIZE,    /* BINARY.SIZE[...] */
+	IMAP_FETCH_MODSEQ,
+	IMAP_FETCH_SAVEDATE,
+	IMAP_FETCH_EMAILID, /* reserved for OBJECTID */
+};
+
+enum imap_section_kind {
+	IMAP_SECTION_ALL,         /* BODY[] or BODY[1.2] (a part's content) */
+	IMAP_SECTION_HEADER,
+	IMAP_SECTION_HEADER_FIELDS,
+	IMAP_SECTION_HEADER_FIELDS_NOT,
+	IMAP_SECTION_TEXT,
+	IMAP_SECTION_MIME,
+};
+
+struct imap_fetch_att {
+	enum imap_fetch_item item;
+	bool peek;                /* .PEEK: do not set \Seen */
+	uint32_t part[IMAP_MAX_SECTION_PARTS]; /* section part numbers "1.2.3" */
+	size_t nparts;
+	enum imap_section_kind kind;
+	char **fields;            /* HEADER.FIELDS (NOT): upper-cased names, NULL-terminated */
+	size_t nfields;
+	bool partial;             /* <offset.count> */
+	uint64_t offset, count;
+	struct str text;          /* the item as the client wrote it, for the response key */
+};
+
+struct imap_fetch_spec {
+	struct imap_fetch_att *atts;
+	size_t natts;
+	/* FETCH modifiers (RFC 7162): (CHANGEDSINCE n) and VANISHED */
+	uint64_t changedsince;
+	bool vanished;
+};
+
+/* Interprets the FETCH arguments after the sequence set: a single item, a macro
+   (ALL, FAST, FULL) or a parenthesised list, then optional modifiers.
+   0 on success; -1 when malformed ("BAD"); -2 when over a limit (more than
+   IMAP_MAX_SECTION_PARTS part numbers: "BAD [LIMIT]"). On failure spec is
+   left empty. */
+int imap_fetch_parse(const struct imap_arg *args, size_t nargs, struct imap_fetch_spec *spec,
+		     struct buf *why);
+void imap_fetch_spec_free(struct imap_fetch_spec *spec);
+
+/* ---- SEARCH keys --------------------------------------------------------------------- */
+
+enum imap_search_op {
+	IMAP_SEARCH_ALL, IMAP_SEARCH_AND, IMAP_SEARCH_OR, IMAP_SEARCH_NOT,
+	IMAP_SEARCH_SEQSET, IMAP_SEARCH_UID,
+	IMAP_SEARCH_FLAG,      /* flag in str ("\Seen"; ANSWERED, SEEN ... map here) */
+	IMAP_SEARCH_UNFLAG,    /* UNSEEN, UNANSWERED ... */
+	IMAP_SEARCH_KEYWORD, IMAP_SEARCH_UNKEYWORD,
+	IMAP_SEARCH_NEW, IMAP_SEARCH_OLD, IMAP_SEARCH_RECENT,
+	IMAP_SEARCH_HEADER,    /* field in str, value in str2 (FROM, TO, CC, BCC, SUBJECT map here) */
+	IMAP_SEARCH_BODY, IMAP_SEARCH_TEXT,
+	IMAP_SEARCH_BEFORE, IMAP_SEARCH_ON, IMAP_SEARCH_SINCE,             /* INTERNALDATE, day in num */
+	IMAP_SEARCH_SENTBEFORE, IMAP_SEARCH_SENTON, IMAP_SEARCH_SENTSINCE, /* Date: header */
+	IMAP_SEARCH_LARGER, IMAP_SEARCH_SMALLER,
+	IMAP_SEARCH_OLDER, IMAP_SEARCH_YOUNGER, /* WITHIN, seconds in num */
+	IMAP_SEARCH_MODSEQ,
+};
+
+struct imap_search_key {
+	enum imap_search_op op;
+	struct str str, str2;
+	uint64_t num;           /* size, modseq, seconds, or a date as days since 1970-01-01 */
+	struct imap_seqset set;
+	struct imap_search_key *a, *b; /* AND: a list in children; OR: a, b; NOT: a */
+	struct imap_search_key *children;
+	size_t nchildren;
+};
+
+struct imap_search {
+	char *charset;          /* CHARSET argument, upper-cased, or NULL */
+	struct imap_search_key root; /* an AND of the top-level keys */
+	/* RETURN options (ESEARCH): MIN MAX ALL COUNT SAVE */
+	bool esearch;
+	bool ret_min, ret_max, ret_all, ret_count, ret_save;
+	size_t nkeys;           /* total, for IMAP_MAX_SEARCH_KEYS */
+};
+
+/* Interprets SEARCH arguments (after "SEARCH" or "UID SEARCH").
+   0 on success; -1 when malformed ("BAD"); -2 when over IMAP_MAX_SEARCH_KEYS
+   or IMAP_MAX_SEARCH_DEPTH ("BAD [LIMIT]"). On failure search is left empty.
+   Every string in the tree is an owned, NUL-terminated copy. */
+int imap_search_parse(const struct imap_arg *args, size_t nargs, struct imap_search *search,
+		      struct buf *why);
+void imap_search_free(struct imap_search *search);
+
+/* "27-Nov-2026" -> days since 1970-01-01; -1 when invalid (dates before 1970
+   included). The text is the value without its quotes. */
+int64_t imap_parse_date(struct str text);
+/* "27-Nov-2026 12:34:56 +0100" (APPEND date-time) -> seconds since the epoch, UTC. */
+int imap_parse_datetime(struct str text, int64_t *t_r);
+
+/* ---- mailbox names --------------------------------------------------------------- */
+
+/* Modified UTF-7 (RFC 3501 5.1.3) <-> UTF-8, appended to out. -1 on malformed
+   or non-canonical input (out is then left as it was); a decoded name never
+   contains NUL. Encoding replaces invalid UTF-8 and NUL with U+FFFD. */
+int imap_utf7_to_utf8(struct str in, struct buf *out);
+void imap_utf8_to_utf7(struct str in, struct buf *out);
+
+/* ---- the session (imap_session.c, imap_write.c, imap_sync.c, imap_cmd_*.c) ------------
+ * Everything below is I/O-side and is not used by the parsers. */
+
+struct imap_context;
+struct imap_service;
+struct conn;
+struct sasl;
+struct store_op;
+struct store_watch;
+struct event;
+
+enum imap_state {
+	IMAP_STATE_NOAUTH = 1 << 0,
+	IMAP_STATE_AUTH = 1 << 1,
+	IMAP_STATE_SELECTED = 1 << 2,
+	IMAP_STATE_LOGOUT = 1 << 3,
+};
+#define IMAP_STATES_ANY (IMAP_STATE_NOAUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
+#define IMAP_STATES_AUTHED (IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
+
+/* One message of the selected mailbox as the client knows it; its message
+   sequence number is its index + 1. */
+struct imap_msg {
+	uint32_t uid;
+	uint32_t flags;  /* enum store_flag bits */
+	uint64_t modseq;
+	char **keywords; /* NULL-terminated or NULL */
+};
+
+struct imap_session {
+	struct conn *conn; /* NULL once the client is gone (orphaned session) */
+	struct imap_service *svc;
+	struct imap_context *ctx;
+	enum imap_state state;
+	bool paused, closing, orphaned;
+	unsigned errors, auth_failures;
+
+	/* framing */
+	struct buf cmdbuf;       /* the command being assembled, in wire form */
+	uint64_t literal_left;   /* bytes of a literal still to read */
+	bool literal_discard;    /* reading a literal we refused ({n+} over the limit) */
+	bool literal_append;     /* the command is an APPEND: literals may be large */
+	bool skipping_line;      /* an overlong line: discard up to its end */
+	struct imap_cmd cmd;
+	char *tag;               /* the running command's tag (async completions) */
+
+	/* authentication */
+	int64_t account_id;
+	char *user;
+	struct sasl *sasl;
+	bool auth_final_pending;
+	struct event *delay_ev;
+	struct buf delayed;
+	bool close_after_delay;
+
+	/* ENABLE / capabilities */
+	bool rev2, utf8_accept, condstore, qresync;
+
+	/* the selected mailbox */
+	int64_t mailbox_id;
+	char *mailbox_name;
+	bool readonly;
+	uint32_t uidvalidity;
+	struct imap_msg *msgs;
+	size_t nmsgs, msgs_cap;
+	uint64_t modseq;          /* changes up to this are known to the client */
+	struct store_watch *watch;
+	uint32_t *saved;          /* SEARCHRES "$" (uids) */
+	const uint32_t *quiet;    /* sync: these uids' changes are the session's own (sorted) */
+	size_t nquiet;
+	size_t nsaved;
+
+	/* IDLE */
+	bool idling;
+
+	/* an asynchronous store op in flight (APPEND, STORE, EXPUNGE, COPY...) */
+	struct store_op *op;
+	void (*op_done)(struct imap_session *s, struct store_op *op);
+	void *op_data;
+};
+
+struct imap_command {
+	const char *name;
+	unsigned states; /* enum imap_state bits in which it is valid */
+	void (*run)(struct imap_session *s);
+};
+
+/* imap_session.c */
+void imap_reply(struct imap_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void imap_tagged(struct imap_session *s, const char *status, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+void imap_bad(struct imap_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void imap_close(struct imap_session *s);
+void imap_submit(struct imap_session *s, struct store_op *op,
+		 void (*done)(struct imap_session *s, struct store_op *op));
+void imap_session_free(struct imap_session *s);
+void imap_reply_later(struct imap_session *s, int64_t delay_ms, bool then_close,
+		      const char *fmt, ...) PRINTF_LIKE(4, 5);
+void imap_write(struct imap_session *s, const void *p, size_t n);
+
+/* imap_write.c: response building */
+void imap_put_string(struct buf *out, const char *s, size_t len); /* quoted or literal */
+void imap_put_astring(struct buf *out, const char *s);
+void imap_put_mailbox(struct imap_session *s, struct buf *out, const char *name);
+void imap_put_flags(struct buf *out, uint32_t flags, char **keywords);
+/* A mailbox name argument (modified UTF-7 unless UTF8=ACCEPT) to UTF-8. */
+int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct buf *out);
+/* Flag list "(\Seen foo)" or a single flag -> bits + keywords (owned, NULL-terminated). */
+int imap_arg_flags(const struct imap_arg *arg, uint32_t *flags_r, char ***keywords_r,
+		   bool allow_recent, struct buf *why);
+void imap_strv_free(char ***v);
+
+/* imap_sync.c: the selected mailbox */
+int imap_select_load(struct imap_session *s, int64_t mailbox_id, struct buf *err);
+void imap_unselect(struct imap_session *s);
+/* Reports what changed since s->modseq; expunges only when allowed. */
+void imap_sync(struct imap_session *s, bool allow_expunge);
+/* Message index (0-based) for a UID, or -1. */
+long imap_msg_by_uid(const struct imap_session *s, uint32_t uid);
+/* Resolves a sequence set (MSNs or UIDs) to the indexes of matching messages. */
+int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid,
+		     size_t **idx_r, size_t *n_r);
+
+/* imap_cmd_*.c */
+void imap_cmd_capability(struct imap_session *s);
+void imap_cmd_noop(struct imap_session *s);
+void imap_cmd_logout(struct imap_session *s);
+void imap_cmd_starttls(struct imap_session *s);
+void imap_cmd_login(struct imap_session *s);
+void imap_cmd_authenticate(struct imap_session *s);
+void imap_auth_line(struct imap_session *s, const char *line, size_t len);
+void imap_cmd_enable(struct imap_session *s);
+void imap_cmd_id(struct imap_session *s);
+void imap_cmd_namespace(struct imap_session *s);
+void imap_cmd_select(struct imap_session *s);
+void imap_cmd_create(struct imap_session *s);
+void imap_cmd_delete(struct imap_session *s);
+void imap_cmd_rename(struct imap_session *s);
+void imap_cmd_subscribe(struct imap_session *s);
+void imap_cmd_list(struct imap_session *s);
+void imap_cmd_status(struct imap_session *s);
+void imap_cmd_append(struct imap_session *s);
+void imap_cmd_check(struct imap_session *s);
+void imap_cmd_close(struct imap_session *s);
+void imap_cmd_expunge(struct imap_session *s);
+void imap_cmd_search(struct imap_session *s);
+void imap_cmd_fetch(struct imap_session *s);
+void imap_cmd_store(struct imap_session *s);
+void imap_cmd_copy(struct imap_session *s);
+void imap_cmd_idle(struct imap_session *s);
+void imap_idle_line(struct imap_session *s, const char *line, size_t len);
+void imap_capabilities(struct imap_session *s, struct buf *out);
+
+#endif
