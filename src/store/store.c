@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store_watch {
 	int64_t mailbox_id;
@@ -44,6 +45,8 @@ struct store {
 	pthread_cond_t wake;
 	bool stopping;
 	struct store_op *pending, **pending_tail;
+	size_t npending;   /* ops in pending */
+	size_t last_batch; /* size of the previous batch */
 	struct store_op *done, **done_tail;
 	struct event *done_ev;
 
@@ -277,8 +280,43 @@ void store_submit(struct store *st, struct store_op *op, store_done_fn *done, vo
 	pthread_mutex_lock(&st->lock);
 	*st->pending_tail = op;
 	st->pending_tail = &op->next;
+	st->npending++;
 	pthread_cond_signal(&st->wake);
 	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * When writers are concurrent (the previous batch held more than one op), wait
+ * a moment for their next ops before committing, as PostgreSQL's commit_delay
+ * does: until no op has arrived for STORE_GATHER_IDLE_US, at most
+ * STORE_GATHER_MAX_US. A lone writer never waits. Called with lock held.
+ */
+#define STORE_GATHER_IDLE_US 100
+#define STORE_GATHER_MAX_US 1000
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void gather(struct store *st)
+{
+	if (st->last_batch <= 1 || st->stopping)
+		return;
+	int64_t start = now_us();
+	size_t seen = st->npending;
+	while (seen < STORE_MAX_BATCH) {
+		int64_t until = now_us() + STORE_GATHER_IDLE_US;
+		if (until > start + STORE_GATHER_MAX_US)
+			until = start + STORE_GATHER_MAX_US;
+		struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
+		pthread_cond_timedwait(&st->wake, &st->lock, &ts);
+		if (st->npending == seen || st->stopping || now_us() >= start + STORE_GATHER_MAX_US)
+			return;
+		seen = st->npending;
+	}
 }
 
 static void *commit_thread(void *arg)
@@ -290,6 +328,7 @@ static void *commit_thread(void *arg)
 			pthread_cond_wait(&st->wake, &st->lock);
 		if (!st->pending && st->stopping)
 			break;
+		gather(st);
 		/* Take up to STORE_MAX_BATCH ops. */
 		struct store_op *batch = st->pending, *last = batch;
 		size_t n = 1;
@@ -301,6 +340,8 @@ static void *commit_thread(void *arg)
 		if (!st->pending)
 			st->pending_tail = &st->pending;
 		last->next = NULL;
+		st->npending -= n;
+		st->last_batch = n;
 		pthread_mutex_unlock(&st->lock);
 
 		apply_batch(st, batch);

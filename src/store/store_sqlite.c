@@ -752,8 +752,7 @@ static void queue_insert(struct store_conn *c, struct store_op *op, int64_t blob
 		sqlite3_bind_null(st, 7);
 	int rc = exec_step(st);
 	int64_t qid = sqlite3_last_insert_rowid(c->db);
-	if (rc == SQLITE_OK)
-		rc = blob_ref(c, blob_id, 1);
+	/* The queue's reference to the blob was taken by op_append's upsert. */
 	for (size_t i = 0; rc == SQLITE_OK && i < op->u.append.nqueue; i++) {
 		const struct store_queue_rcpt *q = &op->u.append.queue[i];
 		st = stmt(c, "INSERT INTO queue_rcpt(queue_id, rcpt, state, next_attempt, "
@@ -779,6 +778,11 @@ static void queue_insert(struct store_conn *c, struct store_op *op, int64_t blob
 	op->u.append.queue_id_r = qid;
 }
 
+/*
+ * An append costs four statements per target on the hot path: the blob upsert
+ * (which also takes every reference at once), the mailbox counter update that
+ * returns the new UID and MODSEQ, the quota-checked charge, and the message row.
+ */
 static void op_append(struct store_conn *c, struct store_op *op)
 {
 	unsigned char sha[SHA256_DIGEST_LENGTH];
@@ -786,50 +790,66 @@ static void op_append(struct store_conn *c, struct store_op *op)
 	int64_t size = (int64_t)op->u.append.len;
 	int64_t internaldate = op->u.append.internaldate ? op->u.append.internaldate : now_s();
 	int64_t now = now_s();
-
-	sqlite3_stmt *st = stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
-				   "VALUES(?, ?, 0, ?) ON CONFLICT(sha256) DO NOTHING");
-	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, size);
-	sqlite3_bind_blob64(st, 3, op->u.append.data, op->u.append.len, SQLITE_STATIC);
-	int rc = exec_step(st);
-	if (rc != SQLITE_OK) {
-		op_sql_fail(op, c, rc);
-		return;
-	}
-	st = stmt(c, "SELECT id FROM blob WHERE sha256 = ?");
-	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
-	int64_t blob_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (!blob_id) {
-		store_op_fail(op, STORE_ERR_TEMP, "blob vanished");
-		return;
-	}
 	if (op->u.append.ntargets == 0 && op->u.append.nqueue == 0) {
 		store_op_fail(op, STORE_ERR_INVALID, "append without a mailbox or recipient");
 		return;
 	}
+	int64_t refs = (int64_t)op->u.append.ntargets + (op->u.append.nqueue > 0);
+	sqlite3_stmt *st = stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
+				   "VALUES(?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
+				   "SET refcount = refcount + excluded.refcount RETURNING id");
+	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, size);
+	sqlite3_bind_int64(st, 3, refs);
+	sqlite3_bind_blob64(st, 4, op->u.append.data, op->u.append.len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int64_t blob_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	rc = rc == SQLITE_ROW ? exec_step(st) : rc;
+	if (rc != SQLITE_OK || !blob_id) {
+		op_sql_fail(op, c, rc == SQLITE_OK ? SQLITE_ERROR : rc);
+		return;
+	}
 	for (size_t i = 0; i < op->u.append.ntargets; i++) {
 		struct store_append_target *t = &op->u.append.targets[i];
-		struct mbox_row mb;
 		if (!keywords_valid(op, (const char *const *)t->keywords))
 			return;
-		if (!mailbox_row(c, t->mailbox_id, &mb)) {
-			store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
-			return;
-		}
-		if (mb.uidnext == UINT32_MAX) {
-			store_op_fail(op, STORE_ERR_INVALID, "mailbox has run out of UIDs");
-			return;
-		}
-		rc = account_charge(c, mb.account_id, size, true);
-		if (rc == -2) {
-			store_op_fail(op, STORE_ERR_QUOTA, "quota exceeded");
-			return;
-		}
-		uint32_t uid = mb.uidnext;
-		uint64_t modseq = mb.highestmodseq + 1;
 		uint32_t flags = t->flags & 0x3f;
+		st = stmt(c, "UPDATE mailbox SET uidnext = uidnext + 1, "
+			     "highestmodseq = highestmodseq + 1, messages = messages + 1, "
+			     "unseen = unseen + ?1, size = size + ?2 "
+			     "WHERE id = ?3 AND uidnext < 4294967295 "
+			     "RETURNING account_id, uidvalidity, uidnext - 1, highestmodseq");
+		sqlite3_bind_int(st, 1, (flags & STORE_FLAG_SEEN) ? 0 : 1);
+		sqlite3_bind_int64(st, 2, size);
+		sqlite3_bind_int64(st, 3, t->mailbox_id);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			struct mbox_row mb;
+			if (rc != SQLITE_DONE)
+				op_sql_fail(op, c, rc);
+			else if (!mailbox_row(c, t->mailbox_id, &mb))
+				store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+			else
+				store_op_fail(op, STORE_ERR_INVALID, "mailbox has run out of UIDs");
+			return;
+		}
+		int64_t account_id = sqlite3_column_int64(st, 0);
+		uint32_t uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
+		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 2);
+		uint64_t modseq = (uint64_t)sqlite3_column_int64(st, 3);
+		rc = exec_step(st);
+		if (rc == SQLITE_OK) {
+			st = stmt(c, "UPDATE account SET used_bytes = used_bytes + ?1 WHERE id = ?2 "
+				     "AND (quota_bytes = 0 OR used_bytes + ?1 <= quota_bytes)");
+			sqlite3_bind_int64(st, 1, size);
+			sqlite3_bind_int64(st, 2, account_id);
+			rc = exec_step(st);
+			if (rc == SQLITE_OK && sqlite3_changes(c->db) == 0) {
+				store_op_fail(op, STORE_ERR_QUOTA, "quota exceeded");
+				return;
+			}
+		}
 		if (rc == SQLITE_OK) {
 			st = stmt(c, "INSERT INTO message(mailbox_id, uid, modseq, blob_id, flags, "
 				     "internaldate, savedate, size, envelope, bodystructure) "
@@ -849,18 +869,13 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		if (rc == SQLITE_OK)
 			rc = keywords_insert(c, t->mailbox_id, uid,
 					     (const char *const *)t->keywords);
-		if (rc == SQLITE_OK)
-			rc = mailbox_bump(c, t->mailbox_id, uid + 1, modseq, 1,
-					  (flags & STORE_FLAG_SEEN) ? 0 : 1, size);
-		if (rc == SQLITE_OK)
-			rc = blob_ref(c, blob_id, 1);
 		if (rc != SQLITE_OK) {
 			op_sql_fail(op, c, rc);
 			return;
 		}
 		t->uid_r = uid;
 		t->modseq_r = modseq;
-		t->uidvalidity_r = mb.uidvalidity;
+		t->uidvalidity_r = uidvalidity;
 		store_op_changed(op, t->mailbox_id, modseq);
 	}
 	if (op->u.append.nqueue > 0)
