@@ -145,11 +145,15 @@ static const struct cfg_key keys[] = {
          "IMAP with STARTTLS (port 143 in production)."},
         {"imap", "listen_tls", CFG_LISTEN, OFF(imap_listen_tls), "127.0.0.1:1993", NO_CHECK,
          "IMAP over implicit TLS (port 993)."},
+        {"imap", "allow_plaintext", CFG_BOOL, OFF(imap_allow_plaintext), "no", NO_CHECK,
+         "Allow LOGIN and AUTHENTICATE before STARTTLS from any address (loopback always may)."},
 
         {"pop3", "listen", CFG_LISTEN, OFF(pop3_listen), "127.0.0.1:1110", NO_CHECK,
          "POP3 with STLS (port 110 in production)."},
         {"pop3", "listen_tls", CFG_LISTEN, OFF(pop3_listen_tls), "127.0.0.1:1995", NO_CHECK,
          "POP3 over implicit TLS (port 995)."},
+        {"pop3", "allow_plaintext", CFG_BOOL, OFF(pop3_allow_plaintext), "no", NO_CHECK,
+         "Allow USER/PASS and AUTH before STLS from any address (loopback always may)."},
 
         {"http", "listen", CFG_LISTEN, OFF(http_listen), "127.0.0.1:8025", NO_CHECK,
          "HTTP API and /metrics."},

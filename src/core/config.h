@@ -44,10 +44,12 @@ struct config {
 	/* [imap] */
 	char *imap_listen;     /* 127.0.0.1:1143 */
 	char *imap_listen_tls; /* 127.0.0.1:1993 */
+	bool imap_allow_plaintext; /* LOGIN/AUTHENTICATE before TLS from non-loopback peers */
 
 	/* [pop3] */
 	char *pop3_listen;     /* 127.0.0.1:1110 */
 	char *pop3_listen_tls; /* 127.0.0.1:1995 */
+	bool pop3_allow_plaintext; /* USER/PASS/AUTH before TLS from non-loopback peers */
 
 	/* [http] */
 	char *http_listen; /* 127.0.0.1:8025 */

@@ -18,7 +18,8 @@
 
 static bool plaintext_ok(const struct imap_session *s)
 {
-	return conn_is_tls(s->conn) || conn_is_loopback(s->conn);
+	return conn_is_tls(s->conn) || conn_is_loopback(s->conn) ||
+	       s->ctx->cfg->imap_allow_plaintext;
 }
 
 void imap_capabilities(struct imap_session *s, struct buf *out)

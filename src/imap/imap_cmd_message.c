@@ -375,7 +375,7 @@ static void copy_done(struct imap_session *s, struct store_op *op)
 		struct buf code = BUF_INIT;
 		if (op->u.copy.ncopied_r) {
 			buf_printf(&code, "[COPYUID %u ", op->u.copy.to_uidvalidity_r);
-			put_uid_set(&code, op->u.copy.uids, op->u.copy.nuids);
+			put_uid_set(&code, op->u.copy.src_uids_r, op->u.copy.ncopied_r);
 			buf_putc(&code, ' ');
 			put_uid_set(&code, op->u.copy.new_uids_r, op->u.copy.ncopied_r);
 			buf_puts(&code, "] ");

@@ -171,6 +171,7 @@ static void op_free_results(struct store_op *op)
 		op->u.expunge.nexpunged_r = 0;
 		break;
 	case STORE_OP_COPY:
+		xfree(&op->u.copy.src_uids_r);
 		xfree(&op->u.copy.new_uids_r);
 		op->u.copy.ncopied_r = 0;
 		break;

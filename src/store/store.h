@@ -206,7 +206,9 @@ struct store_op {
 			const uint32_t *uids; /* sorted ascending */
 			size_t nuids;
 			bool move; /* expunge the sources in the same transaction */
-			/* results (owned by the op): new uids in the order of uids */
+			/* results (owned by the op): the source uids that were still
+			   there and their new uids, pairwise, in the order of uids */
+			uint32_t *src_uids_r;
 			uint32_t *new_uids_r;
 			size_t ncopied_r;
 			uint32_t to_uidvalidity_r;

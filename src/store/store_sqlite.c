@@ -1114,6 +1114,7 @@ static void op_copy(struct store_conn *c, struct store_op *op)
 	}
 	size_t n = op->u.copy.nuids;
 	op->u.copy.new_uids_r = xmalloc((n ? n : 1) * sizeof(uint32_t));
+	op->u.copy.src_uids_r = xmalloc((n ? n : 1) * sizeof(uint32_t));
 	op->u.copy.ncopied_r = 0;
 	op->u.copy.to_uidvalidity_r = to.uidvalidity;
 	uint64_t to_modseq = to.highestmodseq + 1;
@@ -1196,6 +1197,7 @@ static void op_copy(struct store_conn *c, struct store_op *op)
 			if (rc == SQLITE_OK && same_account)
 				rc = account_charge(c, to.account_id, size, false);
 		}
+		op->u.copy.src_uids_r[op->u.copy.ncopied_r] = uid;
 		op->u.copy.new_uids_r[op->u.copy.ncopied_r++] = nuid;
 	}
 	size_t k = op->u.copy.ncopied_r;
