@@ -95,7 +95,13 @@ enum imap_parse_status {
 void imap_cmd_init(struct imap_cmd *cmd);
 void imap_cmd_free(struct imap_cmd *cmd);
 /* Parses a whole command in wire form (see Framing), without its last CRLF.
-   On failure *why gets a short reason; cmd->tag is set whenever a tag was read. */
+   On failure *why gets a short reason; cmd->tag is set whenever a tag was read
+   (a tag over IMAP_MAX_TAG is NO_TAG), cmd->name whenever a name was, and
+   args is NULL. TOO_BIG is for IMAP_MAX_ARGS and IMAP_MAX_DEPTH only; the
+   framing limits (line, command, literal sizes) are the session's. A quoted
+   string with an escape is the only value not in the caller's buffer. A "["
+   in an atom opens a section (see struct imap_arg) when its brackets balance;
+   otherwise the atom is plain bytes ("a[b"). The struct may be reused. */
 enum imap_parse_status imap_parse_command(const char *data, size_t len, struct imap_cmd *cmd,
 					  struct buf *why);
 
@@ -126,7 +132,8 @@ struct imap_seqset {
 /* Parses "1,3:5,7:*" or "$"; -1 on a malformed set, 0 is not a valid number,
    and more than IMAP_MAX_SEQ_RANGES ranges is -1 too. The ranges come out
    normalised: finite ones sorted by lo, overlapping or adjacent ones merged;
-   then at most two ranges that end in "*" (the smallest and the largest lo).
+   then at most two ranges that end in "*" (the smallest and the largest
+   numeric lo), which together hold what all of them did.
    The number 4294967295 reads as "*". */
 int imap_seqset_parse(struct str text, struct imap_seqset *set);
 void imap_seqset_free(struct imap_seqset *set);

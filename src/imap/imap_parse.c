@@ -231,7 +231,7 @@ static enum imap_parse_status push(struct tok *t, const struct node *nd)
 }
 
 static enum imap_parse_status parse_elements(struct tok *t, enum ctx ctx, int depth,
-					     bool in_section, size_t *first_r, size_t *count_r);
+                                             bool in_section, size_t *first_r, size_t *count_r);
 
 static enum imap_parse_status parse_quoted(struct tok *t, struct node *nd)
 {
@@ -315,8 +315,7 @@ static enum imap_parse_status parse_literal(struct tok *t, struct node *nd)
 	return IMAP_PARSE_OK;
 }
 
-static enum imap_parse_status parse_atom(struct tok *t, int depth, bool in_section,
-					 struct node *nd)
+static enum imap_parse_status parse_atom(struct tok *t, int depth, bool in_section, struct node *nd)
 {
 	size_t start = t->i;
 	bool has_section = false;
@@ -331,7 +330,7 @@ static enum imap_parse_status parse_atom(struct tok *t, int depth, bool in_secti
 			size_t first, count;
 			t->i++;
 			enum imap_parse_status st =
-				parse_elements(t, CTX_SECTION, depth, true, &first, &count);
+			        parse_elements(t, CTX_SECTION, depth, true, &first, &count);
 			if (st == IMAP_PARSE_OK) {
 				has_section = true;
 				nd->schild = first;
@@ -358,7 +357,7 @@ static enum imap_parse_status parse_atom(struct tok *t, int depth, bool in_secti
 		return fail(t, IMAP_PARSE_BAD, "unexpected character");
 	nd->arg.value = (struct str){(const char *)t->s + start, t->i - start};
 	nd->arg.type = !has_section && str_eq_cstr_nocase(nd->arg.value, "NIL") ? IMAP_ARG_NIL
-										 : IMAP_ARG_ATOM;
+	                                                                        : IMAP_ARG_ATOM;
 	return IMAP_PARSE_OK;
 }
 
@@ -406,7 +405,7 @@ static enum imap_parse_status parse_element(struct tok *t, int depth, bool in_se
  * section (after its "["), and the closing byte; moves them into the pool.
  */
 static enum imap_parse_status parse_elements(struct tok *t, enum ctx ctx, int depth,
-					     bool in_section, size_t *first_r, size_t *count_r)
+                                             bool in_section, size_t *first_r, size_t *count_r)
 {
 	int close = ctx == CTX_LIST ? ')' : ctx == CTX_SECTION ? ']' : -1;
 	size_t start = t->stack.n;
@@ -432,8 +431,8 @@ static enum imap_parse_status parse_elements(struct tok *t, enum ctx ctx, int de
 			}
 			if (c < 0)
 				return fail(t, IMAP_PARSE_BAD,
-					    ctx == CTX_LIST ? "unterminated list"
-							    : "unterminated section");
+				            ctx == CTX_LIST ? "unterminated list"
+				                            : "unterminated section");
 			if (c == ')')
 				return fail(t, IMAP_PARSE_BAD, "unexpected ')'");
 			return fail(t, IMAP_PARSE_BAD, "expected a space between arguments");
@@ -544,7 +543,7 @@ static enum imap_parse_status parse_command(struct tok *t)
 }
 
 enum imap_parse_status imap_parse_command(const char *data, size_t len, struct imap_cmd *cmd,
-					  struct buf *why)
+                                          struct buf *why)
 {
 	struct tok t;
 	memset(&t, 0, sizeof(t));

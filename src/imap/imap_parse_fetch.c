@@ -49,7 +49,7 @@ static int bad(struct fetch_ctx *c, int rc, const char *why)
 }
 
 static struct imap_fetch_att *new_att(struct fetch_ctx *c, enum imap_fetch_item item,
-				      struct str text)
+                                      struct str text)
 {
 	struct imap_fetch_spec *s = c->spec;
 	if (s->natts == c->cap) {
@@ -72,35 +72,35 @@ static const struct {
 	enum imap_section_kind kind;
 	bool peek;
 } plain_items[] = {
-	{"ENVELOPE", IMAP_FETCH_ENVELOPE, IMAP_SECTION_ALL, false},
-	{"FLAGS", IMAP_FETCH_FLAGS, IMAP_SECTION_ALL, false},
-	{"INTERNALDATE", IMAP_FETCH_INTERNALDATE, IMAP_SECTION_ALL, false},
-	{"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE, IMAP_SECTION_ALL, false},
-	{"BODY", IMAP_FETCH_BODY_STRUCTURE, IMAP_SECTION_ALL, false},
-	{"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, IMAP_SECTION_ALL, false},
-	{"UID", IMAP_FETCH_UID, IMAP_SECTION_ALL, false},
-	{"RFC822", IMAP_FETCH_RFC822, IMAP_SECTION_ALL, false},
-	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER, IMAP_SECTION_HEADER, true},
-	{"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT, IMAP_SECTION_TEXT, false},
-	{"MODSEQ", IMAP_FETCH_MODSEQ, IMAP_SECTION_ALL, false},
-	{"SAVEDATE", IMAP_FETCH_SAVEDATE, IMAP_SECTION_ALL, false},
-	{"EMAILID", IMAP_FETCH_EMAILID, IMAP_SECTION_ALL, false},
+        {"ENVELOPE", IMAP_FETCH_ENVELOPE, IMAP_SECTION_ALL, false},
+        {"FLAGS", IMAP_FETCH_FLAGS, IMAP_SECTION_ALL, false},
+        {"INTERNALDATE", IMAP_FETCH_INTERNALDATE, IMAP_SECTION_ALL, false},
+        {"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE, IMAP_SECTION_ALL, false},
+        {"BODY", IMAP_FETCH_BODY_STRUCTURE, IMAP_SECTION_ALL, false},
+        {"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, IMAP_SECTION_ALL, false},
+        {"UID", IMAP_FETCH_UID, IMAP_SECTION_ALL, false},
+        {"RFC822", IMAP_FETCH_RFC822, IMAP_SECTION_ALL, false},
+        {"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER, IMAP_SECTION_HEADER, true},
+        {"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT, IMAP_SECTION_TEXT, false},
+        {"MODSEQ", IMAP_FETCH_MODSEQ, IMAP_SECTION_ALL, false},
+        {"SAVEDATE", IMAP_FETCH_SAVEDATE, IMAP_SECTION_ALL, false},
+        {"EMAILID", IMAP_FETCH_EMAILID, IMAP_SECTION_ALL, false},
 };
 
 static const enum imap_fetch_item macro_fast[] = {
-	IMAP_FETCH_FLAGS,
-	IMAP_FETCH_INTERNALDATE,
-	IMAP_FETCH_RFC822_SIZE,
+        IMAP_FETCH_FLAGS,
+        IMAP_FETCH_INTERNALDATE,
+        IMAP_FETCH_RFC822_SIZE,
 };
 static const enum imap_fetch_item macro_all[] = {
-	IMAP_FETCH_FLAGS,
-	IMAP_FETCH_INTERNALDATE,
-	IMAP_FETCH_RFC822_SIZE,
-	IMAP_FETCH_ENVELOPE,
+        IMAP_FETCH_FLAGS,
+        IMAP_FETCH_INTERNALDATE,
+        IMAP_FETCH_RFC822_SIZE,
+        IMAP_FETCH_ENVELOPE,
 };
 static const enum imap_fetch_item macro_full[] = {
-	IMAP_FETCH_FLAGS,    IMAP_FETCH_INTERNALDATE,   IMAP_FETCH_RFC822_SIZE,
-	IMAP_FETCH_ENVELOPE, IMAP_FETCH_BODY_STRUCTURE,
+        IMAP_FETCH_FLAGS,    IMAP_FETCH_INTERNALDATE,   IMAP_FETCH_RFC822_SIZE,
+        IMAP_FETCH_ENVELOPE, IMAP_FETCH_BODY_STRUCTURE,
 };
 
 static const char *item_name(enum imap_fetch_item item)
@@ -144,7 +144,7 @@ static void upper(char *p)
 
 /* The field list of HEADER.FIELDS (NOT): one or more astrings. */
 static int parse_fields(struct fetch_ctx *c, struct imap_fetch_att *att,
-			const struct imap_arg *list)
+                        const struct imap_arg *list)
 {
 	if (list->type != IMAP_ARG_LIST || list->nlist == 0)
 		return bad(c, -1, "HEADER.FIELDS needs a list of field names");
@@ -165,7 +165,7 @@ static int parse_fields(struct fetch_ctx *c, struct imap_fetch_att *att,
  * att; *rest_r gets what follows the last number's "." (or an empty string).
  */
 static int parse_parts(struct fetch_ctx *c, struct imap_fetch_att *att, struct str spec,
-		       struct str *rest_r)
+                       struct str *rest_r)
 {
 	size_t i = 0;
 	while (i < spec.len && spec.p[i] >= '0' && spec.p[i] <= '9') {
@@ -193,7 +193,7 @@ static int parse_parts(struct fetch_ctx *c, struct imap_fetch_att *att, struct s
 }
 
 static int parse_body_section(struct fetch_ctx *c, struct imap_fetch_att *att,
-			      const struct imap_arg *sec, size_t nsec)
+                              const struct imap_arg *sec, size_t nsec)
 {
 	if (nsec == 0)
 		return 0; /* BODY[]: the whole message */
@@ -218,7 +218,7 @@ static int parse_body_section(struct fetch_ctx *c, struct imap_fetch_att *att,
 	else
 		return bad(c, -1, "unknown section");
 	bool fields = att->kind == IMAP_SECTION_HEADER_FIELDS ||
-		      att->kind == IMAP_SECTION_HEADER_FIELDS_NOT;
+	              att->kind == IMAP_SECTION_HEADER_FIELDS_NOT;
 	if (!fields)
 		return nsec == 1 ? 0 : bad(c, -1, "malformed section");
 	if (nsec != 2)
@@ -227,7 +227,7 @@ static int parse_body_section(struct fetch_ctx *c, struct imap_fetch_att *att,
 }
 
 static int parse_binary_section(struct fetch_ctx *c, struct imap_fetch_att *att,
-				const struct imap_arg *sec, size_t nsec)
+                                const struct imap_arg *sec, size_t nsec)
 {
 	if (nsec == 0)
 		return 0;
@@ -264,9 +264,9 @@ static const struct {
 	enum imap_fetch_item item;
 	bool peek;
 } section_items[] = {
-	{"BODY", IMAP_FETCH_BODY_SECTION, false},   {"BODY.PEEK", IMAP_FETCH_BODY_SECTION, true},
-	{"BINARY", IMAP_FETCH_BINARY, false},       {"BINARY.PEEK", IMAP_FETCH_BINARY, true},
-	{"BINARY.SIZE", IMAP_FETCH_BINARY_SIZE, true},
+        {"BODY", IMAP_FETCH_BODY_SECTION, false},      {"BODY.PEEK", IMAP_FETCH_BODY_SECTION, true},
+        {"BINARY", IMAP_FETCH_BINARY, false},          {"BINARY.PEEK", IMAP_FETCH_BINARY, true},
+        {"BINARY.SIZE", IMAP_FETCH_BINARY_SIZE, true},
 };
 
 static int parse_section_item(struct fetch_ctx *c, const struct imap_arg *arg, size_t lb)
@@ -292,8 +292,8 @@ static int parse_section_item(struct fetch_ctx *c, const struct imap_arg *arg, s
 	struct imap_fetch_att *att = new_att(c, section_items[k].item, text);
 	att->peek = section_items[k].peek;
 	int rc = att->item == IMAP_FETCH_BODY_SECTION
-			 ? parse_body_section(c, att, arg->section, arg->nsection)
-			 : parse_binary_section(c, att, arg->section, arg->nsection);
+	                 ? parse_body_section(c, att, arg->section, arg->nsection)
+	                 : parse_binary_section(c, att, arg->section, arg->nsection);
 	if (rc < 0)
 		return rc;
 	if (suffix.len == 0)
@@ -383,7 +383,7 @@ static int parse_spec(struct fetch_ctx *c, const struct imap_arg *args, size_t n
 }
 
 int imap_fetch_parse(const struct imap_arg *args, size_t nargs, struct imap_fetch_spec *spec,
-		     struct buf *why)
+                     struct buf *why)
 {
 	memset(spec, 0, sizeof(*spec));
 	struct fetch_ctx c = {spec, 0, why};

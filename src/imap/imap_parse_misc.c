@@ -33,7 +33,7 @@
 /* ---- dates ----------------------------------------------------------------------- */
 
 static const char month_names[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 static bool is_digit(char c)
 {

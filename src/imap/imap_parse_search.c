@@ -50,44 +50,44 @@ static const struct {
 	enum key_arg arg;
 	const char *str; /* FLAG/UNFLAG: the flag; HEADER: the field */
 } search_keys[] = {
-	{"ALL", IMAP_SEARCH_ALL, ARG_NONE, NULL},
-	{"ANSWERED", IMAP_SEARCH_FLAG, ARG_NONE, "\\Answered"},
-	{"BCC", IMAP_SEARCH_HEADER, ARG_HEADER, "Bcc"},
-	{"BEFORE", IMAP_SEARCH_BEFORE, ARG_DATE, NULL},
-	{"BODY", IMAP_SEARCH_BODY, ARG_ASTRING, NULL},
-	{"CC", IMAP_SEARCH_HEADER, ARG_HEADER, "Cc"},
-	{"DELETED", IMAP_SEARCH_FLAG, ARG_NONE, "\\Deleted"},
-	{"DRAFT", IMAP_SEARCH_FLAG, ARG_NONE, "\\Draft"},
-	{"FLAGGED", IMAP_SEARCH_FLAG, ARG_NONE, "\\Flagged"},
-	{"FROM", IMAP_SEARCH_HEADER, ARG_HEADER, "From"},
-	{"HEADER", IMAP_SEARCH_HEADER, ARG_HEADER2, NULL},
-	{"KEYWORD", IMAP_SEARCH_KEYWORD, ARG_KEYWORD, NULL},
-	{"LARGER", IMAP_SEARCH_LARGER, ARG_NUMBER64, NULL},
-	{"MODSEQ", IMAP_SEARCH_MODSEQ, ARG_MODSEQ, NULL},
-	{"NEW", IMAP_SEARCH_NEW, ARG_NONE, NULL},
-	{"NOT", IMAP_SEARCH_NOT, ARG_KEY, NULL},
-	{"OLD", IMAP_SEARCH_OLD, ARG_NONE, NULL},
-	{"OLDER", IMAP_SEARCH_OLDER, ARG_NZNUMBER, NULL},
-	{"ON", IMAP_SEARCH_ON, ARG_DATE, NULL},
-	{"OR", IMAP_SEARCH_OR, ARG_KEY2, NULL},
-	{"RECENT", IMAP_SEARCH_RECENT, ARG_NONE, NULL},
-	{"SEEN", IMAP_SEARCH_FLAG, ARG_NONE, "\\Seen"},
-	{"SENTBEFORE", IMAP_SEARCH_SENTBEFORE, ARG_DATE, NULL},
-	{"SENTON", IMAP_SEARCH_SENTON, ARG_DATE, NULL},
-	{"SENTSINCE", IMAP_SEARCH_SENTSINCE, ARG_DATE, NULL},
-	{"SINCE", IMAP_SEARCH_SINCE, ARG_DATE, NULL},
-	{"SMALLER", IMAP_SEARCH_SMALLER, ARG_NUMBER64, NULL},
-	{"SUBJECT", IMAP_SEARCH_HEADER, ARG_HEADER, "Subject"},
-	{"TEXT", IMAP_SEARCH_TEXT, ARG_ASTRING, NULL},
-	{"TO", IMAP_SEARCH_HEADER, ARG_HEADER, "To"},
-	{"UID", IMAP_SEARCH_UID, ARG_SEQSET, NULL},
-	{"UNANSWERED", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Answered"},
-	{"UNDELETED", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Deleted"},
-	{"UNDRAFT", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Draft"},
-	{"UNFLAGGED", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Flagged"},
-	{"UNKEYWORD", IMAP_SEARCH_UNKEYWORD, ARG_KEYWORD, NULL},
-	{"UNSEEN", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Seen"},
-	{"YOUNGER", IMAP_SEARCH_YOUNGER, ARG_NZNUMBER, NULL},
+        {"ALL", IMAP_SEARCH_ALL, ARG_NONE, NULL},
+        {"ANSWERED", IMAP_SEARCH_FLAG, ARG_NONE, "\\Answered"},
+        {"BCC", IMAP_SEARCH_HEADER, ARG_HEADER, "Bcc"},
+        {"BEFORE", IMAP_SEARCH_BEFORE, ARG_DATE, NULL},
+        {"BODY", IMAP_SEARCH_BODY, ARG_ASTRING, NULL},
+        {"CC", IMAP_SEARCH_HEADER, ARG_HEADER, "Cc"},
+        {"DELETED", IMAP_SEARCH_FLAG, ARG_NONE, "\\Deleted"},
+        {"DRAFT", IMAP_SEARCH_FLAG, ARG_NONE, "\\Draft"},
+        {"FLAGGED", IMAP_SEARCH_FLAG, ARG_NONE, "\\Flagged"},
+        {"FROM", IMAP_SEARCH_HEADER, ARG_HEADER, "From"},
+        {"HEADER", IMAP_SEARCH_HEADER, ARG_HEADER2, NULL},
+        {"KEYWORD", IMAP_SEARCH_KEYWORD, ARG_KEYWORD, NULL},
+        {"LARGER", IMAP_SEARCH_LARGER, ARG_NUMBER64, NULL},
+        {"MODSEQ", IMAP_SEARCH_MODSEQ, ARG_MODSEQ, NULL},
+        {"NEW", IMAP_SEARCH_NEW, ARG_NONE, NULL},
+        {"NOT", IMAP_SEARCH_NOT, ARG_KEY, NULL},
+        {"OLD", IMAP_SEARCH_OLD, ARG_NONE, NULL},
+        {"OLDER", IMAP_SEARCH_OLDER, ARG_NZNUMBER, NULL},
+        {"ON", IMAP_SEARCH_ON, ARG_DATE, NULL},
+        {"OR", IMAP_SEARCH_OR, ARG_KEY2, NULL},
+        {"RECENT", IMAP_SEARCH_RECENT, ARG_NONE, NULL},
+        {"SEEN", IMAP_SEARCH_FLAG, ARG_NONE, "\\Seen"},
+        {"SENTBEFORE", IMAP_SEARCH_SENTBEFORE, ARG_DATE, NULL},
+        {"SENTON", IMAP_SEARCH_SENTON, ARG_DATE, NULL},
+        {"SENTSINCE", IMAP_SEARCH_SENTSINCE, ARG_DATE, NULL},
+        {"SINCE", IMAP_SEARCH_SINCE, ARG_DATE, NULL},
+        {"SMALLER", IMAP_SEARCH_SMALLER, ARG_NUMBER64, NULL},
+        {"SUBJECT", IMAP_SEARCH_HEADER, ARG_HEADER, "Subject"},
+        {"TEXT", IMAP_SEARCH_TEXT, ARG_ASTRING, NULL},
+        {"TO", IMAP_SEARCH_HEADER, ARG_HEADER, "To"},
+        {"UID", IMAP_SEARCH_UID, ARG_SEQSET, NULL},
+        {"UNANSWERED", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Answered"},
+        {"UNDELETED", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Deleted"},
+        {"UNDRAFT", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Draft"},
+        {"UNFLAGGED", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Flagged"},
+        {"UNKEYWORD", IMAP_SEARCH_UNKEYWORD, ARG_KEYWORD, NULL},
+        {"UNSEEN", IMAP_SEARCH_UNFLAG, ARG_NONE, "\\Seen"},
+        {"YOUNGER", IMAP_SEARCH_YOUNGER, ARG_NZNUMBER, NULL},
 };
 
 struct search_ctx {
@@ -160,11 +160,11 @@ static bool is_entry_name(const struct imap_arg *arg)
 }
 
 static int parse_key(struct search_ctx *c, const struct imap_arg *args, size_t nargs, size_t *ip,
-		     struct imap_search_key *key, unsigned depth);
+                     struct imap_search_key *key, unsigned depth);
 
 /* Reads keys from args until they are used up, into an AND's children. */
 static int parse_keys(struct search_ctx *c, const struct imap_arg *args, size_t nargs,
-		      struct imap_search_key *and, unsigned depth)
+                      struct imap_search_key *and, unsigned depth)
 {
 	size_t i = 0, cap = 0;
 	and->op = IMAP_SEARCH_AND;
@@ -173,7 +173,7 @@ static int parse_keys(struct search_ctx *c, const struct imap_arg *args, size_t 
 			cap = cap ? cap * 2 : 4;
 			and->children = xrealloc(and->children, cap * sizeof(*and->children));
 		}
-		struct imap_search_key *k = &and->children[and->nchildren++];
+		struct imap_search_key *k = &and->children[ and->nchildren++];
 		memset(k, 0, sizeof(*k));
 		int rc = parse_key(c, args, nargs, &i, k, depth);
 		if (rc < 0)
@@ -183,14 +183,14 @@ static int parse_keys(struct search_ctx *c, const struct imap_arg *args, size_t 
 }
 
 static int parse_sub_key(struct search_ctx *c, const struct imap_arg *args, size_t nargs,
-			 size_t *ip, struct imap_search_key **key_r, unsigned depth)
+                         size_t *ip, struct imap_search_key **key_r, unsigned depth)
 {
 	*key_r = xcalloc(1, sizeof(**key_r));
 	return parse_key(c, args, nargs, ip, *key_r, depth);
 }
 
 static int parse_key(struct search_ctx *c, const struct imap_arg *args, size_t nargs, size_t *ip,
-		     struct imap_search_key *key, unsigned depth)
+                     struct imap_search_key *key, unsigned depth)
 {
 	if (*ip >= nargs)
 		return bad(c, -1, "missing search key");
@@ -290,8 +290,8 @@ static int parse_key(struct search_ctx *c, const struct imap_arg *args, size_t n
 			if (*ip >= nargs || args[*ip].type != IMAP_ARG_ATOM)
 				return bad(c, -1, "MODSEQ needs an entry type");
 			struct str type = args[(*ip)++].value;
-			if (!str_eq_cstr_nocase(type, "priv") && !str_eq_cstr_nocase(type, "shared") &&
-			    !str_eq_cstr_nocase(type, "all"))
+			if (!str_eq_cstr_nocase(type, "priv") &&
+			    !str_eq_cstr_nocase(type, "shared") && !str_eq_cstr_nocase(type, "all"))
 				return bad(c, -1, "unknown MODSEQ entry type");
 			key->str = own(val->value);
 			key->str2 = (struct str){str_dup_lower(type), type.len};
@@ -342,7 +342,8 @@ static int parse_program(struct search_ctx *c, const struct imap_arg *args, size
 {
 	size_t i = 0;
 	int rc;
-	if (i < nargs && args[i].type == IMAP_ARG_ATOM && str_eq_cstr_nocase(args[i].value, "RETURN")) {
+	if (i < nargs && args[i].type == IMAP_ARG_ATOM &&
+	    str_eq_cstr_nocase(args[i].value, "RETURN")) {
 		if (++i == nargs)
 			return bad(c, -1, "RETURN needs a list of options");
 		if ((rc = parse_return(c, &args[i++])) < 0)
@@ -365,7 +366,7 @@ static int parse_program(struct search_ctx *c, const struct imap_arg *args, size
 }
 
 int imap_search_parse(const struct imap_arg *args, size_t nargs, struct imap_search *search,
-		      struct buf *why)
+                      struct buf *why)
 {
 	memset(search, 0, sizeof(*search));
 	search->root.op = IMAP_SEARCH_AND;

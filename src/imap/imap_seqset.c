@@ -139,7 +139,8 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t ma
 	size_t nfinite = set->nranges;
 	while (nfinite > 0 && set->ranges[nfinite - 1].hi == IMAP_SEQ_STAR) {
 		nfinite--;
-		uint32_t lo = set->ranges[nfinite].lo == IMAP_SEQ_STAR ? max : set->ranges[nfinite].lo;
+		uint32_t lo =
+		        set->ranges[nfinite].lo == IMAP_SEQ_STAR ? max : set->ranges[nfinite].lo;
 		if ((n >= lo && n <= max) || (n >= max && n <= lo))
 			return true;
 	}
