@@ -192,6 +192,8 @@ static void apply_limits(struct server *s)
 	struct net_limits lim = {
 		.max_connections = (unsigned)s->cfg.max_connections,
 		.max_per_ip = (unsigned)s->cfg.max_connections_per_ip,
+		.rate_per_ip = (unsigned)s->cfg.connection_rate_per_ip,
+		.rate_exempt_loopback = true,
 		.timeout_s = (unsigned)s->cfg.idle_timeout,
 	};
 	net_set_limits(s->net, &lim);

@@ -140,6 +140,9 @@ static const struct cfg_key keys[] = {
          "Largest message accepted, announced in EHLO SIZE."},
         {"smtp", "max_recipients", CFG_UINT, OFF(max_recipients), "100", RANGE(1, 100000),
          "Most recipients of one message; further RCPT TO commands get 452."},
+        {"smtp", "data_timeout", CFG_DURATION, OFF(smtp_data_timeout), "3m", RANGE(1, DAY),
+         "Close a session whose message data stalls this long (RFC 5321 4.5.3.2: 3 minutes "
+         "per data block)."},
 
         {"imap", "listen", CFG_LISTEN, OFF(imap_listen), "127.0.0.1:1143", NO_CHECK,
          "IMAP with STARTTLS (port 143 in production)."},
@@ -172,6 +175,10 @@ static const struct cfg_key keys[] = {
          "Most client connections at once, all protocols together."},
         {"limits", "max_connections_per_ip", CFG_UINT, OFF(max_connections_per_ip), "20",
          RANGE(1, 1000000), "Most client connections at once from one IP address."},
+        {"limits", "connection_rate_per_ip", CFG_UINT, OFF(connection_rate_per_ip), "120",
+         RANGE(0, 1000000),
+         "Most new connections from one IP address per minute, all protocols together "
+         "(0: no limit)."},
         {"limits", "idle_timeout", CFG_DURATION, OFF(idle_timeout), "30m", RANGE(1, DAY),
          "Close a connection that sent nothing for this long (IMAP IDLE included)."},
         {"limits", "command_timeout", CFG_DURATION, OFF(command_timeout), "5m", RANGE(1, DAY),

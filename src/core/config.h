@@ -40,6 +40,7 @@ struct config {
 	char *smtp_submissions;  /* 127.0.0.1:2465 */
 	uint64_t max_message_size; /* 50M */
 	uint64_t max_recipients;   /* 100 */
+	uint64_t smtp_data_timeout; /* seconds, 180 */
 
 	/* [imap] */
 	char *imap_listen;     /* 127.0.0.1:1143 */
@@ -65,6 +66,7 @@ struct config {
 	/* [limits] */
 	uint64_t max_connections;        /* 1000 */
 	uint64_t max_connections_per_ip; /* 20 */
+	uint64_t connection_rate_per_ip; /* new connections per minute, 120 (0 = off) */
 	uint64_t idle_timeout;           /* seconds, 1800 */
 	uint64_t command_timeout;        /* seconds, 300 */
 	uint64_t login_failures_free;    /* failures before delays start, 3 */

@@ -62,8 +62,16 @@ struct conn {
 	struct conn *prev, *next;
 };
 
+/* One peer's connections in the current minute (rate limit). */
+struct rate_slot {
+	char ip[INET6_ADDRSTRLEN];
+	int64_t window_start; /* ms, monotonic */
+	unsigned count;
+};
+
 struct net {
 	struct event_base *base;
+	struct rate_slot *rates; /* NET_RATE_SLOTS, open addressing; allocated on first use */
 	struct net_limits lim;
 	SSL_CTX *tls;
 	struct listener *listeners;
@@ -152,6 +160,7 @@ void net_free(struct net **np)
 		c->dead = true;
 	reap_cb(-1, 0, n);
 	event_free(n->reap);
+	free(n->rates);
 	if (n->tls)
 		SSL_CTX_free(n->tls);
 	for (size_t i = 0; i < n->nnames; i++)
@@ -284,6 +293,41 @@ static void conn_setup_bev(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* Counts a new connection from ip; true when it is over the per-minute rate.
+   Open addressing over a fixed table: a full probe run evicts its stalest slot,
+   so memory stays bounded whatever the number of peers. */
+static bool over_rate(struct net *n, const char *ip, bool loopback)
+{
+	if (!n->lim.rate_per_ip || (loopback && n->lim.rate_exempt_loopback))
+		return false;
+	if (!n->rates)
+		n->rates = xcalloc(NET_RATE_SLOTS, sizeof *n->rates);
+	uint32_t h = 2166136261u;
+	for (const char *p = ip; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	int64_t now = time_mono_ms();
+	struct rate_slot *victim = NULL;
+	for (unsigned i = 0; i < 16; i++) {
+		struct rate_slot *r = &n->rates[(h + i) % NET_RATE_SLOTS];
+		if (strcmp(r->ip, ip) == 0) {
+			victim = r;
+			break;
+		}
+		if (!victim || r->window_start < victim->window_start)
+			victim = r;
+	}
+	if (strcmp(victim->ip, ip) != 0) {
+		snprintf(victim->ip, sizeof victim->ip, "%s", ip);
+		victim->window_start = now;
+		victim->count = 0;
+	}
+	if (now - victim->window_start >= 60000) {
+		victim->window_start = now;
+		victim->count = 0;
+	}
+	return ++victim->count > n->lim.rate_per_ip;
+}
+
 static unsigned count_peer(struct net *n, const char *peer)
 {
 	unsigned k = 0;
@@ -319,8 +363,11 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	} else {
 		snprintf(c->peer, sizeof c->peer, "unknown");
 	}
-	bool busy = n->nconns >= n->lim.max_connections ||
-		    count_peer(n, c->peer) >= n->lim.max_per_ip;
+	const char *reason = n->nconns >= n->lim.max_connections	      ? "connection-limit"
+			     : count_peer(n, c->peer) >= n->lim.max_per_ip ? "ip-connection-limit"
+			     : over_rate(n, c->peer, c->loopback)	      ? "ip-connection-rate"
+									      : NULL;
+	bool busy = reason != NULL;
 	/* Link first so that every path out goes through the reaper. */
 	c->next = n->conns;
 	if (n->conns)
@@ -329,8 +376,8 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	n->nconns++;
 
 	if (busy) {
-		log_info("%s id=%s peer=%s event=refused reason=connection-limit", l->h->proto, c->id,
-			 c->peer);
+		log_info("%s id=%s peer=%s event=refused reason=%s", l->h->proto, c->id, c->peer,
+			 reason);
 		/* Plain, even on a TLS port: a one-line best effort, then close. */
 		c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 		if (!c->bev) {

@@ -8,8 +8,9 @@
  * frees its session there. A struct conn is never freed inside one of its own
  * callbacks: conn_close()/conn_abort() only schedule it.
  *
- * Limits: total connections, connections per peer IP (over either, the
- * handler's busy_reply is written and the connection closed), an idle/command
+ * Limits: total connections, connections per peer IP, new connections per
+ * minute per peer IP (over any, the handler's busy_reply is written and the
+ * connection closed; the rate table forgets the stalest peer when full), an idle/command
  * read timeout (the handler's timeout() may say goodbye), and a cap on buffered
  * input (CONN_MAX_INPUT): past it net stops reading from the socket until the
  * protocol consumes — backpressure, not unbounded memory.
@@ -43,10 +44,14 @@ struct conn_handler {
 	const char *busy_reply; /* e.g. "421 4.7.0 Too many connections\r\n" */
 };
 
+#define NET_RATE_SLOTS 4096 /* peers remembered for the connection rate limit */
+
 struct net_limits {
 	unsigned max_connections;
 	unsigned max_per_ip;
-	unsigned timeout_s; /* read timeout, default for every connection */
+	unsigned rate_per_ip;      /* new connections per minute from one IP, 0 = no limit */
+	bool rate_exempt_loopback; /* loopback peers (local tools, tests) are not rate-limited */
+	unsigned timeout_s;        /* read timeout, default for every connection */
 };
 
 struct net;

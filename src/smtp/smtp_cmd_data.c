@@ -48,6 +48,7 @@ void smtp_proceed_data(struct smtp_session *s)
 	smtp_data_init(&s->reader, s->ctx->cfg->max_message_size);
 	buf_reset(&s->data);
 	s->state = SMTP_STATE_DATA;
+	conn_set_timeout(s->conn, (unsigned)s->ctx->cfg->smtp_data_timeout);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -86,6 +87,9 @@ void smtp_proceed_bdat(struct smtp_session *s)
 	}
 	s->bdat_last = last;
 	s->bdat_remaining = size;
+	/* A chunk is a data block: it gets the data timeout until it is read. */
+	conn_set_timeout(s->conn, (unsigned)(size ? s->ctx->cfg->smtp_data_timeout
+						  : s->ctx->cfg->command_timeout));
 	if (size == 0)
 		smtp_bdat_chunk_done(s);
 }
@@ -94,6 +98,7 @@ static void commit_message(struct smtp_session *s);
 
 void smtp_bdat_chunk_done(struct smtp_session *s)
 {
+	conn_set_timeout(s->conn, (unsigned)s->ctx->cfg->command_timeout);
 	if (!s->bdat_started) {
 		/* The error was replied when BDAT was read; the chunk is gone now. */
 		return;
@@ -113,6 +118,7 @@ void smtp_bdat_chunk_done(struct smtp_session *s)
 void smtp_data_finished(struct smtp_session *s)
 {
 	s->state = SMTP_STATE_READY;
+	conn_set_timeout(s->conn, (unsigned)s->ctx->cfg->command_timeout);
 	const struct smtp_data_reader *r = &s->reader;
 	if (r->too_big) {
 		smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed maximum message size");

@@ -689,3 +689,19 @@ def test_swaks_pipelining_and_chunking(petrel):
     assert p.returncode == 0, p.stdout.decode()
     assert len(mailstore.messages(petrel, ALICE)) == 1
     assert len(mailstore.messages(petrel, BOB)) == 1
+
+
+def test_stalled_data_times_out_and_stores_nothing(petrel_factory):
+    p = petrel_factory({"smtp": {"data_timeout": "1s"}})
+    p.provision()
+    p.start()
+    r = greet(p.ports["smtp"])
+    r.cmd("MAIL FROM:<x@elsewhere.example>")
+    r.cmd("RCPT TO:<alice@example.test>")
+    r.cmd("DATA")
+    r.send(b"Subject: slow\r\n\r\nhalf")
+    t0 = time.monotonic()
+    assert r.reply()[0].startswith("421 4.4.2")
+    assert time.monotonic() - t0 < 5
+    assert r.closed()
+    assert mailstore.messages(p, ALICE) == []

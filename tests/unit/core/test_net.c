@@ -325,6 +325,38 @@ static void test_total_limit_gives_the_busy_reply(void **state)
 	assert_string_equal(client_result, "hello\r\nhello\r\nbusy\r\n");
 }
 
+static void client_three_in_a_row(struct fixture *f)
+{
+	struct buf r = BUF_INIT;
+	for (int i = 0; i < 3; i++) {
+		int s = dial(f->port);
+		buf_puts(&r, get_line(s, NULL));
+		close(s);
+	}
+	snprintf(client_result, sizeof client_result, "%s", buf_cstr(&r));
+	buf_free(&r);
+}
+
+static void test_connection_rate_per_ip_gives_the_busy_reply(void **state)
+{
+	struct fixture *f = *state;
+	struct net_limits lim = {.max_connections = 10, .max_per_ip = 10, .rate_per_ip = 2,
+				 .timeout_s = 30};
+	net_set_limits(f->net, &lim);
+	run_client(f, client_three_in_a_row);
+	assert_string_equal(client_result, "hello\r\nhello\r\nbusy\r\n");
+}
+
+static void test_loopback_may_be_exempt_from_the_rate(void **state)
+{
+	struct fixture *f = *state;
+	struct net_limits lim = {.max_connections = 10, .max_per_ip = 10, .rate_per_ip = 2,
+				 .rate_exempt_loopback = true, .timeout_s = 30};
+	net_set_limits(f->net, &lim);
+	run_client(f, client_three_in_a_row);
+	assert_string_equal(client_result, "hello\r\nhello\r\nhello\r\n");
+}
+
 static void client_idle(struct fixture *f)
 {
 	int s = dial(f->port);
@@ -509,6 +541,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_per_ip_limit_gives_the_busy_reply, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_total_limit_gives_the_busy_reply, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_connection_rate_per_ip_gives_the_busy_reply,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loopback_may_be_exempt_from_the_rate, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout_says_goodbye_and_closes, setup,
 						teardown),
