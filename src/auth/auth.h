@@ -118,4 +118,31 @@ void auth_throttle_failure(struct auth_throttle *t, const char *ip, const char *
 void auth_throttle_success(struct auth_throttle *t, const char *ip, const char *account,
 			   int64_t now_ms);
 
+/* ---- logging in against the store (auth_login.c) ------------------------------------ */
+
+#define AUTH_MIN_FAILURE_DELAY_MS 250 /* every failed login waits at least this */
+
+struct store;
+struct store_account;
+
+/* STORE_FOUND (acct_r filled) only when the password is right; STORE_NOT_FOUND
+   for a wrong password or an unknown user alike; STORE_ERROR when the store
+   failed. */
+int auth_login_password(struct store *store, const char *user, const char *password,
+			struct store_account *acct_r);
+/*
+ * Runs a SASL machine past the steps that need the store. Returns
+ * SASL_CONTINUE (send out to the client), SASL_OK (*account_id is the account;
+ * out may hold final server data, e.g. SCRAM's server-final) or SASL_FAIL
+ * (*temp_r set when the store failed, so the reply is a temporary error).
+ * *account_id carries the account looked up across calls of one exchange.
+ */
+enum sasl_status auth_sasl_run(struct sasl *sasl, enum sasl_status st, struct store *store,
+			       struct buf *out, int64_t *account_id, bool *temp_r);
+/* Throttling by peer and identity (normalised like store addresses). */
+int64_t auth_login_delay(struct auth_throttle *t, const char *ip, const char *user);
+/* Records a failure; returns how long the failure reply must wait. */
+int64_t auth_login_failed(struct auth_throttle *t, const char *ip, const char *user);
+void auth_login_succeeded(struct auth_throttle *t, const char *ip, const char *user);
+
 #endif

@@ -11,8 +11,8 @@
  * keys, so APOP is not offered, the greeting has no timestamp, and the command
  * is refused saying why.
  *
- * Throttling, as in SMTP: a failed login is answered only after the
- * throttle's delay (at least FAIL_DELAY_MS; reading is paused meanwhile), and
+ * Throttling, as in SMTP (auth_login.c): a failed login is answered only after
+ * the throttle's delay (at least AUTH_MIN_FAILURE_DELAY_MS; reading is paused), and
  * after POP3_MAX_AUTH_FAILURES the session ends. When the peer or the account
  * is already being throttled, a successful login's +OK waits the same delay,
  * so the time to answer never tells a guesser that this guess was the right
@@ -31,8 +31,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define FAIL_DELAY_MS 250
 
 bool pop3_login_allowed(const struct pop3_session *s)
 {
@@ -126,43 +124,19 @@ out:
 static void login_failed(struct pop3_session *s, const char *user, const char *why)
 {
 	const char *peer = conn_peer(s->conn);
-	struct buf v = BUF_INIT, r = BUF_INIT, addr = BUF_INIT, err = BUF_INIT;
+	struct buf v = BUF_INIT, r = BUF_INIT;
 	log_value(&v, user, strlen(user));
 	log_value(&r, why, strlen(why));
 	log_info("pop3 id=%s peer=%s event=login result=fail user=%s reason=%s", conn_id(s->conn),
-	         peer, buf_cstr(&v), buf_cstr(&r));
+		 peer, buf_cstr(&v), buf_cstr(&r));
+	buf_free(&v);
 	buf_free(&r);
-	if (*user && store_address_normalize(user, false, &addr, &err) < 0)
-		buf_puts(&addr, user);
-	const char *account = addr.len ? buf_cstr(&addr) : NULL;
-	int64_t now = time_mono_ms();
-	auth_throttle_failure(s->ctx->throttle, peer, account, now);
-	int64_t delay = auth_throttle_delay(s->ctx->throttle, peer, account, now);
-	/* Even a first failure waits a little: guessing should never be free. */
-	if (delay < FAIL_DELAY_MS)
-		delay = FAIL_DELAY_MS;
+	int64_t delay = auth_login_failed(s->ctx->throttle, peer, user);
 	if (++s->auth_failures >= POP3_MAX_AUTH_FAILURES)
-		pop3_reply_later(
-		        s, delay, true,
-		        "-ERR [AUTH] Too many authentication failures, closing connection");
+		pop3_reply_later(s, delay, true,
+				 "-ERR [AUTH] Too many authentication failures, closing connection");
 	else
 		pop3_reply_later(s, delay, false, "-ERR [AUTH] Authentication failed");
-	buf_free(&v);
-	buf_free(&addr);
-	buf_free(&err);
-}
-
-/* How long the answer to this attempt must wait, whatever it is. */
-static int64_t throttle_delay(struct pop3_session *s, const char *user)
-{
-	struct buf addr = BUF_INIT, err = BUF_INIT;
-	if (*user && store_address_normalize(user, false, &addr, &err) < 0)
-		buf_puts(&addr, user);
-	int64_t d = auth_throttle_delay(s->ctx->throttle, conn_peer(s->conn),
-	                                addr.len ? buf_cstr(&addr) : NULL, time_mono_ms());
-	buf_free(&addr);
-	buf_free(&err);
-	return d;
 }
 
 /* ---- USER / PASS ------------------------------------------------------------------- */
@@ -197,33 +171,25 @@ void pop3_proceed_pass(struct pop3_session *s)
 {
 	char *user = s->user;
 	s->user = NULL; /* a new USER is needed after PASS, right or wrong */
-	struct str pw = s->cmd.args[0];
+	char *password = str_dup(s->cmd.args[0]);
 	struct store_account acct = {0};
-	struct buf err = BUF_INIT;
-	enum store_lookup found = store_account_get(s->ctx->store, user, &acct, &err);
+	/* Asked before the check: a throttled peer waits the same for right and wrong. */
+	int64_t delay = auth_login_delay(s->ctx->throttle, conn_peer(s->conn), user);
+	int found = auth_login_password(s->ctx->store, user, password, &acct);
 	if (found == STORE_ERROR) {
-		log_warn("pop3 id=%s peer=%s event=login result=error reason=\"%s\"",
-		         conn_id(s->conn), conn_peer(s->conn), buf_cstr(&err));
+		log_warn("pop3 id=%s peer=%s event=login result=error", conn_id(s->conn),
+			 conn_peer(s->conn));
 		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure, try again later");
-		goto out;
-	}
-	int64_t delay = throttle_delay(s, user);
-	bool ok = false;
-	if (found == STORE_FOUND && acct.password_hash[0] && pw.len <= AUTH_MAX_PASSWORD) {
-		char *password = str_dup(pw);
-		ok = auth_password_verify(password, acct.password_hash);
-		memset(password, 0, pw.len);
-		free(password);
-	}
-	if (ok)
+	} else if (found == STORE_FOUND) {
 		login(s, acct.id, acct.address, "USER", delay);
-	else
-		login_failed(s, user, found == STORE_FOUND ? "bad password" : "no such account");
-out:
+	} else {
+		login_failed(s, user, "bad credentials");
+	}
 	/* The line held the password: wipe it. */
+	memset(password, 0, strlen(password));
+	free(password);
 	memset(s->reader.line.data, 0, s->reader.line.len);
 	store_account_clear(&acct);
-	buf_free(&err);
 	free(user);
 }
 
@@ -266,7 +232,7 @@ static void auth_failed(struct pop3_session *s, const char *why)
 static void auth_succeeded(struct pop3_session *s)
 {
 	char *user = xstrdup(sasl_authcid(s->sasl));
-	int64_t delay = throttle_delay(s, user);
+	int64_t delay = auth_login_delay(s->ctx->throttle, conn_peer(s->conn), user);
 	auth_end(s);
 	login(s, s->sasl_account_id, user, s->sasl_mech, delay);
 	free(user);
@@ -281,75 +247,35 @@ static void send_challenge(struct pop3_session *s, const struct buf *out)
 	s->state = POP3_STATE_SASL;
 }
 
-/* Looks up the authentication identity's account; remembers its id. */
-static enum store_lookup lookup_account(struct pop3_session *s, struct store_account *acct)
-{
-	struct buf err = BUF_INIT;
-	enum store_lookup found =
-	        store_account_get(s->ctx->store, sasl_authcid(s->sasl), acct, &err);
-	s->sasl_account_id = found == STORE_FOUND ? acct->id : 0;
-	if (found == STORE_ERROR) {
-		log_warn("pop3 id=%s peer=%s event=login result=error reason=\"%s\"",
-		         conn_id(s->conn), conn_peer(s->conn), buf_cstr(&err));
-		auth_end(s);
-		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure, try again later");
-	}
-	buf_free(&err);
-	return found;
-}
-
-/* Drives the machine until it needs the client or is finished. */
+/* Drives the machine (with the store's answers) until it needs the client or
+   is finished. */
 static void auth_run(struct pop3_session *s, enum sasl_status st, struct buf *out)
 {
-	for (;;) {
-		struct store_account acct = {0};
-		enum store_lookup found;
-		switch (st) {
-		case SASL_CONTINUE:
+	bool temp;
+	switch (auth_sasl_run(s->sasl, st, s->ctx->store, out, &s->sasl_account_id, &temp)) {
+	case SASL_CONTINUE:
+		send_challenge(s, out);
+		return;
+	case SASL_OK:
+		if (out->len) {
+			/* SCRAM server-final: one more round before +OK (RFC 5034 4). */
+			s->sasl_final_pending = true;
 			send_challenge(s, out);
 			return;
-		case SASL_NEED_PASSWORD: {
-			found = lookup_account(s, &acct);
-			if (found == STORE_ERROR)
-				return;
-			bool ok = found == STORE_FOUND && acct.password_hash[0] &&
-			          auth_password_verify(sasl_password(s->sasl), acct.password_hash);
-			store_account_clear(&acct);
-			buf_reset(out);
-			st = sasl_password_result(s->sasl, ok, out);
-			break;
 		}
-		case SASL_NEED_SCRAM_CRED: {
-			found = lookup_account(s, &acct);
-			if (found == STORE_ERROR)
-				return;
-			struct auth_scram_cred cred;
-			bool have = found == STORE_FOUND && acct.scram[0] &&
-			            auth_scram_parse(acct.scram, &cred) == 0;
-			store_account_clear(&acct);
-			buf_reset(out);
-			st = sasl_set_scram_cred(s->sasl, have ? &cred : NULL, out);
-			break;
-		}
-		case SASL_OK:
-			if (!s->sasl_account_id) {
-				/* The machine says yes only for credentials we supplied. */
-				auth_failed(s, "no account");
-				return;
-			}
-			if (out->len) {
-				/* SCRAM server-final: one more round before +OK (RFC 5034 4). */
-				s->sasl_final_pending = true;
-				send_challenge(s, out);
-				return;
-			}
-			auth_succeeded(s);
-			return;
-		case SASL_FAIL:
-		default:
-			auth_failed(s, s->sasl ? sasl_error(s->sasl) : "failed");
+		auth_succeeded(s);
+		return;
+	default:
+		if (temp) {
+			log_warn("pop3 id=%s peer=%s event=login result=error", conn_id(s->conn),
+				 conn_peer(s->conn));
+			auth_end(s);
+			pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure, try "
+				      "again later");
 			return;
 		}
+		auth_failed(s, s->sasl ? sasl_error(s->sasl) : "failed");
+		return;
 	}
 }
 

@@ -58,29 +58,23 @@ static void auth_end(struct smtp_session *s)
 static void auth_failed(struct smtp_session *s, const char *why)
 {
 	const char *peer = conn_peer(s->conn);
-	const char *user = s->sasl ? sasl_authcid(s->sasl) : "";
+	char *user = xstrdup(s->sasl ? sasl_authcid(s->sasl) : "");
 	struct buf v = BUF_INIT;
 	log_value(&v, user, strlen(user));
 	log_info("smtp id=%s peer=%s event=auth result=fail user=%s reason=\"%s\"",
 		 conn_id(s->conn), peer, buf_cstr(&v), why);
 	buf_free(&v);
-	int64_t now = time_mono_ms();
-	auth_throttle_failure(s->ctx->throttle, peer, *user ? user : NULL, now);
-	int64_t delay = auth_throttle_delay(s->ctx->throttle, peer, *user ? user : NULL, now);
+	int64_t delay = auth_login_failed(s->ctx->throttle, peer, user);
+	free(user);
 	auth_end(s);
-	bool last = ++s->auth_failures >= SMTP_MAX_AUTH_FAILURES;
-	/* Even a first failure waits a little: guessing should never be free. */
-	if (delay < 250)
-		delay = 250;
-	if (last)
-		smtp_reply_later(s, delay, true,
-				 "421 4.7.0 %s Too many authentication failures",
+	if (++s->auth_failures >= SMTP_MAX_AUTH_FAILURES)
+		smtp_reply_later(s, delay, true, "421 4.7.0 %s Too many authentication failures",
 				 s->ctx->cfg->hostname);
 	else
 		smtp_reply_later(s, delay, false, "535 5.7.8 Authentication credentials invalid");
 }
 
-/* account_id was found when the credentials were looked up; the address is
+/* The account was found when the credentials were looked up; the address is
    the authentication identity in its stored (normalised) form. */
 static void auth_succeeded(struct smtp_session *s)
 {
@@ -89,8 +83,7 @@ static void auth_succeeded(struct smtp_session *s)
 		buf_puts(&addr, sasl_authcid(s->sasl));
 	log_info("smtp id=%s peer=%s event=auth result=ok user=%s", conn_id(s->conn),
 		 conn_peer(s->conn), buf_cstr(&addr));
-	auth_throttle_success(s->ctx->throttle, conn_peer(s->conn), buf_cstr(&addr),
-			      time_mono_ms());
+	auth_login_succeeded(s->ctx->throttle, conn_peer(s->conn), buf_cstr(&addr));
 	free(s->auth_user);
 	s->auth_user = buf_steal(&addr);
 	auth_end(s);
@@ -107,73 +100,32 @@ static void send_challenge(struct smtp_session *s, const struct buf *out)
 	s->state = SMTP_STATE_AUTH;
 }
 
-/* Looks up the authentication identity's account; remembers its id. */
-static enum store_lookup lookup_account(struct smtp_session *s, struct store_account *acct)
-{
-	struct buf err = BUF_INIT;
-	enum store_lookup found = store_account_get(s->ctx->store, sasl_authcid(s->sasl), acct,
-						    &err);
-	buf_free(&err);
-	s->auth_account_id = found == STORE_FOUND ? acct->id : 0;
-	if (found == STORE_ERROR) {
-		auth_end(s);
-		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
-	}
-	return found;
-}
-
-/* Drives the machine until it needs the client or is finished. */
+/* Drives the machine (with the store's answers) until it needs the client or
+   is finished. */
 static void auth_run(struct smtp_session *s, enum sasl_status st, struct buf *out)
 {
-	for (;;) {
-		struct store_account acct = {0};
-		enum store_lookup found;
-		switch (st) {
-		case SASL_CONTINUE:
+	bool temp;
+	switch (auth_sasl_run(s->sasl, st, s->ctx->store, out, &s->auth_account_id, &temp)) {
+	case SASL_CONTINUE:
+		send_challenge(s, out);
+		return;
+	case SASL_OK:
+		if (out->len) {
+			/* SCRAM server-final: one more round before 235. */
+			s->auth_final_pending = true;
 			send_challenge(s, out);
 			return;
-		case SASL_NEED_PASSWORD: {
-			found = lookup_account(s, &acct);
-			if (found == STORE_ERROR)
-				return;
-			bool ok = found == STORE_FOUND && acct.password_hash[0] &&
-				  auth_password_verify(sasl_password(s->sasl), acct.password_hash);
-			store_account_clear(&acct);
-			buf_reset(out);
-			st = sasl_password_result(s->sasl, ok, out);
-			break;
 		}
-		case SASL_NEED_SCRAM_CRED: {
-			found = lookup_account(s, &acct);
-			if (found == STORE_ERROR)
-				return;
-			struct auth_scram_cred cred;
-			bool have = found == STORE_FOUND && acct.scram[0] &&
-				    auth_scram_parse(acct.scram, &cred) == 0;
-			store_account_clear(&acct);
-			buf_reset(out);
-			st = sasl_set_scram_cred(s->sasl, have ? &cred : NULL, out);
-			break;
-		}
-		case SASL_OK:
-			if (!s->auth_account_id) {
-				/* The machine says yes only for credentials we supplied. */
-				auth_failed(s, "no account");
-				return;
-			}
-			if (out->len) {
-				/* SCRAM server-final: one more round before 235. */
-				s->auth_final_pending = true;
-				send_challenge(s, out);
-				return;
-			}
-			auth_succeeded(s);
-			return;
-		case SASL_FAIL:
-		default:
-			auth_failed(s, s->sasl ? sasl_error(s->sasl) : "failed");
+		auth_succeeded(s);
+		return;
+	default:
+		if (temp) {
+			auth_end(s);
+			smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 			return;
 		}
+		auth_failed(s, s->sasl ? sasl_error(s->sasl) : "failed");
+		return;
 	}
 }
 
