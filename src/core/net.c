@@ -57,6 +57,9 @@ struct conn {
 	bool paused;
 	bool tls_pending; /* handshake in progress */
 	bool watch_underlying; /* closing: waiting for the socket's output to drain */
+	struct event *later_ev; /* conn_write_later */
+	struct buf later;
+	bool later_pending, later_close;
 	unsigned timeout_s;
 	char tls_info[128];
 	struct conn *prev, *next;
@@ -102,6 +105,9 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 			n->nconns--;
 			if (c->opened && c->h->closed)
 				c->h->closed(c);
+			if (c->later_ev)
+				event_free(c->later_ev);
+			buf_free(&c->later);
 			if (c->bev)
 				bufferevent_free(c->bev);
 			free(c);
@@ -210,7 +216,7 @@ static void conn_note_tls(struct conn *c)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
-	if (c->dead || c->closing || c->paused || !c->opened)
+	if (c->dead || c->closing || c->paused || c->later_pending || !c->opened)
 		return;
 	c->h->read(c);
 }
@@ -553,6 +559,49 @@ void conn_close(struct conn *c)
 void conn_abort(struct conn *c)
 {
 	conn_kill(c);
+}
+
+static void later_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	c->later_pending = false;
+	if (c->dead)
+		return;
+	conn_write(c, c->later.data, c->later.len);
+	buf_reset(&c->later);
+	if (c->later_close) {
+		conn_close(c);
+		return;
+	}
+	/* Input that arrived meanwhile is processed now. */
+	if (!c->paused && !c->closing && evbuffer_get_length(bufferevent_get_input(c->bev)))
+		bufferevent_trigger(c->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void conn_write_later(struct conn *c, int64_t delay_ms, const void *p, size_t n, bool then_close)
+{
+	if (c->dead)
+		return;
+	if (delay_ms <= 0) {
+		conn_write(c, p, n);
+		if (then_close)
+			conn_close(c);
+		return;
+	}
+	buf_reset(&c->later);
+	buf_append(&c->later, p, n);
+	c->later_close = then_close;
+	c->later_pending = true;
+	if (!c->later_ev)
+		c->later_ev = event_new(c->net->base, -1, 0, later_fire, c);
+	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
+	event_add(c->later_ev, &tv);
+}
+
+bool conn_reading(const struct conn *c)
+{
+	return !c->dead && !c->closing && !c->paused && !c->later_pending;
 }
 
 void conn_pause(struct conn *c)

@@ -86,6 +86,15 @@ size_t conn_output_pending(struct conn *c);
 void conn_close(struct conn *c);
 /* Close now, dropping unsent output. */
 void conn_abort(struct conn *c);
+/*
+ * Writes p after delay_ms (a throttled login's failure reply), reading nothing
+ * from the client meanwhile; then closes the connection if then_close. With no
+ * delay it writes at once. One delayed write at a time: a new one replaces it.
+ */
+void conn_write_later(struct conn *c, int64_t delay_ms, const void *p, size_t n, bool then_close);
+/* False once the session should stop taking input in its read loop: closing,
+   paused, or waiting on a delayed write. */
+bool conn_reading(const struct conn *c);
 /* Pause / resume read() callbacks (e.g. while a store write is in flight). */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);

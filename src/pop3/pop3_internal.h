@@ -176,9 +176,6 @@ struct pop3_session {
 	const char *sasl_mech;   /* its name, for the log */
 	bool sasl_final_pending; /* SCRAM: server-final sent, waiting for the empty line */
 	int64_t sasl_account_id; /* the account whose credentials the machine checks */
-	struct event *delay_ev;
-	struct buf delayed_reply;
-	bool close_after_delay;
 
 	/* the maildrop, from login on */
 	char *login; /* the account's address */

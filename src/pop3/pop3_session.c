@@ -105,39 +105,20 @@ void pop3_resume(struct pop3_session *s)
 
 /* ---- delayed replies (throttled logins) --------------------------------------------- */
 
-static void delay_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct pop3_session *s = arg;
-	pop3_write(s, s->delayed_reply.data, s->delayed_reply.len);
-	buf_reset(&s->delayed_reply);
-	if (s->close_after_delay)
-		pop3_close(s);
-	else
-		pop3_resume(s);
-}
-
 void pop3_reply_later(struct pop3_session *s, int64_t delay_ms, bool then_close, const char *fmt,
-                      ...)
+		      ...)
 {
-	buf_reset(&s->delayed_reply);
+	struct buf b = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	buf_vprintf(&s->delayed_reply, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	buf_puts(&s->delayed_reply, "\r\n");
-	if (delay_ms <= 0) {
-		pop3_write(s, s->delayed_reply.data, s->delayed_reply.len);
-		buf_reset(&s->delayed_reply);
-		if (then_close)
-			pop3_close(s);
-		return;
-	}
-	if (!s->delay_ev)
-		s->delay_ev = event_new(s->ctx->base, -1, 0, delay_fire, s);
-	s->close_after_delay = then_close;
-	pop3_pause(s);
-	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-	event_add(s->delay_ev, &tv);
+	buf_puts(&b, "\r\n");
+	if (then_close)
+		s->closing = true;
+	if (s->conn)
+		conn_write_later(s->conn, delay_ms, b.data, b.len, then_close);
+	buf_free(&b);
 }
 
 /* ---- output backpressure --------------------------------------------------------------- */
@@ -230,11 +211,8 @@ void pop3_session_free(struct pop3_session *s)
 	pop3_line_free(&s->reader);
 	free(s->user);
 	sasl_free(&s->sasl);
-	if (s->delay_ev)
-		event_free(s->delay_ev);
 	if (s->output_ev)
 		event_free(s->output_ev);
-	buf_free(&s->delayed_reply);
 	free(s->login);
 	free(s->msgs);
 	free(s->seen_pending);
@@ -274,8 +252,6 @@ static void pop3_closed(struct conn *c)
 	   a QUIT are forgotten. */
 	if (s->state != POP3_STATE_UPDATE)
 		pop3_lock_release(s);
-	if (s->delay_ev)
-		event_del(s->delay_ev);
 	if (s->output_ev)
 		event_del(s->output_ev);
 	/* What was sent stays \Seen, even though the client left. */
@@ -335,7 +311,7 @@ static void handle_line(struct pop3_session *s, const char *line, size_t len)
 static void pop3_read(struct conn *c)
 {
 	struct pop3_session *s = conn_data(c);
-	while (!s->paused && !s->closing) {
+	while (!s->paused && !s->closing && conn_reading(c)) {
 		/* Fetched each time: STLS replaces the connection's buffers. */
 		struct evbuffer *in = conn_input(c);
 		struct evbuffer_iovec v;

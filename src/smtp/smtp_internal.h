@@ -180,9 +180,6 @@ struct smtp_session {
 	bool auth_final_pending; /* SCRAM: server-final sent, waiting for the empty reply */
 	char *auth_user;         /* the account's address once authenticated */
 	int64_t auth_account_id;
-	struct event *delay_ev;
-	struct buf delayed_reply;
-	bool close_after_delay;
 
 	/* the transaction */
 	char trans_id[13];

@@ -116,9 +116,6 @@ void smtp_session_free(struct smtp_session *s)
 	free(s->helo);
 	free(s->auth_user);
 	sasl_free(&s->sasl);
-	if (s->delay_ev)
-		event_free(s->delay_ev);
-	buf_free(&s->delayed_reply);
 	smtp_cmd_free(&s->cmd);
 	buf_free(&s->message);
 	free(s);
@@ -188,39 +185,19 @@ void smtp_resume(struct smtp_session *s)
 
 /* ---- delayed replies (throttled AUTH failures) ---------------------------------------- */
 
-static void delay_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_session *s = arg;
-	conn_write(s->conn, s->delayed_reply.data, s->delayed_reply.len);
-	buf_reset(&s->delayed_reply);
-	if (s->close_after_delay)
-		smtp_close(s);
-	else
-		smtp_resume(s);
-}
-
 void smtp_reply_later(struct smtp_session *s, int64_t delay_ms, bool then_close,
 		      const char *fmt, ...)
 {
-	buf_reset(&s->delayed_reply);
+	struct buf b = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	buf_vprintf(&s->delayed_reply, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	buf_puts(&s->delayed_reply, "\r\n");
-	if (delay_ms <= 0) {
-		conn_write(s->conn, s->delayed_reply.data, s->delayed_reply.len);
-		buf_reset(&s->delayed_reply);
-		if (then_close)
-			smtp_close(s);
-		return;
-	}
-	if (!s->delay_ev)
-		s->delay_ev = event_new(s->ctx->base, -1, 0, delay_fire, s);
-	s->close_after_delay = then_close;
-	smtp_pause(s);
-	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-	event_add(s->delay_ev, &tv);
+	buf_puts(&b, "\r\n");
+	if (then_close)
+		s->closing = true;
+	conn_write_later(s->conn, delay_ms, b.data, b.len, then_close);
+	buf_free(&b);
 }
 
 /* ---- input ------------------------------------------------------------------------------ */
@@ -320,7 +297,7 @@ static bool read_bdat(struct smtp_session *s, struct evbuffer *in)
 static void smtp_read(struct conn *c)
 {
 	struct smtp_session *s = conn_data(c);
-	while (!s->paused && !s->closing) {
+	while (!s->paused && !s->closing && conn_reading(c)) {
 		/* Fetched each time: STARTTLS replaces the connection's buffers. */
 		struct evbuffer *in = conn_input(c);
 		if (s->state == SMTP_STATE_DATA) {
