@@ -139,6 +139,21 @@ int auth_login_password(struct store *store, const char *user, const char *passw
  */
 enum sasl_status auth_sasl_run(struct sasl *sasl, enum sasl_status st, struct store *store,
 			       struct buf *out, int64_t *account_id, bool *temp_r);
+/*
+ * The same off the loop: password hashes are checked on a worker thread
+ * (core/work.h), so one login's ~15 ms of yescrypt never stalls the other
+ * sessions. done runs on the loop; the caller keeps its session (and for SASL
+ * the machine and out) alive until then.
+ */
+struct work_pool;
+void auth_verify_async(struct work_pool *pool, const char *password, const char *hash,
+		       void (*done)(bool ok, void *arg), void *arg);
+typedef void auth_sasl_done(enum sasl_status st, bool temp, void *arg);
+/* auth_sasl_run with the password check on the pool; done may run before this
+   returns (no password to check) or later. */
+void auth_sasl_run_async(struct work_pool *pool, struct sasl *sasl, enum sasl_status st,
+			 struct store *store, struct buf *out, int64_t *account_id,
+			 auth_sasl_done *done, void *arg);
 /* Throttling by peer and identity (normalised like store addresses). */
 int64_t auth_login_delay(struct auth_throttle *t, const char *ip, const char *user);
 /* Records a failure; returns how long the failure reply must wait. */

@@ -25,6 +25,7 @@
 
 #include "auth/auth.h"
 #include "core/net.h"
+#include "core/work.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
@@ -51,6 +52,7 @@ struct server {
 	struct net *net;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
 	struct auth_throttle *throttle;
+	struct work_pool *workers; /* password checks off the loop */
 	struct smtp_context smtp;
 	struct smtp_service smtp_mx, smtp_submission, smtp_submissions;
 	struct imap_context imap;
@@ -99,32 +101,41 @@ static void unavailable_closed(struct conn *c)
 }
 
 static const struct unavailable unavailable_http = {
-	"http", "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-		"Content-Length: 33\r\nRetry-After: 60\r\nConnection: close\r\n\r\n"
-		"{\"error\":\"service not available\"}",
-	true};
+        "http",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: 33\r\nRetry-After: 60\r\nConnection: close\r\n\r\n"
+        "{\"error\":\"service not available\"}",
+        true};
 
-#define UNAVAILABLE_HANDLER(name, proto_name, busy)                                        \
-	static const struct conn_handler name = {                                          \
-		.proto = proto_name, .open = unavailable_open, .read = unavailable_read,        \
-		.closed = unavailable_closed, .busy_reply = busy}
+#define UNAVAILABLE_HANDLER(name, proto_name, busy)                                                \
+	static const struct conn_handler name = {.proto = proto_name,                              \
+	                                         .open = unavailable_open,                         \
+	                                         .read = unavailable_read,                         \
+	                                         .closed = unavailable_closed,                     \
+	                                         .busy_reply = busy}
 
 UNAVAILABLE_HANDLER(http_unavailable, "http", NULL);
 
 static int register_listeners(struct server *s, struct buf *err)
 {
 	const struct config *cfg = &s->cfg;
-	s->smtp = (struct smtp_context){.cfg = &s->cfg, .throttle = s->throttle, .base = s->base,
-					.tls_available = true};
+	s->smtp = (struct smtp_context){.cfg = &s->cfg,
+	                                .throttle = s->throttle,
+	                                .workers = s->workers,
+	                                .base = s->base,
+	                                .tls_available = true};
 	s->smtp_mx = (struct smtp_service){SMTP_MODE_MX, &s->smtp};
 	s->smtp_submission = (struct smtp_service){SMTP_MODE_SUBMISSION, &s->smtp};
 	s->smtp_submissions = (struct smtp_service){SMTP_MODE_SUBMISSIONS, &s->smtp};
-	s->imap = (struct imap_context){.cfg = &s->cfg, .throttle = s->throttle, .base = s->base,
-					.tls_available = true};
+	s->imap = (struct imap_context){
+	        .cfg = &s->cfg, .throttle = s->throttle, .base = s->base, .tls_available = true};
 	s->imap_plain = (struct imap_service){false, &s->imap};
 	s->imap_tls = (struct imap_service){true, &s->imap};
-	s->pop3 = (struct pop3_context){.cfg = &s->cfg, .throttle = s->throttle, .base = s->base,
-					.tls_available = true};
+	s->pop3 = (struct pop3_context){.cfg = &s->cfg,
+	                                .throttle = s->throttle,
+	                                .workers = s->workers,
+	                                .base = s->base,
+	                                .tls_available = true};
 	s->pop3_plain = (struct pop3_service){false, &s->pop3};
 	s->pop3_tls = (struct pop3_service){true, &s->pop3};
 	const struct {
@@ -134,20 +145,20 @@ static int register_listeners(struct server *s, struct buf *err)
 		const struct conn_handler *h;
 		void *arg;
 	} table[] = {
-		{"smtp", cfg->smtp_listen, false, &smtp_conn_handler, &s->smtp_mx},
-		{"submission", cfg->smtp_submission, false, &smtp_conn_handler,
-		 &s->smtp_submission},
-		{"submissions", cfg->smtp_submissions, true, &smtp_conn_handler,
-		 &s->smtp_submissions},
-		{"imap", cfg->imap_listen, false, &imap_conn_handler, &s->imap_plain},
-		{"imaps", cfg->imap_listen_tls, true, &imap_conn_handler, &s->imap_tls},
-		{"pop3", cfg->pop3_listen, false, &pop3_conn_handler, &s->pop3_plain},
-		{"pop3s", cfg->pop3_listen_tls, true, &pop3_conn_handler, &s->pop3_tls},
-		{"http", cfg->http_listen, false, &http_unavailable, (void *)&unavailable_http},
+	        {"smtp", cfg->smtp_listen, false, &smtp_conn_handler, &s->smtp_mx},
+	        {"submission", cfg->smtp_submission, false, &smtp_conn_handler,
+	         &s->smtp_submission},
+	        {"submissions", cfg->smtp_submissions, true, &smtp_conn_handler,
+	         &s->smtp_submissions},
+	        {"imap", cfg->imap_listen, false, &imap_conn_handler, &s->imap_plain},
+	        {"imaps", cfg->imap_listen_tls, true, &imap_conn_handler, &s->imap_tls},
+	        {"pop3", cfg->pop3_listen, false, &pop3_conn_handler, &s->pop3_plain},
+	        {"pop3s", cfg->pop3_listen_tls, true, &pop3_conn_handler, &s->pop3_tls},
+	        {"http", cfg->http_listen, false, &http_unavailable, (void *)&unavailable_http},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
 		if (net_listen(s->net, table[i].name, table[i].value, table[i].tls, table[i].h,
-			       table[i].arg, err) < 0)
+		               table[i].arg, err) < 0)
 			return -1;
 	return 0;
 }
@@ -162,8 +173,8 @@ static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
 	char *default_cert = xasprintf("%s%stls/cert.pem", cfg->data_dir, sep);
 	char *default_key = xasprintf("%s%stls/key.pem", cfg->data_dir, sep);
 	SSL_CTX *ctx = NULL;
-	bool defaults = strcmp(cfg->tls_cert, default_cert) == 0 &&
-			strcmp(cfg->tls_key, default_key) == 0;
+	bool defaults =
+	        strcmp(cfg->tls_cert, default_cert) == 0 && strcmp(cfg->tls_key, default_key) == 0;
 	if (defaults && tls_selfsigned_ensure(cfg->tls_cert, cfg->tls_key, cfg->hostname, err) < 0)
 		goto out;
 	/* Our own certificate belongs to the user we run as, so SIGHUP can reload it. */
@@ -171,11 +182,11 @@ static SSL_CTX *load_tls(const struct config *cfg, struct buf *err)
 		unsigned uid, gid;
 		char *dir = xasprintf("%s%stls", cfg->data_dir, sep);
 		int bad = proc_user_ids(cfg->user, &uid, &gid, err) < 0 ||
-			  chown(dir, uid, gid) < 0 || chown(cfg->tls_cert, uid, gid) < 0 ||
-			  chown(cfg->tls_key, uid, gid) < 0;
+		          chown(dir, uid, gid) < 0 || chown(cfg->tls_cert, uid, gid) < 0 ||
+		          chown(cfg->tls_key, uid, gid) < 0;
 		if (bad && err->len == 0)
 			buf_printf(err, "cannot give %s to user %s: %s", dir, cfg->user,
-				   strerror(errno));
+			           strerror(errno));
 		free(dir);
 		if (bad)
 			goto out;
@@ -190,11 +201,11 @@ out:
 static void apply_limits(struct server *s)
 {
 	struct net_limits lim = {
-		.max_connections = (unsigned)s->cfg.max_connections,
-		.max_per_ip = (unsigned)s->cfg.max_connections_per_ip,
-		.rate_per_ip = (unsigned)s->cfg.connection_rate_per_ip,
-		.rate_exempt_loopback = true,
-		.timeout_s = (unsigned)s->cfg.idle_timeout,
+	        .max_connections = (unsigned)s->cfg.max_connections,
+	        .max_per_ip = (unsigned)s->cfg.max_connections_per_ip,
+	        .rate_per_ip = (unsigned)s->cfg.connection_rate_per_ip,
+	        .rate_exempt_loopback = true,
+	        .timeout_s = (unsigned)s->cfg.idle_timeout,
 	};
 	net_set_limits(s->net, &lim);
 }
@@ -269,8 +280,7 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	if (net_connection_count(s->net) == 0 || time_mono_ms() >= s->drain_deadline) {
-		log_info("server event=stopped connections_left=%zu",
-			 net_connection_count(s->net));
+		log_info("server event=stopped connections_left=%zu", net_connection_count(s->net));
 		event_base_loopexit(s->base, NULL);
 	}
 }
@@ -285,7 +295,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	}
 	s->draining = true;
 	log_info("server event=draining signal=%d connections=%zu", (int)sig,
-		 net_connection_count(s->net));
+	         net_connection_count(s->net));
 	net_stop_listening(s->net);
 	net_drain(s->net);
 	s->drain_deadline = time_mono_ms() + DRAIN_SECONDS * 1000;
@@ -320,25 +330,25 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	/* Listeners, the store and the user change only on restart: keep the
 	   running values (swap them into `neu`, which is freed below). */
 	char **restart_only[][2] = {
-		{&s->cfg.smtp_listen, &neu.smtp_listen},
-		{&s->cfg.smtp_submission, &neu.smtp_submission},
-		{&s->cfg.smtp_submissions, &neu.smtp_submissions},
-		{&s->cfg.imap_listen, &neu.imap_listen},
-		{&s->cfg.imap_listen_tls, &neu.imap_listen_tls},
-		{&s->cfg.pop3_listen, &neu.pop3_listen},
-		{&s->cfg.pop3_listen_tls, &neu.pop3_listen_tls},
-		{&s->cfg.http_listen, &neu.http_listen},
-		{&s->cfg.store_backend, &neu.store_backend},
-		{&s->cfg.store_path, &neu.store_path},
-		{&s->cfg.store_url, &neu.store_url},
-		{&s->cfg.data_dir, &neu.data_dir},
-		{&s->cfg.user, &neu.user},
+	        {&s->cfg.smtp_listen, &neu.smtp_listen},
+	        {&s->cfg.smtp_submission, &neu.smtp_submission},
+	        {&s->cfg.smtp_submissions, &neu.smtp_submissions},
+	        {&s->cfg.imap_listen, &neu.imap_listen},
+	        {&s->cfg.imap_listen_tls, &neu.imap_listen_tls},
+	        {&s->cfg.pop3_listen, &neu.pop3_listen},
+	        {&s->cfg.pop3_listen_tls, &neu.pop3_listen_tls},
+	        {&s->cfg.http_listen, &neu.http_listen},
+	        {&s->cfg.store_backend, &neu.store_backend},
+	        {&s->cfg.store_path, &neu.store_path},
+	        {&s->cfg.store_url, &neu.store_url},
+	        {&s->cfg.data_dir, &neu.data_dir},
+	        {&s->cfg.user, &neu.user},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(restart_only); i++) {
 		char **running = restart_only[i][0], **wanted = restart_only[i][1];
 		if (!same_str(*running, *wanted))
 			log_warn("server event=reload note=\"a listener, store or user setting "
-				 "changed; it takes effect on restart\"");
+			         "changed; it takes effect on restart\"");
 		char *t = *running;
 		*running = *wanted;
 		*wanted = t;
@@ -401,7 +411,8 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	net_set_tls(s.net, ctx);
 	tls_ctx_free(&ctx);
 	s.throttle = auth_throttle_new((unsigned)s.cfg.login_failures_free,
-				       (unsigned)s.cfg.login_delay_max);
+	                               (unsigned)s.cfg.login_delay_max);
+	s.workers = work_pool_new(s.base, 2);
 	if (register_listeners(&s, &err) < 0) {
 		cli_error("%s", buf_cstr(&err));
 		goto out;
@@ -430,8 +441,8 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	event_add(s.sig_int, NULL);
 	event_add(s.sig_hup, NULL);
 	log_info("server event=started version=" PETREL_VERSION " hostname=%s data_dir=%s "
-		 "store=%s pid=%d",
-		 s.cfg.hostname, s.cfg.data_dir, s.cfg.store_path, (int)getpid());
+	         "store=%s pid=%d",
+	         s.cfg.hostname, s.cfg.data_dir, s.cfg.store_path, (int)getpid());
 	printf("petrel " PETREL_VERSION " ready pid=%d\n", (int)getpid());
 	fflush(stdout);
 
@@ -441,6 +452,9 @@ out:
 	/* Sessions first (they may still hold store ops), then the store finishes
 	   every queued write, then the loop. */
 	net_free(&s.net);
+	/* Jobs still running finish, and their completions free the sessions
+	   that were waiting for them. */
+	work_pool_free(&s.workers);
 	if (s.base) /* run libevent's finalizers of the freed connections */
 		event_base_loop(s.base, EVLOOP_NONBLOCK);
 	store_close(&s.store);

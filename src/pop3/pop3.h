@@ -28,11 +28,13 @@
 
 struct store;
 struct auth_throttle;
+struct work_pool;
 
 struct pop3_context {
 	struct store *store;
 	const struct config *cfg; /* the server's live configuration (reloads in place) */
 	struct auth_throttle *throttle;
+	struct work_pool *workers; /* password checks off the loop */
 	struct event_base *base;
 	bool tls_available;   /* a certificate is loaded: STLS may be offered */
 	/* Accounts with a POP3 session in TRANSACTION or UPDATE state: the

@@ -8,11 +8,13 @@
  * "<uidvalidity>.<uid>" in decimal: unique in the mailbox, and the same for
  * the same message in every session, whatever IMAP does to its flags.
  *
- * RETR marks the message \Seen (one STORE_OP_FLAGS at a time, gathering the
- * uids retrieved meanwhile; nothing waits for it). DELE only marks the
- * message in the session. QUIT in the TRANSACTION state enters UPDATE: one
- * STORE_OP_EXPUNGE with the marked uids, and +OK only from its completion,
- * once durable; if it fails, -ERR [SYS/TEMP] and nothing is deleted.
+ * RETR notes the message for \Seen; the notes go to the store in one
+ * STORE_OP_FLAGS when the session ends (QUIT, or a dropped connection), minus
+ * the messages being deleted — as Dovecot does, one commit per session. DELE
+ * only marks the message in the session. QUIT in the TRANSACTION state enters
+ * UPDATE: the \Seen op, then one STORE_OP_EXPUNGE with the marked uids, and
+ * +OK only from the expunge's completion, once both are durable; if it fails,
+ * -ERR [SYS/TEMP] and nothing is deleted.
  */
 #include "pop3/pop3.h"
 #include "pop3/pop3_internal.h"
@@ -142,7 +144,9 @@ static void quit_done(struct store_op *op, void *arg)
 	         conn_id(s->conn), conn_peer(s->conn), s->login, s->ndeleted, expunged,
 	         ok ? "ok" : "error");
 	pop3_lock_release(s);
-	if (ok)
+	if (ok && s->ndeleted == 0)
+		pop3_reply(s, "+OK petrel POP3 server signing off");
+	else if (ok)
 		pop3_reply(s, "+OK petrel POP3 server signing off (%zu messages deleted)",
 		           s->ndeleted);
 	else if (temp)
@@ -155,20 +159,29 @@ static void quit_done(struct store_op *op, void *arg)
 
 void pop3_proceed_quit(struct pop3_session *s)
 {
-	if (s->state == POP3_STATE_AUTHORIZATION || s->ndeleted == 0) {
-		if (s->state == POP3_STATE_TRANSACTION)
-			log_info("pop3 id=%s peer=%s event=quit user=%s deleted=0",
-			         conn_id(s->conn), conn_peer(s->conn), s->login);
+	if (s->state == POP3_STATE_AUTHORIZATION) {
 		pop3_lock_release(s);
 		pop3_reply(s, "+OK petrel POP3 server signing off");
 		pop3_close(s);
 		return;
 	}
+	/* \Seen for what was retrieved and is not being deleted, then the
+	   expunge; both commit before the answer (completions come in order). */
+	size_t k = 0;
+	for (size_t i = 0; i < s->nseen_pending; i++) {
+		bool deleted = false;
+		for (size_t j = 0; j < s->nmsgs && !deleted; j++)
+			deleted = s->msgs[j].uid == s->seen_pending[i] && s->msgs[j].deleted;
+		if (!deleted)
+			s->seen_pending[k++] = s->seen_pending[i];
+	}
+	s->nseen_pending = k;
+	pop3_seen_flush(s);
 	/* UPDATE: one op, one transaction; the answer waits for it. */
 	s->state = POP3_STATE_UPDATE;
 	pop3_pause(s);
 	struct pop3_op *po = xcalloc(1, sizeof *po);
-	po->uids = xmalloc(s->ndeleted * sizeof(uint32_t));
+	po->uids = xmalloc((s->ndeleted ? s->ndeleted : 1) * sizeof(uint32_t));
 	size_t n = 0;
 	for (size_t i = 0; i < s->nmsgs; i++) /* the snapshot is in uid order */
 		if (s->msgs[i].deleted)
@@ -236,7 +249,9 @@ static void mark_seen(struct pop3_session *s, struct pop3_msg *m)
 		s->seen_pending = xrealloc(s->seen_pending, s->seen_cap * sizeof(uint32_t));
 	}
 	s->seen_pending[s->nseen_pending++] = m->uid;
-	pop3_seen_flush(s);
+	/* Marked in the store when the session ends (QUIT or a dropped
+	   connection), as Dovecot does: one commit per session instead of one
+	   per RETR, and none at all for messages the client deletes. */
 }
 
 /* ---- the maildrop ------------------------------------------------------------------- */

@@ -167,30 +167,62 @@ int pop3_check_pass(struct pop3_session *s)
 	return 0;
 }
 
+struct pass_job {
+	struct pop3_session *s;
+	char *user;
+	struct store_account acct;
+	int64_t delay;
+};
+
+static void pass_checked(bool ok, void *arg)
+{
+	struct pass_job *j = arg;
+	struct pop3_session *s = j->s;
+	if (pop3_op_finished(s)) {
+		pop3_resume(s);
+		if (ok)
+			login(s, j->acct.id, j->acct.address, "USER", j->delay);
+		else
+			login_failed(s, j->user, "bad credentials");
+	}
+	store_account_clear(&j->acct);
+	free(j->user);
+	free(j);
+}
+
 void pop3_proceed_pass(struct pop3_session *s)
 {
 	char *user = s->user;
 	s->user = NULL; /* a new USER is needed after PASS, right or wrong */
 	char *password = str_dup(s->cmd.args[0]);
-	struct store_account acct = {0};
+	/* The line held the password: wipe it. */
+	memset(s->reader.line.data, 0, s->reader.line.len);
+	struct pass_job *j = xcalloc(1, sizeof *j);
+	j->s = s;
+	j->user = user;
 	/* Asked before the check: a throttled peer waits the same for right and wrong. */
-	int64_t delay = auth_login_delay(s->ctx->throttle, conn_peer(s->conn), user);
-	int found = auth_login_password(s->ctx->store, user, password, &acct);
+	j->delay = auth_login_delay(s->ctx->throttle, conn_peer(s->conn), user);
+	struct buf err = BUF_INIT;
+	enum store_lookup found = store_account_get(s->ctx->store, user, &j->acct, &err);
+	buf_free(&err);
+	s->ops_in_flight++; /* keeps the session alive across the worker's job */
 	if (found == STORE_ERROR) {
+		pop3_op_finished(s);
 		log_warn("pop3 id=%s peer=%s event=login result=error", conn_id(s->conn),
 			 conn_peer(s->conn));
 		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure, try again later");
-	} else if (found == STORE_FOUND) {
-		login(s, acct.id, acct.address, "USER", delay);
+		free(j->user);
+		free(j);
+	} else if (found == STORE_FOUND && j->acct.password_hash[0] &&
+		   strlen(password) <= AUTH_MAX_PASSWORD) {
+		pop3_pause(s);
+		auth_verify_async(s->ctx->workers, password, j->acct.password_hash, pass_checked,
+				  j);
 	} else {
-		login_failed(s, user, "bad credentials");
+		pass_checked(false, j);
 	}
-	/* The line held the password: wipe it. */
 	memset(password, 0, strlen(password));
 	free(password);
-	memset(s->reader.line.data, 0, s->reader.line.len);
-	store_account_clear(&acct);
-	free(user);
 }
 
 void pop3_proceed_apop(struct pop3_session *s)
@@ -247,24 +279,28 @@ static void send_challenge(struct pop3_session *s, const struct buf *out)
 	s->state = POP3_STATE_SASL;
 }
 
-/* Drives the machine (with the store's answers) until it needs the client or
-   is finished. */
-static void auth_run(struct pop3_session *s, enum sasl_status st, struct buf *out)
+/* The machine (with the store's answers, the password checked on a worker
+   thread) has run until it needs the client or is finished. */
+static void auth_ran(enum sasl_status st, bool temp, void *arg)
 {
-	bool temp;
-	switch (auth_sasl_run(s->sasl, st, s->ctx->store, out, &s->sasl_account_id, &temp)) {
+	struct pop3_session *s = arg;
+	if (!pop3_op_finished(s))
+		return; /* the client left; the session is gone */
+	pop3_resume(s);
+	struct buf *out = &s->sasl_out;
+	switch (st) {
 	case SASL_CONTINUE:
 		send_challenge(s, out);
-		return;
+		break;
 	case SASL_OK:
 		if (out->len) {
 			/* SCRAM server-final: one more round before +OK (RFC 5034 4). */
 			s->sasl_final_pending = true;
 			send_challenge(s, out);
-			return;
+			break;
 		}
 		auth_succeeded(s);
-		return;
+		break;
 	default:
 		if (temp) {
 			log_warn("pop3 id=%s peer=%s event=login result=error", conn_id(s->conn),
@@ -272,11 +308,20 @@ static void auth_run(struct pop3_session *s, enum sasl_status st, struct buf *ou
 			auth_end(s);
 			pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure, try "
 				      "again later");
-			return;
+			break;
 		}
 		auth_failed(s, s->sasl ? sasl_error(s->sasl) : "failed");
-		return;
+		break;
 	}
+	buf_reset(out);
+}
+
+static void auth_run(struct pop3_session *s, enum sasl_status st)
+{
+	s->ops_in_flight++; /* keeps the session alive across the worker's job */
+	pop3_pause(s);
+	auth_sasl_run_async(s->ctx->workers, s->sasl, st, s->ctx->store, &s->sasl_out,
+			    &s->sasl_account_id, auth_ran, s);
 }
 
 void pop3_proceed_auth(struct pop3_session *s)
@@ -298,28 +343,28 @@ void pop3_proceed_auth(struct pop3_session *s)
 	s->sasl = sasl_new(mech);
 	s->sasl_mech = sasl_mech_name(mech);
 	s->sasl_account_id = 0;
-	struct buf out = BUF_INIT, in = BUF_INIT;
+	struct buf *out = &s->sasl_out, in = BUF_INIT;
 	enum sasl_status st;
+	buf_reset(out);
 	if (s->cmd.nargs == 2) {
 		struct str ir = s->cmd.args[1];
 		if (ir.len == 1 && ir.p[0] == '=') {
-			st = sasl_step(s->sasl, (const uint8_t *)"", 0, true, &out);
+			st = sasl_step(s->sasl, (const uint8_t *)"", 0, true, out);
 		} else if (base64_decode(&in, ir.p, ir.len) < 0) {
 			auth_end(s);
 			pop3_reply_err(s, "Cannot decode the initial response");
 			goto out;
 		} else {
-			st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &out);
+			st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, out);
 		}
 	} else {
-		st = sasl_step(s->sasl, NULL, 0, false, &out);
+		st = sasl_step(s->sasl, NULL, 0, false, out);
 	}
-	auth_run(s, st, &out);
+	auth_run(s, st);
 out:
 	memset(s->reader.line.data, 0, s->reader.line.len);
 	if (in.data)
 		memset(in.data, 0, in.len);
-	buf_free(&out);
 	buf_free(&in);
 }
 
@@ -330,7 +375,7 @@ void pop3_auth_response(struct pop3_session *s, const char *line, size_t len)
 		pop3_reply_err(s, "Authentication cancelled");
 		return;
 	}
-	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct buf in = BUF_INIT;
 	if (base64_decode(&in, line, len) < 0) {
 		auth_end(s);
 		pop3_reply_err(s, "Cannot decode the response");
@@ -344,13 +389,13 @@ void pop3_auth_response(struct pop3_session *s, const char *line, size_t len)
 			auth_succeeded(s);
 		goto out;
 	}
+	buf_reset(&s->sasl_out);
 	enum sasl_status st =
-	        sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &out);
-	auth_run(s, st, &out);
+	        sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &s->sasl_out);
+	auth_run(s, st);
 out:
 	memset(s->reader.line.data, 0, s->reader.line.len);
 	if (in.data)
 		memset(in.data, 0, in.len);
 	buf_free(&in);
-	buf_free(&out);
 }

@@ -175,6 +175,7 @@ struct pop3_session {
 	struct sasl *sasl;
 	const char *sasl_mech;   /* its name, for the log */
 	bool sasl_final_pending; /* SCRAM: server-final sent, waiting for the empty line */
+	struct buf sasl_out;     /* the machine's output, kept across a worker's job */
 	int64_t sasl_account_id; /* the account whose credentials the machine checks */
 
 	/* the maildrop, from login on */

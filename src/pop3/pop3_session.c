@@ -211,6 +211,7 @@ void pop3_session_free(struct pop3_session *s)
 	pop3_line_free(&s->reader);
 	free(s->user);
 	sasl_free(&s->sasl);
+	buf_free(&s->sasl_out);
 	if (s->output_ev)
 		event_free(s->output_ev);
 	free(s->login);

@@ -21,6 +21,7 @@
 
 struct store;
 struct auth_throttle;
+struct work_pool;
 
 #define SMTP_MAX_ERRORS 10        /* protocol errors before 421 and close */
 #define SMTP_MAX_AUTH_FAILURES 3  /* failed AUTH attempts before 421 and close */
@@ -36,6 +37,7 @@ struct smtp_context {
 	struct store *store;
 	const struct config *cfg; /* the server's live configuration (reloads in place) */
 	struct auth_throttle *throttle;
+	struct work_pool *workers; /* password checks off the loop */
 	struct event_base *base;
 	bool tls_available; /* a certificate is loaded: STARTTLS may be offered */
 };

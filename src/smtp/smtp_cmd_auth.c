@@ -100,33 +100,46 @@ static void send_challenge(struct smtp_session *s, const struct buf *out)
 	s->state = SMTP_STATE_AUTH;
 }
 
-/* Drives the machine (with the store's answers) until it needs the client or
-   is finished. */
-static void auth_run(struct smtp_session *s, enum sasl_status st, struct buf *out)
+/* The machine (with the store's answers, the password checked on a worker
+   thread) has run until it needs the client or is finished. */
+static void auth_ran(enum sasl_status st, bool temp, void *arg)
 {
-	bool temp;
-	switch (auth_sasl_run(s->sasl, st, s->ctx->store, out, &s->auth_account_id, &temp)) {
+	struct smtp_session *s = arg;
+	if (!smtp_release(s))
+		return; /* the client left; the session is gone */
+	smtp_resume(s);
+	struct buf *out = &s->sasl_out;
+	switch (st) {
 	case SASL_CONTINUE:
 		send_challenge(s, out);
-		return;
+		break;
 	case SASL_OK:
 		if (out->len) {
 			/* SCRAM server-final: one more round before 235. */
 			s->auth_final_pending = true;
 			send_challenge(s, out);
-			return;
+			break;
 		}
 		auth_succeeded(s);
-		return;
+		break;
 	default:
 		if (temp) {
 			auth_end(s);
 			smtp_reply(s, "454 4.7.0 Temporary authentication failure");
-			return;
+			break;
 		}
 		auth_failed(s, s->sasl ? sasl_error(s->sasl) : "failed");
-		return;
+		break;
 	}
+	buf_reset(out);
+}
+
+static void auth_run(struct smtp_session *s, enum sasl_status st)
+{
+	s->pending++; /* keeps the session alive across the worker's job */
+	smtp_pause(s);
+	auth_sasl_run_async(s->ctx->workers, s->sasl, st, s->ctx->store, &s->sasl_out,
+			    &s->auth_account_id, auth_ran, s);
 }
 
 void smtp_proceed_auth(struct smtp_session *s)
@@ -140,25 +153,25 @@ void smtp_proceed_auth(struct smtp_session *s)
 		return;
 	}
 	s->sasl = sasl_new(mech);
-	struct buf out = BUF_INIT, in = BUF_INIT;
+	struct buf *out = &s->sasl_out, in = BUF_INIT;
 	enum sasl_status st;
+	buf_reset(out);
 	if (sp) {
 		struct str ir = {sp + 1, arg.len - mlen - 1};
 		if (ir.len == 1 && ir.p[0] == '=') {
-			st = sasl_step(s->sasl, (const uint8_t *)"", 0, true, &out);
+			st = sasl_step(s->sasl, (const uint8_t *)"", 0, true, out);
 		} else if (base64_decode(&in, ir.p, ir.len) < 0) {
 			auth_end(s);
 			smtp_reply_error(s, "501 5.5.2 Cannot decode the initial response");
 			goto out;
 		} else {
-			st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &out);
+			st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, out);
 		}
 	} else {
-		st = sasl_step(s->sasl, NULL, 0, false, &out);
+		st = sasl_step(s->sasl, NULL, 0, false, out);
 	}
-	auth_run(s, st, &out);
+	auth_run(s, st);
 out:
-	buf_free(&out);
 	buf_free(&in);
 }
 
@@ -169,7 +182,7 @@ void smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 		smtp_reply_error(s, "501 5.0.0 Authentication cancelled");
 		return;
 	}
-	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct buf in = BUF_INIT;
 	if (base64_decode(&in, line, len) < 0) {
 		auth_end(s);
 		smtp_reply_error(s, "501 5.5.2 Cannot decode the response");
@@ -184,10 +197,10 @@ void smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 		auth_succeeded(s);
 		goto out;
 	}
+	buf_reset(&s->sasl_out);
 	enum sasl_status st =
-		sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &out);
-	auth_run(s, st, &out);
+		sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &s->sasl_out);
+	auth_run(s, st);
 out:
 	buf_free(&in);
-	buf_free(&out);
 }

@@ -218,11 +218,10 @@ static void commit_done(struct store_op *op, void *arg)
 	struct smtp_session *s = arg;
 	s->commit_in_flight = false;
 	s->op = NULL;
-	if (s->orphaned) {
+	if (!smtp_release(s)) {
 		/* The client left before the commit finished: the message is stored
 		   (or not) all the same, the client will retry if unsure. */
 		free_op(op);
-		smtp_session_free(s);
 		return;
 	}
 	if (op->result == 0) {
@@ -309,6 +308,7 @@ static void commit_message(struct smtp_session *s)
 	op->u.append.account_id = s->auth_account_id;
 	s->op = op;
 	s->commit_in_flight = true;
+	s->pending++;
 	smtp_pause(s);
 	store_submit(s->ctx->store, op, commit_done, s);
 }

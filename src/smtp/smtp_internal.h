@@ -198,6 +198,8 @@ struct smtp_session {
 	/* the commit: op is allocated for the time it is in flight */
 	struct store_op *op;
 	bool commit_in_flight;
+	unsigned pending;     /* store ops and worker jobs holding the session */
+	struct buf sasl_out;  /* the SASL machine's output, kept across a worker's job */
 	struct buf message;
 };
 
@@ -218,6 +220,9 @@ void smtp_pause(struct smtp_session *s);
 void smtp_resume(struct smtp_session *s);
 void smtp_transaction_reset(struct smtp_session *s);
 void smtp_session_free(struct smtp_session *s);
+/* Ends one pending piece of work; false when the session was orphaned and is
+   now freed (the caller must not touch it). */
+bool smtp_release(struct smtp_session *s);
 
 /* smtp_cmd_session.c: HELO EHLO RSET NOOP QUIT VRFY EXPN HELP STARTTLS */
 int smtp_check_any(struct smtp_session *s);
@@ -252,5 +257,66 @@ int smtp_check_auth(struct smtp_session *s);
 void smtp_proceed_auth(struct smtp_session *s);
 void smtp_auth_response(struct smtp_session *s, const char *line, size_t len);
 bool smtp_auth_offered(const struct smtp_session *s);
+
+/* ---- replies (smtp_reply.c): pure again, the outbound client's parser -----------
+ *
+ * smtp_reply_feed() is fed what a server sends, in pieces of any size, and
+ * returns one whole reply at a time (RFC 5321 4.2): lines "ddd-text" then a last
+ * "ddd text" (or "ddd"), every line with the same code, 2yz to 5yz. Bytes after
+ * the reply (a pipelined server's next replies) are left unconsumed. A line may
+ * end in CRLF or a bare LF (what servers send is taken as it comes; the CR is
+ * dropped). An RFC 3463 enhanced status code at the start of the first line's
+ * text ("5.1.1", class matching the reply's) is taken out of the text of every
+ * line that starts with it. Anything else — a bad code, lines with different
+ * codes, a line, a reply or a line count over its limit — is SMTP_REPLY_BAD and
+ * the parser stays bad: the connection cannot be trusted any more.
+ */
+#define SMTP_REPLY_MAX_LINE 2048  /* one line without its end (RFC 5321 4.5.3.1.5: 512) */
+#define SMTP_REPLY_MAX_LINES 128  /* lines of one reply */
+#define SMTP_REPLY_MAX_TEXT 32768 /* text of one reply, all lines */
+#define SMTP_REPLY_MAX_FORMAT 1000 /* bytes of smtp_reply_format's text */
+
+struct smtp_reply {
+	int code;          /* 200 to 599 */
+	char enhanced[12]; /* "5.1.1"; "" when the reply has none */
+	struct buf text;   /* the lines' texts, joined with '\n' (no code, no enhanced code) */
+	size_t nlines;
+};
+
+struct smtp_reply_parser {
+	int state; /* private */
+	struct buf line;
+	bool cr; /* the line so far ends in CR */
+	bool bad;
+};
+
+enum smtp_reply_status {
+	SMTP_REPLY_MORE, /* need more input */
+	SMTP_REPLY_DONE, /* a whole reply is in r */
+	SMTP_REPLY_BAD,  /* not SMTP: why says what */
+};
+
+void smtp_reply_parser_init(struct smtp_reply_parser *p);
+void smtp_reply_parser_free(struct smtp_reply_parser *p);
+void smtp_reply_init(struct smtp_reply *r);
+void smtp_reply_free(struct smtp_reply *r);
+/* Consumes bytes of in (at most len) and sets *consumed. r is reset when a new
+   reply starts; on SMTP_REPLY_DONE it holds that reply. */
+enum smtp_reply_status smtp_reply_feed(struct smtp_reply_parser *p, const char *in, size_t len,
+				       size_t *consumed, struct smtp_reply *r, struct buf *why);
+/* "550 5.1.1 text of line one text of line two": one line of printable ASCII
+   (other bytes become '?'), at most SMTP_REPLY_MAX_FORMAT bytes of text. */
+void smtp_reply_format(const struct smtp_reply *r, struct buf *out);
+
+/* What an EHLO reply announces (RFC 5321 4.1.1.1: keyword lines after the first). */
+struct smtp_ehlo {
+	bool pipelining, starttls, eightbitmime, smtputf8, chunking, dsn, enhancedstatuscodes;
+	bool size;          /* SIZE was announced */
+	uint64_t size_max;  /* its limit, 0 = none given */
+};
+void smtp_reply_ehlo(const struct smtp_reply *r, struct smtp_ehlo *caps);
+
+/* RFC 3461 xtext encoding (for ENVID and ORCPT), appended to out. */
+void smtp_xtext_encode(const char *in, size_t len, struct buf *out);
 
 #endif

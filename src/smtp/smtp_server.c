@@ -118,6 +118,7 @@ void smtp_session_free(struct smtp_session *s)
 	sasl_free(&s->sasl);
 	smtp_cmd_free(&s->cmd);
 	buf_free(&s->message);
+	buf_free(&s->sasl_out);
 	free(s);
 }
 
@@ -148,12 +149,22 @@ static void smtp_closed(struct conn *c)
 		return;
 	log_info("smtp id=%s peer=%s event=disconnect messages=%u", conn_id(c), conn_peer(c),
 		 s->messages);
-	if (s->commit_in_flight) {
-		s->orphaned = true; /* the completion frees it */
+	if (s->pending) {
+		s->orphaned = true; /* the last completion frees it */
 		s->conn = NULL;
 		return;
 	}
 	smtp_session_free(s);
+}
+
+bool smtp_release(struct smtp_session *s)
+{
+	s->pending--;
+	if (!s->orphaned)
+		return true;
+	if (s->pending == 0)
+		smtp_session_free(s);
+	return false;
 }
 
 static void smtp_timeout(struct conn *c)
