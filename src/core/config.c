@@ -84,6 +84,8 @@ static bool check_nonempty(const struct cfg_key *k, const void *value, struct bu
 static bool check_hostname(const struct cfg_key *k, const void *value, struct buf *why);
 static bool check_user(const struct cfg_key *k, const void *value, struct buf *why);
 static bool check_resolver(const struct cfg_key *k, const void *value, struct buf *why);
+static bool check_retry(const struct cfg_key *k, const void *value, struct buf *why);
+static bool check_route_entry(const char *key, const char *value, struct buf *why);
 
 /* Initialisers for the check column; clang-format would spread each over four lines. */
 // clang-format off
@@ -97,19 +99,43 @@ static bool check_resolver(const struct cfg_key *k, const void *value, struct bu
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const store_backends[] = {"sqlite", "postgresql", NULL};
 
-static const struct {
+/*
+ * A section has either fixed keys (rows of keys[] below) or free keys: names
+ * the operator chooses, such as the destination domains of [routes]. Free keys
+ * are kept in file order in a struct config_entry array of struct config, each
+ * checked by check_entry; entry_* describe them in the reference.
+ */
+struct cfg_free_keys {
+	size_t entries, count; /* offsets of the entry array and its length */
+	bool (*check_entry)(const char *key, const char *value, struct buf *why);
+	const char *entry_key, *entry_type, *entry_help;
+};
+
+static const struct cfg_free_keys route_keys = {
+        OFF(routes), OFF(nroutes), check_route_entry, "DOMAIN", "route",
+        "Next hops, then policy words: `[host]:port` (addresses of host, or an IP literal; no MX "
+        "lookup), `host:port` (the MX hosts of host), or `mx` (the domain's own MX hosts); "
+        "`require-tls` (STARTTLS or no delivery), `verify` (and a certificate valid for the "
+        "host's name). Without a port: `[queue] mx_port`. Example: "
+        "`example.org = [127.0.0.1]:2526`."};
+
+static const struct cfg_section {
 	const char *name;
 	const char *help;
+	const struct cfg_free_keys *free_keys; /* NULL: the keys are rows of keys[] */
 } sections[] = {
-        {"server", "The process: its name on the network, where it keeps its files, how it logs."},
-        {"tls", "Certificate and key for STARTTLS and the implicit-TLS ports."},
-        {"smtp", "SMTP: mail from other servers, and submission from users and applications."},
-        {"imap", "IMAP access to mailboxes."},
-        {"pop3", "POP3 access to the inbox."},
-        {"http", "The HTTP API (JSON) and /metrics."},
-        {"dns", "DNS lookups for outbound delivery (MX, A/AAAA, TXT, TLSA)."},
-        {"store", "Where accounts, mailboxes, messages and the queue are kept."},
-        {"limits", "Connection limits, timeouts and login throttling, for every protocol."},
+        {"server", "The process: its name on the network, where it keeps its files, how it logs.", NULL},
+        {"tls", "Certificate and key for STARTTLS and the implicit-TLS ports.", NULL},
+        {"smtp", "SMTP: mail from other servers, and submission from users and applications.", NULL},
+        {"imap", "IMAP access to mailboxes.", NULL},
+        {"pop3", "POP3 access to the inbox.", NULL},
+        {"http", "The HTTP API (JSON) and /metrics.", NULL},
+        {"dns", "DNS lookups for outbound delivery (MX, A/AAAA, TXT, TLSA).", NULL},
+        {"queue", "Outbound delivery: retries, lifetime and concurrency of the queue.", NULL},
+        {"routes", "Where mail for a domain goes instead of its MX hosts, and how (one key per "
+                   "destination domain; `*` for every other domain).", &route_keys},
+        {"store", "Where accounts, mailboxes, messages and the queue are kept.", NULL},
+        {"limits", "Connection limits, timeouts and login throttling, for every protocol.", NULL},
 };
 
 static const struct cfg_key keys[] = {
@@ -160,9 +186,32 @@ static const struct cfg_key keys[] = {
 
         {"http", "listen", CFG_LISTEN, OFF(http_listen), "127.0.0.1:8025", NO_CHECK,
          "HTTP API and /metrics."},
+        {"http", "listen_tls", CFG_LISTEN, OFF(http_listen_tls), "", NO_CHECK,
+         "HTTP API and /metrics over implicit TLS (HTTPS, port 443); empty: off."},
+        {"http", "request_timeout", CFG_DURATION, OFF(http_request_timeout), "30s",
+         RANGE(1, HOUR),
+         "A request's head must arrive within this time (an idle keep-alive connection is "
+         "closed after it too); its body gets this plus one second per 64 KiB."},
 
         {"dns", "resolver", CFG_STRING, OFF(dns_resolver), "", CHECK(check_resolver),
          "DNS server as ip:port (e.g. 127.0.0.1:53 or [::1]:53); empty: the system's."},
+
+        {"queue", "retry", CFG_STRING, OFF(queue_retry), "1m, 5m, 15m, 30m, 1h, 2h, 4h",
+         CHECK(check_retry),
+         "Waits between delivery attempts of a recipient, in order; the last one repeats "
+         "(1 to 32 durations)."},
+        {"queue", "max_age", CFG_DURATION, OFF(queue_max_age), "5d", RANGE(1, 60 * DAY),
+         "A recipient still undelivered this long after the message was queued is bounced."},
+        {"queue", "max_connections", CFG_UINT, OFF(queue_max_connections), "100",
+         RANGE(1, 100000), "Most outbound SMTP connections at once."},
+        {"queue", "max_connections_per_destination", CFG_UINT, OFF(queue_max_per_destination),
+         "10", RANGE(1, 10000), "Most outbound SMTP connections at once to one destination "
+                                "domain."},
+        {"queue", "max_messages_per_connection", CFG_UINT,
+         OFF(queue_max_messages_per_connection), "100", RANGE(1, 100000),
+         "Messages sent over one connection before it is closed."},
+        {"queue", "mx_port", CFG_UINT, OFF(queue_mx_port), "25", RANGE(1, 65535),
+         "TCP port of MX hosts (25; other values are for tests)."},
 
         {"store", "backend", CFG_ENUM, OFF(store_backend), "sqlite", ONE_OF(store_backends),
          "Storage engine: sqlite (one file, the default) or postgresql (several nodes)."},
@@ -199,6 +248,26 @@ static void *field_of(struct config *cfg, const struct cfg_key *k)
 static const void *cfield_of(const struct config *cfg, const struct cfg_key *k)
 {
 	return (const char *)cfg + k->offset;
+}
+
+static struct config_entry **entries_of(struct config *cfg, const struct cfg_section *sec)
+{
+	return (struct config_entry **)((char *)cfg + sec->free_keys->entries);
+}
+
+static size_t *count_of(struct config *cfg, const struct cfg_section *sec)
+{
+	return (size_t *)((char *)cfg + sec->free_keys->count);
+}
+
+static void entries_free(struct config_entry **e, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		free((*e)[i].key);
+		free((*e)[i].value);
+	}
+	xfree(e);
+	*n = 0;
 }
 
 static bool is_string_type(enum cfg_type t)
@@ -431,6 +500,172 @@ void config_listen_free(struct listen_addr **addrs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free((*addrs)[i].host);
 	xfree(addrs);
+}
+
+/* ---- duration lists and routes --------------------------------------------------- */
+
+static bool parse_number(enum cfg_type t, const char *s, uint64_t *v_r, struct buf *why);
+
+int config_parse_durations(const char *value, uint64_t *v, size_t max, size_t *n_r,
+                           struct buf *err)
+{
+	struct str rest = str_trim(str_c(value));
+	size_t n = 0;
+
+	*n_r = 0;
+	if (rest.len == 0) {
+		buf_puts(err, "no duration given");
+		return -1;
+	}
+	for (;;) {
+		const char *comma = memchr(rest.p, ',', rest.len);
+		size_t ilen = comma ? (size_t)(comma - rest.p) : rest.len;
+		struct str item = str_trim((struct str){rest.p, ilen});
+		char *text = str_dup(item);
+		uint64_t d;
+		bool ok = parse_number(CFG_DURATION, text, &d, err);
+		free(text);
+		if (!ok)
+			return -1;
+		if (d < 1 || d > 30 * DAY) {
+			buf_puts(err, "each duration must be 1s to 30d");
+			return -1;
+		}
+		if (n == max) {
+			buf_printf(err, "more than %zu durations", max);
+			return -1;
+		}
+		v[n++] = d;
+		if (!comma)
+			break;
+		rest.len -= ilen + 1;
+		rest.p = comma + 1;
+	}
+	*n_r = n;
+	return 0;
+}
+
+void config_route_free(struct config_route *r)
+{
+	for (size_t i = 0; i < r->nhops; i++)
+		free(r->hops[i].host);
+	xfree(&r->hops);
+	r->nhops = 0;
+}
+
+/* One next hop: "[host]:port", "[host]", "host:port" or "host". */
+static int parse_hop(struct str t, struct config_hop *h, struct buf *err)
+{
+	struct str host, port = {NULL, 0};
+	bool bracketed = t.len > 0 && t.p[0] == '[';
+	int family;
+
+	if (bracketed) {
+		const char *close = memchr(t.p, ']', t.len);
+		if (!close) {
+			buf_puts(err, "missing ']' in ");
+			goto bad;
+		}
+		host = (struct str){t.p + 1, (size_t)(close - t.p - 1)};
+		size_t after = (size_t)(close + 1 - t.p);
+		if (after < t.len) {
+			if (t.p[after] != ':') {
+				buf_puts(err, "text after ']' in ");
+				goto bad;
+			}
+			port = (struct str){t.p + after + 1, t.len - after - 1};
+		}
+	} else {
+		const char *colon = memchr(t.p, ':', t.len);
+		host = (struct str){t.p, colon ? (size_t)(colon - t.p) : t.len};
+		if (colon) {
+			port = (struct str){colon + 1, t.len - host.len - 1};
+			if (memchr(port.p, ':', port.len)) {
+				buf_puts(err, "an IPv6 address needs brackets, as in [::1]:25: ");
+				goto bad;
+			}
+		}
+	}
+	char *name = str_dup(host);
+	bool ip = is_ip_literal(name, &family);
+	if (!ip && !is_dns_name(name, host.len)) {
+		free(name);
+		buf_puts(err, "not a host name or IP address in ");
+		goto bad;
+	}
+	uint64_t v = 0;
+	if (port.p && (!str_to_u64(port, &v) || v < 1 || v > 65535)) {
+		free(name);
+		buf_puts(err, "port must be 1 to 65535 in ");
+		goto bad;
+	}
+	h->host = name;
+	h->port = (unsigned)v;
+	h->mx = !bracketed && !ip;
+	return 0;
+bad:
+	put_quoted(err, t.p, t.len);
+	return -1;
+}
+
+int config_parse_route(const char *value, struct config_route *r, struct buf *err)
+{
+	const char *p = value;
+	bool mx = false;
+
+	memset(r, 0, sizeof *r);
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t len = strcspn(p, " \t,");
+		struct str t = {p, len};
+		p += len;
+		if (str_eq(t, STR_LIT("require-tls"))) {
+			r->require_tls = true;
+		} else if (str_eq(t, STR_LIT("verify"))) {
+			r->require_tls = r->verify = true;
+		} else if (r->require_tls) {
+			buf_puts(err, "next hops come before the policy words: ");
+			put_quoted(err, t.p, t.len);
+			goto fail;
+		} else if (str_eq(t, STR_LIT("mx"))) {
+			mx = true;
+		} else if (r->nhops == CONFIG_MAX_HOPS) {
+			buf_printf(err, "more than %d next hops", CONFIG_MAX_HOPS);
+			goto fail;
+		} else {
+			r->hops = xrealloc(r->hops, (r->nhops + 1) * sizeof *r->hops);
+			if (parse_hop(t, &r->hops[r->nhops], err) < 0)
+				goto fail;
+			r->nhops++;
+		}
+	}
+	if (mx && r->nhops > 0) {
+		buf_puts(err, "'mx' stands alone: it cannot be mixed with next hops");
+		goto fail;
+	}
+	if (!mx && r->nhops == 0) {
+		buf_puts(err, "no next hop (write 'mx' for the domain's own MX hosts)");
+		goto fail;
+	}
+	return 0;
+fail:
+	config_route_free(r);
+	return -1;
+}
+
+const char *config_route_for(const struct config *cfg, const char *domain)
+{
+	const char *any = NULL;
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		if (str_eq_nocase(str_c(cfg->routes[i].key), str_c(domain)))
+			return cfg->routes[i].value;
+		if (strcmp(cfg->routes[i].key, "*") == 0)
+			any = cfg->routes[i].value;
+	}
+	return any;
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -679,6 +914,27 @@ static bool check_resolver(const struct cfg_key *k, const void *value, struct bu
 	return ok;
 }
 
+static bool check_retry(const struct cfg_key *k, const void *value, struct buf *why)
+{
+	uint64_t v[CONFIG_MAX_RETRY];
+	size_t n;
+	return config_parse_durations(value, v, CONFIG_MAX_RETRY, &n, why) == 0;
+}
+
+/* A [routes] line: a destination domain or "*", and a route. */
+static bool check_route_entry(const char *key, const char *value, struct buf *why)
+{
+	struct config_route r;
+	if (strcmp(key, "*") != 0 && !is_dns_name(key, strlen(key))) {
+		buf_puts(why, "not a domain name (or '*')");
+		return false;
+	}
+	if (config_parse_route(value, &r, why) < 0)
+		return false;
+	config_route_free(&r);
+	return true;
+}
+
 /* ---- defaults, copy, free ------------------------------------------------------ */
 
 /* The system's host name when it is a valid DNS name, else "localhost". */
@@ -727,6 +983,19 @@ static void config_copy(struct config *dst, const struct config *src)
 		if (*f)
 			*f = xstrdup(*f);
 	}
+	for (size_t s = 0; s < ARRAY_SIZE(sections); s++) {
+		if (!sections[s].free_keys)
+			continue;
+		struct config_entry **e = entries_of(dst, &sections[s]);
+		size_t n = *count_of(dst, &sections[s]);
+		if (!*e)
+			continue;
+		struct config_entry *copy = xcalloc(n ? n : 1, sizeof *copy);
+		for (size_t i = 0; i < n; i++)
+			copy[i] = (struct config_entry){xstrdup((*e)[i].key), xstrdup((*e)[i].value),
+							0};
+		*e = copy;
+	}
 }
 
 void config_free(struct config *cfg)
@@ -734,6 +1003,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (is_string_type(keys[i].type))
 			xfree(field_of(cfg, &keys[i]));
+	for (size_t s = 0; s < ARRAY_SIZE(sections); s++)
+		if (sections[s].free_keys)
+			entries_free(entries_of(cfg, &sections[s]), count_of(cfg, &sections[s]));
 	xfree(&cfg->source);
 }
 
@@ -908,6 +1180,60 @@ static char *read_line(char *out, int size, void *stream)
 	return out;
 }
 
+/*
+ * A line of a free-key section: the key is lower-cased (the keys are names, such
+ * as domains, compared without case); a key set earlier in the same text is a
+ * duplicate, one set by an earlier text (layered parses) is replaced.
+ */
+static void set_entry(struct parse_ctx *c, const struct cfg_section *sec, const char *name,
+                      const char *value)
+{
+	struct buf why = BUF_INIT, echo = BUF_INIT;
+	struct config_entry **e = entries_of(c->cfg, sec);
+	size_t *n = count_of(c->cfg, sec);
+	char *key = str_dup_lower(str_c(name));
+	size_t len = strlen(value);
+
+	put_echo(&echo, name, strlen(name));
+	if (len > CONFIG_MAX_VALUE) {
+		fail(c, "[%s] %s: value too long (%zu bytes, at most %d)", sec->name,
+		     buf_cstr(&echo), len, CONFIG_MAX_VALUE);
+		goto out;
+	}
+	if (value[0] == ';') {
+		fail(c, "[%s] %s: a value cannot start with ';' (it would read as a comment)",
+		     sec->name, buf_cstr(&echo));
+		goto out;
+	}
+	if (!sec->free_keys->check_entry(key, value, &why)) {
+		fail_line(c, "[%s] %s: %s", sec->name, buf_cstr(&echo), buf_cstr(&why));
+		goto out;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*e)[i].key, key) != 0)
+			continue;
+		if ((*e)[i].line) {
+			fail(c, "[%s] duplicate key '%s' (first set on line %d)", sec->name,
+			     buf_cstr(&echo), (*e)[i].line);
+		} else {
+			replace_string(&(*e)[i].value, value);
+			(*e)[i].line = c->line;
+		}
+		goto out;
+	}
+	if (*n >= CONFIG_MAX_ENTRIES) {
+		fail(c, "[%s] more than %d keys", sec->name, CONFIG_MAX_ENTRIES);
+		goto out;
+	}
+	*e = xrealloc(*e, (*n + 1) * sizeof **e);
+	(*e)[(*n)++] = (struct config_entry){key, xstrdup(value), c->line};
+	key = NULL;
+out:
+	free(key);
+	buf_free(&why);
+	buf_free(&echo);
+}
+
 /* The ini_handler: one call per "key = value" line. Returns 0 to report an error. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -922,6 +1248,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		goto out;
 	}
 	sec = sections[c->section].name;
+	if (sections[c->section].free_keys) {
+		set_entry(c, &sections[c->section], name, value);
+		goto out;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (strcmp(keys[i].section, sec) == 0 && strcmp(keys[i].key, name) == 0) {
 			found = (int)i;
@@ -1120,6 +1450,13 @@ void config_print(const struct config *cfg, struct buf *out)
 			           buf_cstr(&value));
 			buf_free(&value);
 		}
+		if (sections[s].free_keys) {
+			struct config_entry *e =
+				*entries_of((struct config *)cfg, &sections[s]);
+			size_t n = *count_of((struct config *)cfg, &sections[s]);
+			for (size_t i = 0; i < n; i++)
+				buf_printf(out, "%s = %s\n", e[i].key, e[i].value);
+		}
 	}
 }
 
@@ -1173,5 +1510,9 @@ void config_print_reference(struct buf *out)
 				buf_printf(out, " | `%s` | ", k->def);
 			buf_printf(out, "%s |\n", k->help);
 		}
+		if (sections[s].free_keys)
+			buf_printf(out, "| `%s` | %s | (none) | %s |\n",
+			           sections[s].free_keys->entry_key, sections[s].free_keys->entry_type,
+			           sections[s].free_keys->entry_help);
 	}
 }

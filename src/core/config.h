@@ -54,9 +54,23 @@ struct config {
 
 	/* [http] */
 	char *http_listen; /* 127.0.0.1:8025 */
+	char *http_listen_tls; /* empty: off */
+	uint64_t http_request_timeout; /* seconds, 30 */
 
 	/* [dns] */
 	char *dns_resolver; /* host:port, empty = system's */
+
+	/* [queue] */
+	char *queue_retry;                   /* "1m, 5m, 15m, 30m, 1h, 2h, 4h": see config_parse_durations */
+	uint64_t queue_max_age;              /* seconds, 5d */
+	uint64_t queue_max_connections;      /* outbound connections at once, 100 */
+	uint64_t queue_max_per_destination;  /* to one destination domain at once, 10 */
+	uint64_t queue_max_messages_per_connection; /* 100 */
+	uint64_t queue_mx_port;              /* 25 */
+
+	/* [routes]: destination domain (or "*") -> next hops, see config_parse_route */
+	struct config_entry *routes;
+	size_t nroutes;
 
 	/* [store] */
 	char *store_backend; /* sqlite (postgresql later) */
@@ -73,6 +87,14 @@ struct config {
 	uint64_t login_delay_max;        /* seconds, 15 */
 };
 
+/* One "key = value" line of a section whose keys are free (names chosen by the
+   operator, such as the domains of [routes]), in file order. */
+struct config_entry {
+	char *key;
+	char *value;
+	int line; /* private: the line that set it in the text being parsed */
+};
+
 /*
  * Limits of the configuration text (errors, never truncation): a value is at most
  * CONFIG_MAX_VALUE bytes, a line at most CONFIG_MAX_LINE bytes, a file at most
@@ -82,6 +104,9 @@ struct config {
 #define CONFIG_MAX_LINE 8192
 #define CONFIG_MAX_FILE (1024 * 1024)
 #define CONFIG_MAX_LISTEN 64
+#define CONFIG_MAX_ENTRIES 1000 /* keys of one free-key section ([routes]) */
+#define CONFIG_MAX_RETRY 32     /* intervals of [queue] retry */
+#define CONFIG_MAX_HOPS 16      /* next hops of one route */
 
 /* Fills cfg with the embedded defaults (data_dir-relative paths resolved). */
 void config_defaults(struct config *cfg);
@@ -135,5 +160,41 @@ int config_parse_listen(const char *value, struct listen_addr **addrs_r, size_t 
 			struct buf *err);
 /* Frees the hosts and the array, sets *addrs to NULL. */
 void config_listen_free(struct listen_addr **addrs, size_t n);
+
+/*
+ * A comma-separated list of durations ("1m, 5m, 1h"), at most max of them, each
+ * 1 second to 30 days, into v (seconds). 0, or -1 with a reason.
+ */
+int config_parse_durations(const char *value, uint64_t *v, size_t max, size_t *n_r,
+			   struct buf *err);
+
+/*
+ * A route of [routes]: where mail for a domain goes instead of its MX hosts,
+ * and how. The value is a list of next hops separated by commas or blanks,
+ * then optional policy words:
+ *   [host]:port   the host's addresses (A/AAAA), or the IP literal; no MX lookup
+ *   host:port     the MX hosts of host (an IPv4 literal is taken as is)
+ *   mx            the destination's own MX hosts, as without a route (policy only)
+ *   require-tls   deliver only over STARTTLS
+ *   verify        and only to a certificate that verifies for the host's name
+ * The port may be left out (port 0: the usual SMTP port, [queue] mx_port).
+ * Examples: "[127.0.0.1]:2526", "[relay.example.net]:587 require-tls",
+ * "mx verify". An IPv6 literal needs brackets: "[::1]:25".
+ */
+struct config_hop {
+	char *host;    /* name or IP literal, without brackets */
+	unsigned port; /* 0: the default */
+	bool mx;       /* look up host's MX records (written without brackets) */
+};
+struct config_route {
+	struct config_hop *hops; /* none: the destination's own MX hosts */
+	size_t nhops;
+	bool require_tls;
+	bool verify; /* implies require_tls */
+};
+int config_parse_route(const char *value, struct config_route *r, struct buf *err);
+void config_route_free(struct config_route *r);
+/* The route value for domain (exact name, case-insensitive, else "*"), or NULL. */
+const char *config_route_for(const struct config *cfg, const char *domain);
 
 #endif

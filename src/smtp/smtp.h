@@ -49,4 +49,38 @@ struct smtp_service {
 
 extern const struct conn_handler smtp_conn_handler;
 
+/* ---- the outbound client (smtp_client.c) --------------------------------------------
+ *
+ * Delivers the queue's jobs (queue.h) over SMTP: a session tries the hops of its
+ * route in order (connection refused or lost, a greeting that is not 2xx, TLS
+ * that is required and missing or failing: the next hop), says EHLO (HELO when
+ * refused), takes STARTTLS whenever offered (opportunistic, no certificate
+ * check unless the route says verify; a failed handshake is retried in clear
+ * once, unless TLS is required), pipelines MAIL and RCPT when PIPELINING is
+ * offered, announces SIZE, BODY=8BITMIME and SMTPUTF8 as the message needs
+ * (bouncing it when the server cannot take it), passes RFC 3461 parameters to a
+ * server with DSN, sends the message with BDAT when CHUNKING is offered and
+ * with dot-stuffed DATA otherwise, and reports each recipient through the
+ * outcome API: 2xx delivered, 4xx deferred, 5xx bounced. A broken reply or a
+ * lost connection defers whatever is not reported yet. Timeouts are RFC 5321
+ * 4.5.3.2's.
+ */
+struct queue_transport;
+struct smtp_client;
+
+#define SMTP_CLIENT_CONNECT_TIMEOUT 30  /* seconds to connect (Postfix's default) */
+#define SMTP_CLIENT_GREETING_TIMEOUT 300 /* 220 greeting: 5 minutes */
+#define SMTP_CLIENT_COMMAND_TIMEOUT 300  /* EHLO, STARTTLS, MAIL, RCPT, RSET: 5 minutes */
+#define SMTP_CLIENT_DATA_TIMEOUT 120     /* DATA initiation: 2 minutes */
+#define SMTP_CLIENT_BLOCK_TIMEOUT 180    /* each data block sent: 3 minutes */
+#define SMTP_CLIENT_FINAL_TIMEOUT 600    /* reply to the final dot or BDAT LAST: 10 minutes */
+#define SMTP_CLIENT_QUIT_TIMEOUT 10      /* waiting for the reply to QUIT */
+
+extern const struct queue_transport smtp_client_transport;
+/* cfg is live (hostname for EHLO). */
+struct smtp_client *smtp_client_new(struct event_base *base, const struct config *cfg,
+				    struct buf *err);
+/* Frees every session still open (after queue_stop). */
+void smtp_client_free(struct smtp_client **cl);
+
 #endif

@@ -72,7 +72,7 @@ static enum smtp_reply_status bad(struct smtp_reply_parser *p, struct buf *why, 
 
 /* One whole line (its end removed). */
 static enum smtp_reply_status take_line(struct smtp_reply_parser *p, const char *l, size_t n,
-					struct smtp_reply *r, struct buf *why)
+                                        struct smtp_reply *r, struct buf *why)
 {
 	if (n < 3 || !is_digit(l[0]) || !is_digit(l[1]) || !is_digit(l[2]))
 		return bad(p, why, "reply line without a 3-digit code");
@@ -121,7 +121,7 @@ static enum smtp_reply_status take_line(struct smtp_reply_parser *p, const char 
 }
 
 enum smtp_reply_status smtp_reply_feed(struct smtp_reply_parser *p, const char *in, size_t len,
-				       size_t *consumed, struct smtp_reply *r, struct buf *why)
+                                       size_t *consumed, struct smtp_reply *r, struct buf *why)
 {
 	*consumed = 0;
 	if (p->bad)
@@ -190,7 +190,7 @@ static bool keyword_is(struct str line, const char *kw, struct str *rest)
 	if (line.len > n && line.p[n] != ' ' && line.p[n] != '=')
 		return false;
 	*rest = line.len > n ? str_trim((struct str){line.p + n + 1, line.len - n - 1})
-			     : (struct str){line.p + n, 0};
+	                     : (struct str){line.p + n, 0};
 	return true;
 }
 
@@ -204,7 +204,8 @@ void smtp_reply_ehlo(const struct smtp_reply *r, struct smtp_ehlo *caps)
 	p = nl ? nl + 1 : end;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
-		struct str line = str_trim((struct str){p, nl ? (size_t)(nl - p) : (size_t)(end - p)});
+		struct str line =
+		        str_trim((struct str){p, nl ? (size_t)(nl - p) : (size_t)(end - p)});
 		p = nl ? nl + 1 : end;
 		struct str rest;
 		if (keyword_is(line, "PIPELINING", &rest))

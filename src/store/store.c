@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#define STORE_RECEIVED_SOURCES 16 /* distinct append sources counted */
+
 struct store_watch {
 	int64_t mailbox_id;
 	store_watch_fn *fn;
@@ -53,6 +55,15 @@ struct store {
 	/* watchers (loop thread only) */
 	struct store_watch *watches;
 	int dispatching; /* >0 while calling watchers: removal is deferred */
+	void (*queue_fn)(void *arg); /* store_queue_notify */
+	void *queue_arg;
+
+	/* appends committed by source, for store_stats_received (loop thread) */
+	struct store_received {
+		char source[16];
+		uint64_t n;
+	} received[STORE_RECEIVED_SOURCES];
+	size_t nreceived;
 };
 
 const struct store_default_mailbox store_default_mailboxes[] = {
@@ -174,6 +185,26 @@ static void op_free_results(struct store_op *op)
 		xfree(&op->u.copy.src_uids_r);
 		xfree(&op->u.copy.new_uids_r);
 		op->u.copy.ncopied_r = 0;
+		break;
+	case STORE_OP_QUEUE_CLAIM:
+		for (size_t i = 0; i < op->u.claim.nitems_r; i++) {
+			struct store_queue_item *it = &op->u.claim.items_r[i];
+			free(it->rcpt);
+			free(it->dsn_notify);
+			free(it->dsn_orcpt);
+			free(it->env_from);
+			free(it->dsn_ret);
+			free(it->dsn_envid);
+			free(it->source);
+		}
+		xfree(&op->u.claim.items_r);
+		op->u.claim.nitems_r = 0;
+		break;
+	case STORE_OP_QUEUE_OUTCOME:
+		op->u.outcome.finished_r = 0;
+		break;
+	case STORE_OP_QUEUE_ADMIN:
+		op->u.queue.count_r = 0;
 		break;
 	default:
 		break;
@@ -377,6 +408,42 @@ static void notify_watchers(struct store *st, const struct store_change *c)
 	}
 }
 
+/* Did op, committed, make queue recipients due? */
+static bool op_feeds_queue(const struct store_op *op)
+{
+	if (op->result != 0)
+		return false;
+	switch (op->kind) {
+	case STORE_OP_APPEND:
+		return op->u.append.nqueue > 0;
+	case STORE_OP_QUEUE_OUTCOME:
+		return op->u.outcome.also && op->u.outcome.also->u.append.nqueue > 0;
+	case STORE_OP_QUEUE_ADMIN:
+		return op->u.queue.action != STORE_QUEUE_HOLD &&
+		       op->u.queue.action != STORE_QUEUE_REMOVE;
+	default:
+		return false;
+	}
+}
+
+static void count_received(struct store *st, const struct store_op *op)
+{
+	if (op->kind != STORE_OP_APPEND || op->result != 0 || !op->u.append.source)
+		return;
+	const char *src = op->u.append.source;
+	for (size_t i = 0; i < st->nreceived; i++)
+		if (strcmp(st->received[i].source, src) == 0) {
+			st->received[i].n++;
+			return;
+		}
+	if (st->nreceived == STORE_RECEIVED_SOURCES ||
+	    strlen(src) >= sizeof st->received[0].source)
+		return;
+	struct store_received *r = &st->received[st->nreceived++];
+	strcpy(r->source, src);
+	r->n = 1;
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct store *st = arg;
@@ -391,6 +458,10 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		op->next = NULL;
 		for (size_t i = 0; i < op->nchanges; i++)
 			notify_watchers(st, &op->changes[i]);
+		bool feeds = st->queue_fn && op_feeds_queue(op);
+		if (feeds)
+			st->queue_fn(st->queue_arg);
+		count_received(st, op);
 		if (op->done)
 			op->done(op, op->done_arg);
 	}
@@ -427,6 +498,12 @@ void store_watch_remove(struct store *st, struct store_watch **wp)
 			return;
 		}
 	panic("store_watch_remove: unknown watch");
+}
+
+void store_queue_notify(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	st->queue_fn = fn;
+	st->queue_arg = arg;
 }
 
 /* ---- reads --------------------------------------------------------------------- */
@@ -535,6 +612,12 @@ int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct b
 	return st->be->blob_read(st->reader, blob_id, out, err);
 }
 
+enum store_lookup store_message_read(struct store *st, int64_t mailbox_id, uint32_t uid,
+				     struct buf *out, struct buf *err)
+{
+	return st->be->message_read(st->reader, mailbox_id, uid, out, err);
+}
+
 int store_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		  void (*changed)(const struct store_message *m, void *arg),
 		  void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
@@ -547,6 +630,97 @@ int store_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
 int store_check(struct store *st, struct buf *report, struct buf *err)
 {
 	return st->be->check(st->reader, report, err);
+}
+
+enum store_lookup store_queue_next_due(struct store *st, int64_t now, int64_t *when_r,
+				       struct buf *err)
+{
+	return st->be->queue_next_due(st->reader, now, when_r, err);
+}
+
+int store_queue_list(struct store *st, int64_t queue_id,
+		     void (*fn)(const struct store_queue_entry *e, void *arg), void *arg,
+		     struct buf *err)
+{
+	return st->be->queue_list(st->reader, queue_id, fn, arg, err);
+}
+
+int store_event_list(struct store *st, int64_t queue_id, const char *rcpt,
+		     void (*fn)(const struct store_event *e, void *arg), void *arg,
+		     struct buf *err)
+{
+	return st->be->event_list(st->reader, queue_id, rcpt, fn, arg, err);
+}
+
+/* ---- the HTTP API --------------------------------------------------------------- */
+
+void store_apikey_clear(struct store_apikey *k)
+{
+	xfree(&k->name);
+	xfree(&k->domains);
+	xfree(&k->pool);
+}
+
+enum store_lookup store_apikey_find(struct store *st, const unsigned char hash[32],
+				    struct store_apikey *k_r, struct buf *err)
+{
+	return st->be->apikey_find(st->reader, hash, k_r, err);
+}
+
+int store_apikey_list(struct store *st, void (*fn)(const struct store_apikey *k, void *arg),
+		      void *arg, struct buf *err)
+{
+	return st->be->apikey_list(st->reader, fn, arg, err);
+}
+
+enum store_lookup store_idempotency_get(struct store *st, int64_t api_key_id, const char *idem_key,
+					unsigned char hash_r[32], struct buf *response_r,
+					struct buf *err)
+{
+	int64_t since = (int64_t)time(NULL) - STORE_IDEMPOTENCY_TTL;
+	return st->be->idempotency_get(st->reader, api_key_id, idem_key, since, hash_r,
+				       response_r, err);
+}
+
+void store_api_message_clear(struct store_api_message *m)
+{
+	xfree(&m->public_id);
+	xfree(&m->message_id);
+	xfree(&m->env_from);
+	xfree(&m->subject);
+	xfree(&m->tags);
+	xfree(&m->metadata);
+}
+
+enum store_lookup store_api_message_get(struct store *st, int64_t api_key_id,
+					const char *public_id, struct store_api_message *m_r,
+					struct buf *err)
+{
+	return st->be->api_message_get(st->reader, api_key_id, public_id, m_r, err);
+}
+
+int store_api_events(struct store *st, int64_t api_key_id, int64_t after, size_t limit,
+		     const char *kind, const char *rcpt, const char *tag,
+		     void (*fn)(const struct store_api_event *e, void *arg), void *arg,
+		     struct buf *err)
+{
+	if (limit > STORE_API_MAX_EVENTS)
+		limit = STORE_API_MAX_EVENTS;
+	return st->be->api_events(st->reader, api_key_id, after, limit, kind, rcpt, tag, fn, arg,
+				  err);
+}
+
+void store_stats_received(struct store *st, void (*fn)(const char *source, uint64_t n, void *arg),
+			  void *arg)
+{
+	for (size_t i = 0; i < st->nreceived; i++)
+		fn(st->received[i].source, st->received[i].n, arg);
+}
+
+int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r,
+		      int64_t *oldest_r, struct buf *err)
+{
+	return st->be->stats_queue(st->reader, queued_r, deferred_r, oldest_r, err);
 }
 
 /* ---- recipient resolution -------------------------------------------------------- */

@@ -42,6 +42,7 @@
 struct config;
 struct event_base;
 struct store;
+struct store_api_send;
 
 #define STORE_MAX_ADDRESS 254     /* RFC 5321 path limit */
 #define STORE_MAX_DOMAIN 253
@@ -92,6 +93,11 @@ enum store_op_kind {
 	STORE_OP_FLAGS,
 	STORE_OP_EXPUNGE,
 	STORE_OP_COPY,
+	STORE_OP_QUEUE_CLAIM,   /* take due recipients for delivery (see "outbound queue") */
+	STORE_OP_QUEUE_OUTCOME, /* record one attempt's results, finish the message */
+	STORE_OP_QUEUE_ADMIN,   /* flush, hold, release, remove, recover */
+	STORE_OP_APIKEY_ADD,    /* an HTTP API key (see "the HTTP API") */
+	STORE_OP_APIKEY_REVOKE, /* it stops working at once */
 };
 
 /* One target of an append: a mailbox, with the message's initial state. */
@@ -113,6 +119,64 @@ struct store_queue_rcpt {
 };
 
 enum store_flags_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+/*
+ * The outbound queue. A queue message (the blob, the envelope sender, RFC 3461
+ * data) has recipients, each with a state:
+ *   queued    waiting for its first attempt
+ *   deferred  an attempt failed temporarily; next_attempt says when to retry
+ *   delivered / bounced / expired / failed   final
+ * A recipient is due when it is queued or deferred, next_attempt <= now, it is
+ * not held and no delivery holds a claim (lease) on it. STORE_OP_QUEUE_CLAIM
+ * takes due recipients and leases them for lease seconds, so that nothing
+ * delivers a recipient twice; STORE_OP_QUEUE_OUTCOME records each recipient's
+ * result with its delivery event (the receipt) and drops the lease. When every
+ * recipient of a message is final, the queue message goes (with its reference
+ * to the blob); its events stay. A process that restarts recovers its leases
+ * with STORE_QUEUE_RECOVER (one node: every lease is its own).
+ */
+#define STORE_QUEUE_MAX_CLAIM 1000 /* recipients one claim may take */
+
+/* A claimed recipient with its message's envelope (owned by the op). */
+struct store_queue_item {
+	int64_t rcpt_id;
+	int64_t queue_id;
+	char *rcpt;
+	char *dsn_notify; /* NULL when none */
+	char *dsn_orcpt;  /* NULL when none */
+	unsigned attempts; /* attempts made before this one */
+	/* the message */
+	char *env_from; /* "" for <> */
+	char *dsn_ret;  /* NULL when none */
+	char *dsn_envid;
+	char *source;
+	int64_t account_id; /* 0 when none */
+	int64_t blob_id;
+	uint64_t size;
+	int64_t created; /* seconds since the epoch */
+};
+
+/* One recipient's result of an attempt. */
+struct store_queue_result {
+	int64_t rcpt_id;
+	const char *state;    /* new state: "deferred", "delivered", "bounced", "expired", "failed" */
+	const char *kind;     /* event kind: usually the state */
+	int64_t next_attempt; /* seconds; deferred only */
+	bool attempted;       /* counts as an attempt (attempts + 1) */
+	const char *reply;    /* the remote reply or our reason, one line; may be NULL */
+	const char *mx;       /* remote host name, or NULL */
+	const char *remote_ip;
+	const char *source_ip;
+	const char *tls; /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL */
+};
+
+enum store_queue_action {
+	STORE_QUEUE_FLUSH,   /* deferred recipients become due now */
+	STORE_QUEUE_HOLD,    /* recipients are not delivered until released */
+	STORE_QUEUE_RELEASE, /* held recipients become due now */
+	STORE_QUEUE_REMOVE,  /* the message goes, with a "removed" event per recipient */
+	STORE_QUEUE_RECOVER, /* every lease is dropped (start-up of the one node) */
+};
 
 enum store_error {
 	STORE_OK = 0,
@@ -155,6 +219,7 @@ struct store_op {
 			const char *special_use; /* "\\Sent" etc. or NULL (CREATE) */
 			const char *new_name;    /* RENAME */
 			bool subscribed;         /* SUBSCRIBE */
+			bool unsubscribed;       /* CREATE: leave what it makes unsubscribed */
 			int64_t id_r;
 		} mailbox;
 		struct {
@@ -176,6 +241,8 @@ struct store_op {
 			const char *source;    /* "smtp", "submission", "api", ... */
 			int64_t account_id;    /* the authenticated sender, or 0 */
 			int64_t queue_id_r;
+			/* A send through the HTTP API, or NULL (see "the HTTP API"). */
+			const struct store_api_send *api;
 		} append;
 		struct {
 			int64_t mailbox_id;
@@ -213,6 +280,37 @@ struct store_op {
 			size_t ncopied_r;
 			uint32_t to_uidvalidity_r;
 		} copy;
+		struct {
+			int64_t now;   /* seconds; 0 = the current time */
+			int64_t lease; /* seconds the claim holds */
+			size_t max;    /* at most this many (<= STORE_QUEUE_MAX_CLAIM) */
+			/* results, owned by the op: by queue id, then recipient id */
+			struct store_queue_item *items_r;
+			size_t nitems_r;
+		} claim;
+		struct {
+			const struct store_queue_result *results;
+			size_t nresults;
+			/* An APPEND run in the same transaction (a bounce to the
+			   sender), or NULL: the bounce exists if and only if the
+			   results are recorded. Its failure fails this op. */
+			struct store_op *also;
+			/* results: queue messages finished (every recipient final) */
+			size_t finished_r;
+		} outcome;
+		struct {
+			enum store_queue_action action;
+			int64_t queue_id; /* 0 = every message (FLUSH, HOLD, RELEASE) */
+			size_t count_r;   /* recipients changed */
+		} queue;
+		struct {
+			const char *name;
+			const unsigned char *hash; /* SHA-256 of the key (32 bytes), ADD */
+			const char *domains; /* "a.example,b.example"; NULL: every local domain */
+			const char *pool;    /* source-IP pool, or NULL */
+			double rate;         /* messages per second, 0: no limit */
+			int64_t id_r;
+		} apikey;
 	} u;
 
 	/* Results common to every op. */
@@ -324,6 +422,7 @@ struct store_message {
 	uint32_t flags;
 	char **keywords; /* NULL-terminated, NULL when none */
 	int64_t internaldate;
+	int64_t savedate; /* when it was stored in this mailbox (seconds since the epoch) */
 	uint64_t size;
 	int64_t blob_id;
 };
@@ -340,6 +439,11 @@ enum store_lookup store_message_cache(struct store *st, int64_t mailbox_id, uint
 				      struct buf *err);
 /* The raw bytes of a blob, appended to out. */
 int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err);
+/* The raw bytes of a message, appended to out, in one read: never another
+   message's, even when it is expunged meanwhile and its blob id reused.
+   STORE_NOT_FOUND when the message is gone. */
+enum store_lookup store_message_read(struct store *st, int64_t mailbox_id, uint32_t uid,
+				     struct buf *out, struct buf *err);
 
 /*
  * What changed in a mailbox since modseq: messages (new or with changed flags)
@@ -359,6 +463,164 @@ int store_domain_normalize(const char *name, struct buf *out, struct buf *err);
 /* Normalises and validates "local@domain" into out; with allow_catchall, "@domain". */
 int store_address_normalize(const char *address, bool allow_catchall, struct buf *out,
 			    struct buf *err);
+
+/* ---- the outbound queue: reads ------------------------------------------------ */
+
+/* When a recipient is next due (seconds, the earliest next_attempt of queued or
+   deferred recipients that are neither held nor leased); STORE_NOT_FOUND when
+   none is waiting. */
+enum store_lookup store_queue_next_due(struct store *st, int64_t now, int64_t *when_r,
+				       struct buf *err);
+
+/* A queue recipient as `petrel queue list / show` shows it. */
+struct store_queue_entry {
+	int64_t queue_id;
+	int64_t rcpt_id;
+	int64_t created;
+	const char *env_from;
+	const char *source;
+	uint64_t size;
+	const char *rcpt;
+	const char *state;
+	unsigned attempts;
+	int64_t next_attempt;
+	bool held;
+	bool leased; /* a delivery is under way */
+	const char *last_reply; /* NULL when none */
+	const char *route;
+};
+/* Recipients still in the queue, by queue id then recipient id; queue_id 0
+   lists every message. The strings live only during the call. */
+int store_queue_list(struct store *st, int64_t queue_id,
+		     void (*fn)(const struct store_queue_entry *e, void *arg), void *arg,
+		     struct buf *err);
+
+/* A delivery event (a receipt). */
+struct store_event {
+	int64_t id;
+	int64_t queue_id;
+	const char *rcpt;
+	const char *kind;
+	int64_t at_ms;
+	const char *mx, *remote_ip, *source_ip, *tls, *reply; /* NULL when none */
+	unsigned attempt;     /* 0 when not an attempt */
+	int64_t next_attempt; /* 0 when none */
+};
+/* Events of a queue message (queue_id != 0) or of a recipient address
+   (rcpt != NULL, case-insensitive), oldest first. */
+int store_event_list(struct store *st, int64_t queue_id, const char *rcpt,
+		     void (*fn)(const struct store_event *e, void *arg), void *arg,
+		     struct buf *err);
+
+/* Calls fn on the loop after each commit that put recipients into the queue
+   (one listener: the queue runner). NULL removes it. */
+void store_queue_notify(struct store *st, void (*fn)(void *arg), void *arg);
+
+/* ---- the HTTP API: keys, sends, receipts ------------------------------------------- */
+
+/*
+ * API keys are stored as the SHA-256 of the key (the key itself is shown once,
+ * when it is made). A revoked key keeps its row, and its name, so that the
+ * messages it sent stay attributed. Idempotency records last
+ * STORE_IDEMPOTENCY_TTL seconds.
+ */
+#define STORE_IDEMPOTENCY_TTL (24 * 3600)
+#define STORE_API_MAX_EVENTS 1000 /* events one store_api_events call returns */
+
+/*
+ * What an append made by the HTTP API records with the message, in the same
+ * transaction: an api_message row (public id -> queue id, key, Message-ID,
+ * tags, metadata), "queued" and "delivered" receipts for the local recipients
+ * (delivered by this very append; the remote ones get "queued" from the queue),
+ * the key and pool on the queue entry, and the idempotency record. A message
+ * with no remote recipient has no queue entry, only a queue id that its
+ * receipts use. With idem_key set, the append fails with STORE_ERR_EXISTS and
+ * leaves nothing when the key already recorded that idempotency key within
+ * STORE_IDEMPOTENCY_TTL (a concurrent duplicate request).
+ */
+struct store_api_send {
+	int64_t api_key_id;
+	const char *public_id;  /* the id the API answers with */
+	const char *message_id; /* "<...>", or NULL */
+	const char *subject;    /* UTF-8, or NULL */
+	const char *pool;       /* or NULL */
+	const char *tags;       /* JSON array text, or NULL */
+	const char *metadata;   /* JSON object text, or NULL */
+	const char *const *delivered; /* local recipients' addresses */
+	size_t ndelivered;
+	const char *idem_key; /* or NULL */
+	const unsigned char *idem_hash; /* SHA-256 of the request, 32 bytes */
+	const char *idem_response;      /* the response body to replay */
+};
+
+struct store_apikey {
+	int64_t id;
+	char *name;
+	char *domains; /* "" when every local domain */
+	char *pool;    /* "" when none */
+	double rate;   /* messages per second, 0: no limit */
+	int64_t created;
+	int64_t revoked; /* seconds since the epoch, 0 when active */
+};
+void store_apikey_clear(struct store_apikey *k);
+/* The key whose SHA-256 is hash (revoked or not). */
+enum store_lookup store_apikey_find(struct store *st, const unsigned char hash[32],
+				    struct store_apikey *k_r, struct buf *err);
+int store_apikey_list(struct store *st, void (*fn)(const struct store_apikey *k, void *arg),
+		      void *arg, struct buf *err);
+
+/* The record of idem_key for the key, when made less than STORE_IDEMPOTENCY_TTL
+   ago: the request's SHA-256 and the response, appended to response_r. */
+enum store_lookup store_idempotency_get(struct store *st, int64_t api_key_id, const char *idem_key,
+					unsigned char hash_r[32], struct buf *response_r,
+					struct buf *err);
+
+struct store_api_message {
+	int64_t queue_id;
+	char *public_id;
+	char *message_id; /* "" when none */
+	char *env_from;
+	char *subject;  /* "" when none */
+	char *tags;     /* JSON text, "" when none */
+	char *metadata; /* JSON text, "" when none */
+	int64_t created; /* seconds since the epoch */
+};
+void store_api_message_clear(struct store_api_message *m);
+/* A message the key sent; its receipts are store_event_list(queue_id). */
+enum store_lookup store_api_message_get(struct store *st, int64_t api_key_id,
+					const char *public_id, struct store_api_message *m_r,
+					struct buf *err);
+
+/* An event of a message sent through the API, with that message's API data. */
+struct store_api_event {
+	struct store_event e;
+	const char *public_id;
+	const char *message_id; /* NULL when none */
+	const char *tags;       /* JSON text, NULL when none */
+	const char *metadata;
+};
+/*
+ * The events of the key's messages with id > after, in id order (which is
+ * commit order: a later page never holds an event that an earlier one should
+ * have), at most limit (<= STORE_API_MAX_EVENTS); kind, rcpt and tag (an
+ * element of the message's tags) filter when not NULL. The strings live only
+ * during the call.
+ */
+int store_api_events(struct store *st, int64_t api_key_id, int64_t after, size_t limit,
+		     const char *kind, const char *rcpt, const char *tag,
+		     void (*fn)(const struct store_api_event *e, void *arg), void *arg,
+		     struct buf *err);
+
+/* ---- statistics (for /metrics) ------------------------------------------------------- */
+
+/* Messages committed since the store was opened, by the source of their append
+   ("smtp", "submission", "api", ...; appends without a source are not counted). */
+void store_stats_received(struct store *st, void (*fn)(const char *source, uint64_t n, void *arg),
+			  void *arg);
+/* Recipients waiting in the outbound queue, and the creation time of the oldest
+   message that has one (0 when none). */
+int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r,
+		      int64_t *oldest_r, struct buf *err);
 
 /* ---- maintenance ---------------------------------------------------------------- */
 

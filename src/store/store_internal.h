@@ -58,11 +58,43 @@ struct store_backend {
 					   struct buf *envelope, struct buf *bodystructure,
 					   struct buf *err);
 	int (*blob_read)(struct store_conn *c, int64_t blob_id, struct buf *out, struct buf *err);
+	enum store_lookup (*message_read)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+					  struct buf *out, struct buf *err);
 	int (*changes)(struct store_conn *c, int64_t mailbox_id, uint64_t modseq,
 		       void (*changed)(const struct store_message *m, void *arg),
 		       void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
 		       bool *complete_r, struct buf *err);
 	int (*check)(struct store_conn *c, struct buf *report, struct buf *err);
+
+	/* The outbound queue (see store.h). */
+	enum store_lookup (*queue_next_due)(struct store_conn *c, int64_t now, int64_t *when_r,
+					    struct buf *err);
+	int (*queue_list)(struct store_conn *c, int64_t queue_id,
+			  void (*fn)(const struct store_queue_entry *e, void *arg), void *arg,
+			  struct buf *err);
+	int (*event_list)(struct store_conn *c, int64_t queue_id, const char *rcpt,
+			  void (*fn)(const struct store_event *e, void *arg), void *arg,
+			  struct buf *err);
+
+	/* The HTTP API (see store.h). */
+	enum store_lookup (*apikey_find)(struct store_conn *c, const unsigned char hash[32],
+					 struct store_apikey *k_r, struct buf *err);
+	int (*apikey_list)(struct store_conn *c,
+			   void (*fn)(const struct store_apikey *k, void *arg), void *arg,
+			   struct buf *err);
+	enum store_lookup (*idempotency_get)(struct store_conn *c, int64_t api_key_id,
+					     const char *idem_key, int64_t since,
+					     unsigned char hash_r[32], struct buf *response_r,
+					     struct buf *err);
+	enum store_lookup (*api_message_get)(struct store_conn *c, int64_t api_key_id,
+					     const char *public_id,
+					     struct store_api_message *m_r, struct buf *err);
+	int (*api_events)(struct store_conn *c, int64_t api_key_id, int64_t after, size_t limit,
+			  const char *kind, const char *rcpt, const char *tag,
+			  void (*fn)(const struct store_api_event *e, void *arg), void *arg,
+			  struct buf *err);
+	int (*stats_queue)(struct store_conn *c, uint64_t *queued_r, uint64_t *deferred_r,
+			   int64_t *oldest_r, struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -84,5 +116,36 @@ extern const struct store_default_mailbox store_default_mailboxes[];
 extern const size_t store_n_default_mailboxes;
 /* Validates a UTF-8 mailbox name (no control characters, no empty levels). */
 int store_mailbox_name_check(const char *name, struct buf *err);
+
+/*
+ * store_sqlite_api.c: the HTTP API's part of the SQLite backend. It reaches the
+ * connection through these few hooks of store_sqlite.c.
+ */
+struct sqlite3_stmt;
+struct sqlite3_stmt *store_sqlite_stmt(struct store_conn *c, const char *sql);
+struct sqlite3 *store_sqlite_db(struct store_conn *c);
+void store_sqlite_op_sql_fail(struct store_op *op, struct store_conn *c, int rc);
+/* STORE_OP_APIKEY_ADD and STORE_OP_APIKEY_REVOKE. */
+void store_sqlite_api_apply(struct store_conn *c, struct store_op *op);
+/* The end of an append with op->u.append.api set (inside its savepoint). */
+void store_sqlite_api_append(struct store_conn *c, struct store_op *op);
+enum store_lookup store_sqlite_apikey_find(struct store_conn *c, const unsigned char hash[32],
+					   struct store_apikey *k_r, struct buf *err);
+int store_sqlite_apikey_list(struct store_conn *c,
+			     void (*fn)(const struct store_apikey *k, void *arg), void *arg,
+			     struct buf *err);
+enum store_lookup store_sqlite_idempotency_get(struct store_conn *c, int64_t api_key_id,
+					       const char *idem_key, int64_t since,
+					       unsigned char hash_r[32], struct buf *response_r,
+					       struct buf *err);
+enum store_lookup store_sqlite_api_message_get(struct store_conn *c, int64_t api_key_id,
+					       const char *public_id,
+					       struct store_api_message *m_r, struct buf *err);
+int store_sqlite_api_events(struct store_conn *c, int64_t api_key_id, int64_t after, size_t limit,
+			    const char *kind, const char *rcpt, const char *tag,
+			    void (*fn)(const struct store_api_event *e, void *arg), void *arg,
+			    struct buf *err);
+int store_sqlite_stats_queue(struct store_conn *c, uint64_t *queued_r, uint64_t *deferred_r,
+			     int64_t *oldest_r, struct buf *err);
 
 #endif

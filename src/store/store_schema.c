@@ -181,6 +181,34 @@ static const char *const migrations[] = {
 	"  last_status TEXT,"
 	"  PRIMARY KEY(event_id, webhook_id)) WITHOUT ROWID;"
 	"CREATE INDEX webhook_delivery_due ON webhook_delivery(state, next_attempt);",
+
+	/* 2: outbound delivery. A held recipient waits for `petrel queue release`;
+	   lease is the time until which a delivery has claimed the recipient
+	   (0: none). Events record the attempt number and the retry time, and are
+	   found by recipient for `petrel receipts`. */
+	"ALTER TABLE queue_rcpt ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpt ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE event ADD COLUMN attempt INTEGER;"
+	"ALTER TABLE event ADD COLUMN next_attempt INTEGER;"
+	"CREATE INDEX event_rcpt ON event(rcpt COLLATE NOCASE);",
+
+	/* 3: messages sent through the HTTP API. A queue message goes when its
+	   last recipient is final, its events stay: api_message keeps what the
+	   API reports about it (public id, key, Message-ID) for as long as the
+	   events, and ties them to the key that sent it. */
+	"CREATE TABLE api_message("
+	"  id INTEGER PRIMARY KEY,"
+	"  public_id TEXT NOT NULL UNIQUE,"
+	"  queue_id INTEGER NOT NULL,"
+	"  api_key_id INTEGER NOT NULL REFERENCES api_key(id) ON DELETE CASCADE,"
+	"  message_id TEXT,"
+	"  env_from TEXT NOT NULL,"
+	"  subject TEXT,"
+	"  tags TEXT,"
+	"  metadata TEXT,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX api_message_queue ON api_message(queue_id);"
+	"CREATE INDEX api_message_key ON api_message(api_key_id);",
 };
 
 int store_schema_version(void)

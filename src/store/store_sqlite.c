@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STMT_CACHE 96
+#define STMT_CACHE 160
 
 struct store_conn {
 	sqlite3 *db;
@@ -269,18 +269,19 @@ static int next_uidvalidity(struct store_conn *c, uint32_t *v_r)
 }
 
 static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *name,
-			  const char *special_use, int64_t *id_r)
+			  const char *special_use, bool subscribed, int64_t *id_r)
 {
 	uint32_t uv;
 	int rc = next_uidvalidity(c, &uv);
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_stmt *st = stmt(c, "INSERT INTO mailbox(account_id, name, special_use, uidvalidity) "
-				   "VALUES(?, ?, ?, ?)");
+	sqlite3_stmt *st = stmt(c, "INSERT INTO mailbox(account_id, name, special_use, uidvalidity, "
+				   "subscribed) VALUES(?, ?, ?, ?, ?)");
 	sqlite3_bind_int64(st, 1, account_id);
 	bind_text(st, 2, name);
 	bind_text(st, 3, special_use ? special_use : "");
 	sqlite3_bind_int64(st, 4, uv);
+	sqlite3_bind_int(st, 5, subscribed ? 1 : 0);
 	rc = exec_step(st);
 	if (rc == SQLITE_OK && id_r)
 		*id_r = sqlite3_last_insert_rowid(c->db);
@@ -508,7 +509,7 @@ static void op_account_add(struct store_conn *c, struct store_op *op)
 	op->u.account.id_r = id;
 	for (size_t i = 0; i < store_n_default_mailboxes; i++) {
 		rc = mailbox_insert(c, id, store_default_mailboxes[i].name,
-				    store_default_mailboxes[i].special_use, NULL);
+				    store_default_mailboxes[i].special_use, true, NULL);
 		if (rc != SQLITE_OK) {
 			op_sql_fail(op, c, rc);
 			goto out;
@@ -719,7 +720,7 @@ static void op_mailbox_create(struct store_conn *c, struct store_op *op)
 		} else if (!exists) {
 			rc = mailbox_insert(c, op->u.mailbox.account_id, part,
 					    last ? op->u.mailbox.special_use : NULL,
-					    &op->u.mailbox.id_r);
+					    !op->u.mailbox.unsubscribed, &op->u.mailbox.id_r);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT) /* account gone */
 				store_op_fail(op, STORE_ERR_NOTFOUND, "no such account");
 			else if (rc != SQLITE_OK)
@@ -737,9 +738,13 @@ static void op_mailbox_create(struct store_conn *c, struct store_op *op)
 static void queue_insert(struct store_conn *c, struct store_op *op, int64_t blob_id)
 {
 	int64_t now_ms = time_now_ms();
-	sqlite3_stmt *st = stmt(c, "INSERT INTO queue_message(blob_id, env_from, dsn_ret, "
+	/* A queue id is never given twice, not even after its message went: the
+	   receipts (events) go on naming it. */
+	sqlite3_stmt *st = stmt(c, "INSERT INTO queue_message(id, blob_id, env_from, dsn_ret, "
 				   "dsn_envid, created, source, account_id) "
-				   "VALUES(?, ?, ?, ?, ?, ?, ?)");
+				   "VALUES(max(coalesce((SELECT max(id) FROM queue_message), 0), "
+				   "coalesce((SELECT max(queue_id) FROM event), 0)) + 1, "
+				   "?, ?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_int64(st, 1, blob_id);
 	bind_text(st, 2, op->u.append.env_from ? op->u.append.env_from : "");
 	bind_text(st, 3, op->u.append.dsn_ret);
@@ -880,6 +885,8 @@ static void op_append(struct store_conn *c, struct store_op *op)
 	}
 	if (op->u.append.nqueue > 0)
 		queue_insert(c, op, blob_id);
+	if (op->u.append.api && op->result == 0)
+		store_sqlite_api_append(c, op);
 }
 
 /* The current keywords of a message, NULL-terminated (NULL when none). */
@@ -1392,6 +1399,364 @@ static void op_mailbox_subscribe(struct store_conn *c, struct store_op *op)
 		op_sql_fail(op, c, rc);
 }
 
+/* ---- ops: the outbound queue ------------------------------------------------------- */
+
+static char *col_text_or_null(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct store_queue_item *x = a, *y = b;
+	if (x->queue_id != y->queue_id)
+		return x->queue_id < y->queue_id ? -1 : 1;
+	return x->rcpt_id < y->rcpt_id ? -1 : x->rcpt_id > y->rcpt_id;
+}
+
+/* Fills the message half of items[from..n) (sorted by queue id). */
+static int claim_messages(struct store_conn *c, struct store_queue_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && items[i - 1].queue_id == items[i].queue_id) {
+			const struct store_queue_item *p = &items[i - 1];
+			struct store_queue_item *it = &items[i];
+			it->env_from = xstrdup(p->env_from);
+			it->dsn_ret = p->dsn_ret ? xstrdup(p->dsn_ret) : NULL;
+			it->dsn_envid = p->dsn_envid ? xstrdup(p->dsn_envid) : NULL;
+			it->source = xstrdup(p->source);
+			it->account_id = p->account_id;
+			it->blob_id = p->blob_id;
+			it->size = p->size;
+			it->created = p->created;
+			continue;
+		}
+		sqlite3_stmt *st = stmt(c, "SELECT q.env_from, q.dsn_ret, q.dsn_envid, q.source, "
+					   "coalesce(q.account_id, 0), q.blob_id, b.size, q.created "
+					   "FROM queue_message q JOIN blob b ON b.id = q.blob_id "
+					   "WHERE q.id = ?");
+		sqlite3_bind_int64(st, 1, items[i].queue_id);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+		}
+		struct store_queue_item *it = &items[i];
+		it->env_from = col_text(st, 0);
+		it->dsn_ret = col_text_or_null(st, 1);
+		it->dsn_envid = col_text_or_null(st, 2);
+		it->source = col_text(st, 3);
+		it->account_id = sqlite3_column_int64(st, 4);
+		it->blob_id = sqlite3_column_int64(st, 5);
+		it->size = (uint64_t)sqlite3_column_int64(st, 6);
+		it->created = sqlite3_column_int64(st, 7);
+		sqlite3_reset(st);
+	}
+	return SQLITE_OK;
+}
+
+static void op_queue_claim(struct store_conn *c, struct store_op *op)
+{
+	int64_t now = op->u.claim.now ? op->u.claim.now : now_s();
+	size_t max = op->u.claim.max;
+	if (max == 0 || max > STORE_QUEUE_MAX_CLAIM)
+		max = STORE_QUEUE_MAX_CLAIM;
+	if (op->u.claim.lease <= 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "a claim needs a lease");
+		return;
+	}
+	sqlite3_stmt *st = stmt(c, "UPDATE queue_rcpt SET lease = ?1 WHERE id IN ("
+				   "  SELECT id FROM queue_rcpt WHERE state IN ('queued', 'deferred')"
+				   "  AND next_attempt <= ?2 AND held = 0 AND lease <= ?2"
+				   "  ORDER BY next_attempt, id LIMIT ?3) "
+				   "RETURNING id, queue_id, rcpt, dsn_notify, dsn_orcpt, attempts");
+	sqlite3_bind_int64(st, 1, now + op->u.claim.lease);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	struct store_queue_item *items = xcalloc(max, sizeof *items);
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+		struct store_queue_item *it = &items[n++];
+		it->rcpt_id = sqlite3_column_int64(st, 0);
+		it->queue_id = sqlite3_column_int64(st, 1);
+		it->rcpt = col_text(st, 2);
+		it->dsn_notify = col_text_or_null(st, 3);
+		it->dsn_orcpt = col_text_or_null(st, 4);
+		it->attempts = (unsigned)sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	op->u.claim.items_r = items;
+	op->u.claim.nitems_r = n;
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	qsort(items, n, sizeof *items, item_cmp);
+	rc = claim_messages(c, items, n);
+	if (rc != SQLITE_OK)
+		op_sql_fail(op, c, rc);
+}
+
+static bool queue_state_ok(const char *s)
+{
+	static const char *const states[] = {"deferred", "delivered", "bounced", "expired",
+					     "failed"};
+	for (size_t i = 0; s && i < ARRAY_SIZE(states); i++)
+		if (strcmp(s, states[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Drops the queue message when none of its recipients waits any more. */
+static int queue_finish_if_done(struct store_conn *c, int64_t qid, bool *finished_r)
+{
+	*finished_r = false;
+	sqlite3_stmt *st = stmt(c, "SELECT count(*) FROM queue_rcpt WHERE queue_id = ? "
+				   "AND state IN ('queued', 'deferred')");
+	sqlite3_bind_int64(st, 1, qid);
+	int rc = sqlite3_step(st);
+	int64_t waiting = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc;
+	if (waiting > 0)
+		return SQLITE_OK;
+	st = stmt(c, "DELETE FROM queue_message WHERE id = ? RETURNING blob_id");
+	sqlite3_bind_int64(st, 1, qid);
+	rc = sqlite3_step(st);
+	int64_t blob_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	rc = rc == SQLITE_ROW ? exec_step(st) : rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_OK || !blob_id)
+		return rc;
+	*finished_r = true;
+	return blob_unref(c, blob_id, 1);
+}
+
+static int event_insert(struct store_conn *c, int64_t qid, const char *rcpt, const char *kind,
+			int64_t at_ms, const struct store_queue_result *r, int64_t attempt,
+			int64_t next_attempt)
+{
+	sqlite3_stmt *st = stmt(c, "INSERT INTO event(queue_id, rcpt, kind, at, mx, remote_ip, "
+				   "source_ip, tls, reply, attempt, next_attempt) "
+				   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, qid);
+	bind_text(st, 2, rcpt);
+	bind_text(st, 3, kind);
+	sqlite3_bind_int64(st, 4, at_ms);
+	bind_text(st, 5, r ? r->mx : NULL);
+	bind_text(st, 6, r ? r->remote_ip : NULL);
+	bind_text(st, 7, r ? r->source_ip : NULL);
+	bind_text(st, 8, r ? r->tls : NULL);
+	bind_text(st, 9, r ? r->reply : NULL);
+	if (attempt > 0)
+		sqlite3_bind_int64(st, 10, attempt);
+	else
+		sqlite3_bind_null(st, 10);
+	if (next_attempt > 0)
+		sqlite3_bind_int64(st, 11, next_attempt);
+	else
+		sqlite3_bind_null(st, 11);
+	return exec_step(st);
+}
+
+/* Runs the nested append of an outcome; its mailbox changes become the outer op's. */
+static bool outcome_also(struct store_conn *c, struct store_op *op)
+{
+	struct store_op *also = op->u.outcome.also;
+	if (!also)
+		return true;
+	if (also->kind != STORE_OP_APPEND) {
+		store_op_fail(op, STORE_ERR_INVALID, "an outcome may carry an append only");
+		return false;
+	}
+	also->result = 0;
+	also->error = STORE_OK;
+	buf_reset(&also->err);
+	xfree(&also->changes);
+	also->nchanges = 0;
+	op_append(c, also);
+	if (also->result < 0) {
+		store_op_fail(op, also->error, "%s", buf_cstr(&also->err));
+		return false;
+	}
+	for (size_t i = 0; i < also->nchanges; i++)
+		store_op_changed(op, also->changes[i].mailbox_id, also->changes[i].modseq);
+	xfree(&also->changes);
+	also->nchanges = 0;
+	return true;
+}
+
+static void op_queue_outcome(struct store_conn *c, struct store_op *op)
+{
+	int64_t at_ms = time_now_ms();
+	size_t n = op->u.outcome.nresults;
+	int64_t *qids = xcalloc(n + 1, sizeof *qids);
+	size_t nq = 0;
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_queue_result *r = &op->u.outcome.results[i];
+		if (!queue_state_ok(r->state)) {
+			store_op_fail(op, STORE_ERR_INVALID, "bad queue state '%s'",
+				      r->state ? r->state : "");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct store_queue_result *r = &op->u.outcome.results[i];
+		bool deferred = strcmp(r->state, "deferred") == 0;
+		sqlite3_stmt *st = stmt(
+			c, "UPDATE queue_rcpt SET state = ?1, attempts = attempts + ?2, "
+			   "next_attempt = CASE WHEN ?3 > 0 THEN ?3 ELSE next_attempt END, "
+			   "last_reply = coalesce(?4, last_reply), route = coalesce(?5, route), "
+			   "source_ip = coalesce(?6, source_ip), lease = 0 "
+			   "WHERE id = ?7 AND state IN ('queued', 'deferred') "
+			   "RETURNING queue_id, rcpt, attempts");
+		bind_text(st, 1, r->state);
+		sqlite3_bind_int(st, 2, r->attempted ? 1 : 0);
+		sqlite3_bind_int64(st, 3, deferred ? r->next_attempt : 0);
+		bind_text(st, 4, r->reply);
+		bind_text(st, 5, r->mx);
+		bind_text(st, 6, r->source_ip);
+		sqlite3_bind_int64(st, 7, r->rcpt_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			/* Removed (or finished) while it was being delivered. */
+			sqlite3_reset(st);
+			rc = SQLITE_OK;
+			continue;
+		}
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			break;
+		}
+		int64_t qid = sqlite3_column_int64(st, 0);
+		char *rcpt = col_text(st, 1);
+		int64_t attempts = sqlite3_column_int64(st, 2);
+		rc = exec_step(st);
+		if (rc == SQLITE_OK)
+			rc = event_insert(c, qid, rcpt, r->kind ? r->kind : r->state, at_ms, r,
+					  r->attempted ? attempts : 0,
+					  deferred ? r->next_attempt : 0);
+		free(rcpt);
+		if (rc != SQLITE_OK)
+			break;
+		bool seen = false;
+		for (size_t k = 0; k < nq && !seen; k++)
+			seen = qids[k] == qid;
+		if (!seen)
+			qids[nq++] = qid;
+	}
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		goto out;
+	}
+	if (!outcome_also(c, op))
+		goto out;
+	for (size_t k = 0; k < nq; k++) {
+		bool finished;
+		rc = queue_finish_if_done(c, qids[k], &finished);
+		if (rc != SQLITE_OK) {
+			op_sql_fail(op, c, rc);
+			goto out;
+		}
+		op->u.outcome.finished_r += finished;
+	}
+out:
+	free(qids);
+}
+
+static bool queue_message_exists(struct store_conn *c, int64_t qid)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT 1 FROM queue_message WHERE id = ?");
+	sqlite3_bind_int64(st, 1, qid);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return found;
+}
+
+static int queue_remove(struct store_conn *c, int64_t qid, size_t *count_r)
+{
+	int64_t at_ms = time_now_ms();
+	sqlite3_stmt *st = stmt(c, "UPDATE queue_rcpt SET state = 'failed', lease = 0 "
+				   "WHERE queue_id = ? AND state IN ('queued', 'deferred') "
+				   "RETURNING rcpt");
+	sqlite3_bind_int64(st, 1, qid);
+	char **rcpts = NULL;
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rcpts = xrealloc(rcpts, (n + 1) * sizeof *rcpts);
+		rcpts[n++] = col_text(st, 0);
+	}
+	sqlite3_reset(st);
+	rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == SQLITE_OK) {
+			struct store_queue_result r = {.reply = "removed by the administrator"};
+			rc = event_insert(c, qid, rcpts[i], "removed", at_ms, &r, 0, 0);
+		}
+		free(rcpts[i]);
+	}
+	free(rcpts);
+	*count_r = n;
+	bool finished;
+	return rc == SQLITE_OK ? queue_finish_if_done(c, qid, &finished) : rc;
+}
+
+static void op_queue_admin(struct store_conn *c, struct store_op *op)
+{
+	int64_t now = now_s();
+	int64_t qid = op->u.queue.queue_id;
+	enum store_queue_action a = op->u.queue.action;
+	if (qid != 0 && a != STORE_QUEUE_RECOVER && !queue_message_exists(c, qid)) {
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no queue message %lld", (long long)qid);
+		return;
+	}
+	sqlite3_stmt *st = NULL;
+	switch (a) {
+	case STORE_QUEUE_FLUSH:
+		st = stmt(c, "UPDATE queue_rcpt SET next_attempt = ?1 "
+			     "WHERE state IN ('queued', 'deferred') AND next_attempt > ?1 "
+			     "AND (?2 = 0 OR queue_id = ?2)");
+		break;
+	case STORE_QUEUE_HOLD:
+		st = stmt(c, "UPDATE queue_rcpt SET held = 1 WHERE held = 0 "
+			     "AND state IN ('queued', 'deferred') AND ?1 > 0 "
+			     "AND (?2 = 0 OR queue_id = ?2)");
+		break;
+	case STORE_QUEUE_RELEASE:
+		st = stmt(c, "UPDATE queue_rcpt SET held = 0, next_attempt = min(next_attempt, ?1) "
+			     "WHERE held = 1 AND (?2 = 0 OR queue_id = ?2)");
+		break;
+	case STORE_QUEUE_RECOVER:
+		st = stmt(c, "UPDATE queue_rcpt SET lease = 0 WHERE lease != 0 AND ?1 > 0 "
+			     "AND (?2 = 0 OR queue_id = ?2)");
+		break;
+	case STORE_QUEUE_REMOVE:
+		if (qid == 0) {
+			store_op_fail(op, STORE_ERR_INVALID, "remove needs a queue id");
+			return;
+		}
+		int rc = queue_remove(c, qid, &op->u.queue.count_r);
+		if (rc != SQLITE_OK)
+			op_sql_fail(op, c, rc);
+		return;
+	default:
+		store_op_fail(op, STORE_ERR_INVALID, "unknown queue action %d", (int)a);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, qid);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
+	}
+	op->u.queue.count_r = (size_t)sqlite3_changes(c->db);
+}
+
 static void conn_apply(struct store_conn *c, struct store_op *op)
 {
 	switch (op->kind) {
@@ -1440,6 +1805,19 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 		break;
 	case STORE_OP_COPY:
 		op_copy(c, op);
+		break;
+	case STORE_OP_QUEUE_CLAIM:
+		op_queue_claim(c, op);
+		break;
+	case STORE_OP_QUEUE_OUTCOME:
+		op_queue_outcome(c, op);
+		break;
+	case STORE_OP_QUEUE_ADMIN:
+		op_queue_admin(c, op);
+		break;
+	case STORE_OP_APIKEY_ADD:
+	case STORE_OP_APIKEY_REVOKE:
+		store_sqlite_api_apply(c, op);
 		break;
 	default:
 		panic("store_sqlite: unknown op %d", (int)op->kind);
@@ -1653,6 +2031,7 @@ static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_
 		m->internaldate = sqlite3_column_int64(st, 3);
 		m->size = (uint64_t)sqlite3_column_int64(st, 4);
 		m->blob_id = sqlite3_column_int64(st, 5);
+		m->savedate = sqlite3_column_int64(st, 6);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -1673,8 +2052,9 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 			     uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
 			     void *arg, struct buf *err)
 {
-	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id "
-				   "FROM message WHERE mailbox_id = ? AND uid BETWEEN ? AND ? "
+	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, "
+				   "savedate FROM message WHERE mailbox_id = ? "
+				   "AND uid BETWEEN ? AND ? "
 				   "ORDER BY uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid_min);
@@ -1699,6 +2079,26 @@ static enum store_lookup conn_message_cache(struct store_conn *c, int64_t mailbo
 		if (bodystructure && sqlite3_column_type(st, 1) != SQLITE_NULL)
 			buf_append(bodystructure, sqlite3_column_text(st, 1),
 				   (size_t)sqlite3_column_bytes(st, 1));
+		r = STORE_FOUND;
+	} else if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+static enum store_lookup conn_message_read(struct store_conn *c, int64_t mailbox_id,
+					   uint32_t uid, struct buf *out, struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT b.data FROM message m JOIN blob b ON b.id = m.blob_id "
+				   "WHERE m.mailbox_id = ? AND m.uid = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = sqlite3_step(st);
+	enum store_lookup r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 		r = STORE_FOUND;
 	} else if (rc != SQLITE_DONE) {
 		read_fail(c, err);
@@ -1746,8 +2146,8 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 	*complete_r = (uint64_t)sqlite3_column_int64(st, 0) <= modseq;
 	sqlite3_reset(st);
 	if (changed) {
-		st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id FROM message "
-			     "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+		st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, savedate "
+			     "FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		sqlite3_bind_int64(st, 2, (int64_t)modseq);
 		if (message_rows(c, st, mailbox_id, changed, arg, err) < 0)
@@ -1772,6 +2172,116 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 out:
 	simple_exec(c, "COMMIT", NULL);
 	return r;
+}
+
+/* ---- reads: the outbound queue -------------------------------------------------- */
+
+static enum store_lookup conn_queue_next_due(struct store_conn *c, int64_t now, int64_t *when_r,
+					     struct buf *err)
+{
+	/* Leased recipients are few (those being delivered): skipping them is cheap. */
+	sqlite3_stmt *st = stmt(c, "SELECT next_attempt FROM queue_rcpt "
+				   "WHERE state IN ('queued', 'deferred') AND held = 0 "
+				   "AND lease <= ? ORDER BY next_attempt LIMIT 1");
+	sqlite3_bind_int64(st, 1, now);
+	int rc = sqlite3_step(st);
+	enum store_lookup r = STORE_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		*when_r = sqlite3_column_int64(st, 0);
+		r = STORE_FOUND;
+	} else if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+static const char *col_cstr(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static int conn_queue_list(struct store_conn *c, int64_t queue_id,
+			   void (*fn)(const struct store_queue_entry *e, void *arg), void *arg,
+			   struct buf *err)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT q.id, r.id, q.created, q.env_from, q.source, b.size, "
+				   "r.rcpt, r.state, r.attempts, r.next_attempt, r.held, r.lease, "
+				   "r.last_reply, r.route "
+				   "FROM queue_rcpt r JOIN queue_message q ON q.id = r.queue_id "
+				   "JOIN blob b ON b.id = q.blob_id "
+				   "WHERE ?1 = 0 OR q.id = ?1 ORDER BY q.id, r.id");
+	sqlite3_bind_int64(st, 1, queue_id);
+	int64_t now = now_s();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_queue_entry e = {
+			.queue_id = sqlite3_column_int64(st, 0),
+			.rcpt_id = sqlite3_column_int64(st, 1),
+			.created = sqlite3_column_int64(st, 2),
+			.env_from = col_cstr(st, 3),
+			.source = col_cstr(st, 4),
+			.size = (uint64_t)sqlite3_column_int64(st, 5),
+			.rcpt = col_cstr(st, 6),
+			.state = col_cstr(st, 7),
+			.attempts = (unsigned)sqlite3_column_int64(st, 8),
+			.next_attempt = sqlite3_column_int64(st, 9),
+			.held = sqlite3_column_int64(st, 10) != 0,
+			.leased = sqlite3_column_int64(st, 11) > now,
+			.last_reply = col_cstr(st, 12),
+			.route = col_cstr(st, 13),
+		};
+		fn(&e, arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int conn_event_list(struct store_conn *c, int64_t queue_id, const char *rcpt,
+			   void (*fn)(const struct store_event *e, void *arg), void *arg,
+			   struct buf *err)
+{
+	sqlite3_stmt *st;
+	if (rcpt) {
+		st = stmt(c, "SELECT id, queue_id, rcpt, kind, at, mx, remote_ip, source_ip, tls, "
+			     "reply, attempt, next_attempt FROM event "
+			     "WHERE rcpt = ? COLLATE NOCASE ORDER BY id");
+		bind_text(st, 1, rcpt);
+	} else {
+		st = stmt(c, "SELECT id, queue_id, rcpt, kind, at, mx, remote_ip, source_ip, tls, "
+			     "reply, attempt, next_attempt FROM event WHERE queue_id = ? "
+			     "ORDER BY id");
+		sqlite3_bind_int64(st, 1, queue_id);
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_event e = {
+			.id = sqlite3_column_int64(st, 0),
+			.queue_id = sqlite3_column_int64(st, 1),
+			.rcpt = col_cstr(st, 2),
+			.kind = col_cstr(st, 3),
+			.at_ms = sqlite3_column_int64(st, 4),
+			.mx = col_cstr(st, 5),
+			.remote_ip = col_cstr(st, 6),
+			.source_ip = col_cstr(st, 7),
+			.tls = col_cstr(st, 8),
+			.reply = col_cstr(st, 9),
+			.attempt = (unsigned)sqlite3_column_int64(st, 10),
+			.next_attempt = sqlite3_column_int64(st, 11),
+		};
+		fn(&e, arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Invariants beyond SQLite's own integrity check; each query returns the rows
@@ -1853,6 +2363,33 @@ const struct store_backend store_backend_sqlite = {
 	.message_list = conn_message_list,
 	.message_cache = conn_message_cache,
 	.blob_read = conn_blob_read,
+	.message_read = conn_message_read,
 	.changes = conn_changes,
 	.check = conn_check,
+	.queue_next_due = conn_queue_next_due,
+	.queue_list = conn_queue_list,
+	.event_list = conn_event_list,
+	.apikey_find = store_sqlite_apikey_find,
+	.apikey_list = store_sqlite_apikey_list,
+	.idempotency_get = store_sqlite_idempotency_get,
+	.api_message_get = store_sqlite_api_message_get,
+	.api_events = store_sqlite_api_events,
+	.stats_queue = store_sqlite_stats_queue,
 };
+
+/* ---- hooks for store_sqlite_api.c ------------------------------------------------- */
+
+sqlite3_stmt *store_sqlite_stmt(struct store_conn *c, const char *sql)
+{
+	return stmt(c, sql);
+}
+
+sqlite3 *store_sqlite_db(struct store_conn *c)
+{
+	return c->db;
+}
+
+void store_sqlite_op_sql_fail(struct store_op *op, struct store_conn *c, int rc)
+{
+	op_sql_fail(op, c, rc);
+}

@@ -328,8 +328,9 @@ def test_alias_to_a_foreign_address_is_queued(petrel):
     with smtplib.SMTP("127.0.0.1", petrel.ports["smtp"]) as s:
         s.sendmail("x@elsewhere.example", ["fwd@example.test"], message())
     q = mailstore.queue(petrel)
-    assert [(row[1], row[2], row[7]) for row in q] == [("friend@elsewhere.example", "queued",
-                                                        "smtp")]
+    # the queue runner may already have tried (and deferred: tests resolve nothing)
+    assert [(row[1], row[2] in ("queued", "deferred"), row[7]) for row in q] == [
+        ("friend@elsewhere.example", True, "smtp")]
     assert petrel.cli("store", "check").out == "ok\n"
 
 
@@ -624,9 +625,11 @@ def test_dsn_parameters_are_stored_with_the_queue_entry(petrel):
     r.cmd("DATA")
     r.send(message() + b".\r\n")
     assert r.reply()[0].startswith("250 2.0.0")
-    assert mailstore.queue(petrel) == [(ALICE, "friend@elsewhere.example", "queued",
-                                        "SUCCESS,FAILURE", "rfc822;friend+x@elsewhere.example",
-                                        "HDRS", "abc+def", "submission")]
+    q = mailstore.queue(petrel)
+    assert q[0][2] in ("queued", "deferred")  # deferred once the runner has tried
+    assert [row[:2] + row[3:] for row in q] == [
+        (ALICE, "friend@elsewhere.example", "SUCCESS,FAILURE",
+         "rfc822;friend+x@elsewhere.example", "HDRS", "abc+def", "submission")]
 
 
 # ---- STARTTLS ----------------------------------------------------------------------------------

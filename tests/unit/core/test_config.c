@@ -814,6 +814,152 @@ static void test_docs_config_md_holds_the_current_reference(void **state)
 	buf_free(&ref);
 }
 
+/* ---- [queue] and [routes] --------------------------------------------------------- */
+
+static void test_queue_retry_is_a_list_of_durations(void **state)
+{
+	value_gives("queue", "retry", "1s", NULL);
+	value_gives("queue", "retry", "1s,2m, 3h ,4d", NULL);
+	value_gives("queue", "retry", "5x",
+	            "not a duration (seconds, or a number with s, m, h or d): '5x'");
+	value_gives("queue", "retry", "1m,,2m",
+	            "not a duration (seconds, or a number with s, m, h or d): '1m,,2m'");
+	value_gives("queue", "retry", "0s", "each duration must be 1s to 30d: '0s'");
+	value_gives("queue", "retry", "31d", "each duration must be 1s to 30d: '31d'");
+	struct buf list = BUF_INIT;
+	for (int i = 0; i < CONFIG_MAX_RETRY; i++)
+		buf_puts(&list, i ? ",1s" : "1s");
+	value_gives("queue", "retry", buf_cstr(&list), NULL);
+	buf_puts(&list, ",1s");
+	char *text = xasprintf("[queue]\nretry = %s\n", buf_cstr(&list));
+	struct config cfg;
+	char *e = parse(&cfg, text);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "petrel.conf:2: [queue] retry: more than 32 durations: '1s,"));
+	free(e);
+	free(text);
+	config_free(&cfg);
+	buf_free(&list);
+	uint64_t v[4];
+	size_t n;
+	struct buf err = BUF_INIT;
+	assert_int_equal(config_parse_durations(" 1m , 2h", v, 4, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0], 60);
+	assert_int_equal(v[1], 7200);
+	buf_free(&err);
+}
+
+static void test_routes_are_free_keys_kept_in_file_order(void **state)
+{
+	struct config cfg;
+	parse_ok(&cfg, "[routes]\nExample.ORG = [127.0.0.1]:2526\n* = [relay.example.net]:587 "
+	               "require-tls\nsecure.example = mx verify\n");
+	assert_int_equal(cfg.nroutes, 3);
+	assert_string_equal(cfg.routes[0].key, "example.org");
+	assert_string_equal(cfg.routes[0].value, "[127.0.0.1]:2526");
+	assert_string_equal(cfg.routes[1].key, "*");
+	assert_string_equal(config_route_for(&cfg, "EXAMPLE.org"), "[127.0.0.1]:2526");
+	assert_string_equal(config_route_for(&cfg, "secure.example"), "mx verify");
+	assert_string_equal(config_route_for(&cfg, "other.example"),
+	                    "[relay.example.net]:587 require-tls");
+	config_free(&cfg);
+	parse_ok(&cfg, "");
+	assert_int_equal(cfg.nroutes, 0);
+	assert_null(config_route_for(&cfg, "example.org"));
+	config_free(&cfg);
+}
+
+static void test_bad_routes_are_reported_at_their_line(void **state)
+{
+	parse_fails("[routes]\nbad_domain = [127.0.0.1]\n",
+	            "petrel.conf:2: [routes] bad_domain: not a domain name (or '*')");
+	parse_fails("[routes]\na.example = [::1\n",
+	            "petrel.conf:2: [routes] a.example: missing ']' in '[::1'");
+	parse_fails("[routes]\na.example = ::1:25\n",
+	            "petrel.conf:2: [routes] a.example: an IPv6 address needs brackets, as in "
+	            "[::1]:25: '::1:25'");
+	parse_fails("[routes]\na.example = require-tls\n",
+	            "petrel.conf:2: [routes] a.example: no next hop (write 'mx' for the domain's "
+	            "own MX hosts)");
+	parse_fails("[routes]\na.example = mx, [192.0.2.1]\n",
+	            "petrel.conf:2: [routes] a.example: 'mx' stands alone: it cannot be mixed "
+	            "with next hops");
+	parse_fails("[routes]\na.example = [192.0.2.1]:0\n",
+	            "petrel.conf:2: [routes] a.example: port must be 1 to 65535 in "
+	            "'[192.0.2.1]:0'");
+	parse_fails("[routes]\na.example = verify [192.0.2.1]\n",
+	            "petrel.conf:2: [routes] a.example: next hops come before the policy words: "
+	            "'[192.0.2.1]'");
+	parse_fails("[routes]\na.example = [192.0.2.1]\n\nA.Example = [192.0.2.2]\n",
+	            "petrel.conf:4: [routes] duplicate key 'A.Example' (first set on line 2)");
+	parse_fails("[routes]\na.example =;x\n",
+	            "petrel.conf:2: [routes] a.example: a value cannot start with ';' (it would "
+	            "read as a comment)");
+}
+
+static void test_a_route_reads_its_hops_and_policy(void **state)
+{
+	struct config_route r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(config_parse_route("[127.0.0.1]:2526", &r, &err), 0);
+	assert_int_equal(r.nhops, 1);
+	assert_string_equal(r.hops[0].host, "127.0.0.1");
+	assert_int_equal(r.hops[0].port, 2526);
+	assert_false(r.hops[0].mx || r.require_tls || r.verify);
+	config_route_free(&r);
+	assert_int_equal(config_parse_route("relay.example.net:587, [b.example] [::1]:25 192.0.2.7 "
+	                                    "require-tls",
+	                                    &r, &err),
+	                 0);
+	assert_int_equal(r.nhops, 4);
+	assert_true(r.hops[0].mx);
+	assert_int_equal(r.hops[0].port, 587);
+	assert_false(r.hops[1].mx);
+	assert_int_equal(r.hops[1].port, 0);
+	assert_string_equal(r.hops[2].host, "::1");
+	assert_false(r.hops[3].mx); /* an IP literal is taken as is */
+	assert_true(r.require_tls && !r.verify);
+	config_route_free(&r);
+	assert_int_equal(config_parse_route("mx verify", &r, &err), 0);
+	assert_int_equal(r.nhops, 0);
+	assert_true(r.require_tls && r.verify);
+	config_route_free(&r);
+	struct buf many = BUF_INIT;
+	for (int i = 0; i <= CONFIG_MAX_HOPS; i++)
+		buf_printf(&many, "[192.0.2.%d] ", i + 1);
+	assert_int_equal(config_parse_route(buf_cstr(&many), &r, &err), -1);
+	assert_string_equal(buf_cstr(&err), "more than 16 next hops");
+	assert_null(r.hops);
+	buf_free(&many);
+	buf_free(&err);
+}
+
+static void test_routes_round_trip_and_a_later_text_replaces_them(void **state)
+{
+	struct config a, b;
+	parse_ok(&a, "[routes]\nexample.org = [127.0.0.1]:2526\n* = mx require-tls\n");
+	char *printed = print_of(&a);
+	assert_non_null(strstr(printed, "\n[routes]\nexample.org = [127.0.0.1]:2526\n"
+	                                "* = mx require-tls\n"));
+	struct buf err = BUF_INIT;
+	config_defaults(&b);
+	if (config_parse_text(&b, "printed", printed, strlen(printed), &err) != 0)
+		fail_msg("%s", buf_cstr(&err));
+	char *again = print_of(&b);
+	assert_string_equal(printed, again);
+	const char later[] = "[routes]\nexample.org = [127.0.0.2]:25\n";
+	if (config_parse_text(&b, "later", later, strlen(later), &err) != 0)
+		fail_msg("%s", buf_cstr(&err));
+	assert_int_equal(b.nroutes, 2);
+	assert_string_equal(config_route_for(&b, "example.org"), "[127.0.0.2]:25");
+	free(printed);
+	free(again);
+	config_free(&a);
+	config_free(&b);
+	buf_free(&err);
+}
+
 /* ---- files and the environment -------------------------------------------------- */
 
 static void test_the_example_file_parses_to_the_defaults(void **state)
@@ -940,6 +1086,11 @@ int main(void)
 	        cmocka_unit_test(test_config_print_keeps_the_source_on_one_comment_line),
 	        cmocka_unit_test(test_the_reference_lists_every_key),
 	        cmocka_unit_test(test_docs_config_md_holds_the_current_reference),
+	        cmocka_unit_test(test_queue_retry_is_a_list_of_durations),
+	        cmocka_unit_test(test_routes_are_free_keys_kept_in_file_order),
+	        cmocka_unit_test(test_bad_routes_are_reported_at_their_line),
+	        cmocka_unit_test(test_a_route_reads_its_hops_and_policy),
+	        cmocka_unit_test(test_routes_round_trip_and_a_later_text_replaces_them),
 	        cmocka_unit_test(test_the_example_file_parses_to_the_defaults),
 	        cmocka_unit_test(test_config_load_uses_the_path_then_PETREL_CONFIG_then_defaults),
 	        cmocka_unit_test(test_config_load_names_the_file_in_errors),
