@@ -181,6 +181,18 @@ size_t net_connection_count(const struct net *n)
 	return n->nconns;
 }
 
+void net_listener_counts(const struct net *n,
+			 void (*fn)(const char *name, size_t open, void *arg), void *arg)
+{
+	for (size_t i = 0; i < n->nnames; i++) {
+		size_t open = 0;
+		for (const struct conn *c = n->conns; c; c = c->next)
+			if (!c->dead && c->listener_name == n->names[i])
+				open++;
+		fn(n->names[i], open, arg);
+	}
+}
+
 void net_drain(struct net *n)
 {
 	for (struct conn *c = n->conns; c; c = c->next) {
@@ -353,7 +365,10 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	c->l = l;
 	c->h = l->h;
 	c->arg = l->arg;
-	c->listener_name = l->name;
+	/* net->names outlives the listener (freed at SIGTERM, conns stay) */
+	for (size_t i = 0; i < n->nnames; i++)
+		if (strcmp(n->names[i], l->name) == 0)
+			c->listener_name = n->names[i];
 	c->timeout_s = n->lim.timeout_s;
 	random_id(c->id, 4);
 	if (sa->sa_family == AF_INET) {

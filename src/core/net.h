@@ -74,6 +74,10 @@ void net_stop_listening(struct net *n);
 /* Asks every connection to finish (handler drain), then close. */
 void net_drain(struct net *n);
 size_t net_connection_count(const struct net *n);
+/* Calls fn with each listener name (as given to net_listen) and its open
+   connections (for /metrics). */
+void net_listener_counts(const struct net *n,
+			 void (*fn)(const char *name, size_t open, void *arg), void *arg);
 
 /* ---- one connection ------------------------------------------------------- */
 

@@ -297,4 +297,76 @@ void mime_decode_header(const char *value, size_t len, struct buf *out);
  */
 void mime_part_text(const struct mime_part *part, const char *msg, struct buf *out);
 
+/* ---- building messages (mime_build.c) ------------------------------------------------ */
+
+/*
+ * mime_build_message() writes a complete RFC 5322 / MIME message from parts given
+ * as UTF-8 text and bytes, for senders that are not mail clients (the HTTP API):
+ *
+ *   - structure: text and html become multipart/alternative; parts with a
+ *     content_id next to an html body are inline parts of a multipart/related
+ *     around it; other parts are attachments in a multipart/mixed around all;
+ *   - headers: Date, From, To, Cc, Reply-To, Subject, Message-ID, MIME-Version,
+ *     the caller's extra headers; non-ASCII text becomes RFC 2047 encoded words,
+ *     non-ASCII or long file names RFC 2231 parameters; lines are folded;
+ *   - bodies: line ends made CRLF; 7bit when the text allows it, else
+ *     quoted-printable or base64, whichever is shorter; attachments in base64;
+ *     no line is longer than MIME_BUILD_MAX_LINE octets;
+ *   - boundaries are derived from m->boundary and contain "=_", which neither
+ *     quoted-printable nor base64 can produce and which forces a 7bit text that
+ *     holds it into quoted-printable: no body can contain a boundary.
+ *
+ * Header injection is impossible by construction: a CR, LF or other control
+ * character in any header value, name, address, file name, content type or
+ * content id is an error, never a new line. Errors return -1 with the failing
+ * element in field_r, named as the HTTP API names its JSON fields ("subject",
+ * "to[1]", "headers.X-Tag", "attachments[0].filename") and the reason in err;
+ * out is then left as it was. A pure function: no I/O, no clock, no randomness
+ * (the caller gives the date, the Message-ID and the boundary seed).
+ */
+#define MIME_BUILD_MAX_LINE 998    /* RFC 5322 2.1.1 */
+#define MIME_BUILD_MAX_ADDRESS 254 /* octets of an address (RFC 5321 path) */
+#define MIME_BUILD_MAX_NAME 76     /* octets of an extra header's name */
+
+struct mime_build_address {
+	const char *name;    /* display name (UTF-8), or NULL */
+	const char *address; /* local@domain (the local part may be UTF-8, RFC 6532) */
+};
+
+struct mime_build_header {
+	const char *name;  /* a field name the builder does not write itself */
+	const char *value; /* unstructured UTF-8 text */
+};
+
+struct mime_build_part {
+	const char *filename;     /* UTF-8, or NULL */
+	const char *content_type; /* "type/subtype[; params]", NULL: application/octet-stream */
+	const char *content_id;   /* without angle brackets, or NULL */
+	const void *data;
+	size_t len;
+};
+
+struct mime_build {
+	struct mime_build_address from;
+	const struct mime_build_address *to, *cc, *reply_to;
+	size_t nto, ncc, nreply_to;
+	const char *subject; /* UTF-8, or NULL */
+	const char *text;    /* UTF-8 bodies, or NULL */
+	const char *html;
+	const struct mime_build_header *headers;
+	size_t nheaders;
+	const struct mime_build_part *parts;
+	size_t nparts;
+	const char *message_id; /* "<id@host>" */
+	int64_t date;           /* seconds since the epoch, written as UTC */
+	const char *boundary;   /* 1 to 40 letters and digits, unique to this message */
+};
+
+int mime_build_message(const struct mime_build *m, struct buf *out, struct buf *field_r,
+                       struct buf *err);
+
+/* The RFC 5322 date-time of t (seconds since the epoch) in UTC:
+   "Tue, 1 Jul 2003 10:52:37 +0000". */
+void mime_build_date(int64_t t, struct buf *out);
+
 #endif
