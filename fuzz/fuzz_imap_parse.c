@@ -204,7 +204,8 @@ static bool naive_contains(struct str t, uint32_t n, uint32_t max)
 			uint64_t x = 0;
 			while (k < j && t.p[k] >= '0' && t.p[k] <= '9')
 				x = x * 10 + (uint64_t)(t.p[k++] - '0');
-			v[nv] = x == UINT32_MAX ? max : (uint32_t)x;
+			/* 4294967295 reads as 4294967294: no message can have it */
+			v[nv] = x == UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)x;
 			k++;
 		}
 		uint32_t lo = v[0], hi = nv == 2 ? v[1] : v[0];

@@ -17,6 +17,7 @@
 
 struct store;
 struct auth_throttle;
+struct work_pool;
 struct event_base;
 
 #define IMAP_MAX_ERRORS 20       /* BAD commands before BYE */
@@ -26,6 +27,7 @@ struct imap_context {
 	struct store *store;
 	const struct config *cfg;
 	struct auth_throttle *throttle;
+	struct work_pool *workers; /* password checks off the loop */
 	struct event_base *base;
 	bool tls_available;
 };

@@ -25,7 +25,7 @@ static bool plaintext_ok(const struct imap_session *s)
 void imap_capabilities(struct imap_session *s, struct buf *out)
 {
 	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE UNSELECT "
-		      "CHILDREN SPECIAL-USE");
+	              "CHILDREN SPECIAL-USE ESEARCH");
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
 			buf_puts(out, " STARTTLS");
@@ -83,19 +83,23 @@ void imap_cmd_starttls(struct imap_session *s)
 
 /* ---- logging in -------------------------------------------------------------------- */
 
-static void login_ok(struct imap_session *s, const struct store_account *a)
+static void login_ok(struct imap_session *s, int64_t account_id, const char *identity)
 {
+	struct buf addr = BUF_INIT, err = BUF_INIT;
+	if (store_address_normalize(identity, false, &addr, &err) < 0)
+		buf_puts(&addr, identity);
 	log_info("imap id=%s peer=%s event=login result=ok user=%s", conn_id(s->conn),
-		 conn_peer(s->conn), a->address);
-	auth_throttle_success(s->ctx->throttle, conn_peer(s->conn), a->address, time_mono_ms());
+		 conn_peer(s->conn), buf_cstr(&addr));
+	auth_login_succeeded(s->ctx->throttle, conn_peer(s->conn), buf_cstr(&addr));
 	free(s->user);
-	s->user = xstrdup(a->address);
-	s->account_id = a->id;
+	s->user = buf_steal(&addr);
+	s->account_id = account_id;
 	s->state = IMAP_STATE_AUTH;
 	struct buf caps = BUF_INIT;
 	imap_capabilities(s, &caps);
 	imap_tagged(s, "OK", "[CAPABILITY %s] Logged in", buf_cstr(&caps));
 	buf_free(&caps);
+	buf_free(&err);
 }
 
 static void login_failed(struct imap_session *s, const char *user, const char *why)
@@ -105,21 +109,37 @@ static void login_failed(struct imap_session *s, const char *user, const char *w
 	log_info("imap id=%s peer=%s event=login result=fail user=%s reason=\"%s\"",
 		 conn_id(s->conn), conn_peer(s->conn), buf_cstr(&v), why);
 	buf_free(&v);
-	int64_t now = time_mono_ms();
-	auth_throttle_failure(s->ctx->throttle, conn_peer(s->conn), *user ? user : NULL, now);
-	int64_t delay = auth_throttle_delay(s->ctx->throttle, conn_peer(s->conn),
-					    *user ? user : NULL, now);
-	if (delay < 250)
-		delay = 250;
-	bool last = ++s->auth_failures >= IMAP_MAX_AUTH_FAILURES;
-	if (last)
-		imap_reply_later(s, delay, true, "%s NO [AUTHENTICATIONFAILED] Authentication "
-						 "failed\r\n* BYE Too many failures",
+	int64_t delay = auth_login_failed(s->ctx->throttle, conn_peer(s->conn), user);
+	if (++s->auth_failures >= IMAP_MAX_AUTH_FAILURES)
+		imap_reply_later(s, delay, true,
+				 "%s NO [AUTHENTICATIONFAILED] Authentication "
+				 "failed\r\n* BYE Too many failures",
 				 s->tag ? s->tag : "*");
 	else
 		imap_reply_later(s, delay, false,
 				 "%s NO [AUTHENTICATIONFAILED] Authentication failed",
 				 s->tag ? s->tag : "*");
+}
+
+struct login_job {
+	struct imap_session *s;
+	char *user;
+	int64_t account_id;
+};
+
+static void login_checked(bool ok, void *arg)
+{
+	struct login_job *j = arg;
+	struct imap_session *s = j->s;
+	if (imap_job_done(s)) {
+		imap_resume(s);
+		if (ok)
+			login_ok(s, j->account_id, j->user);
+		else
+			login_failed(s, j->user, "bad credentials");
+	}
+	free(j->user);
+	free(j);
 }
 
 void imap_cmd_login(struct imap_session *s)
@@ -133,22 +153,28 @@ void imap_cmd_login(struct imap_session *s)
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN is disabled before STARTTLS");
 		return;
 	}
-	char *user = str_dup(s->cmd.args[0].value);
 	char *password = str_dup(s->cmd.args[1].value);
+	struct login_job *j = xcalloc(1, sizeof *j);
+	j->s = s;
+	j->user = str_dup(s->cmd.args[0].value);
 	struct store_account a = {0};
 	struct buf err = BUF_INIT;
-	enum store_lookup l = store_account_get(s->ctx->store, user, &a, &err);
+	enum store_lookup l = store_account_get(s->ctx->store, j->user, &a, &err);
+	s->jobs++; /* keeps the session alive across the worker's job */
 	if (l == STORE_ERROR) {
+		imap_job_done(s);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
-	} else if (l == STORE_FOUND && a.password_hash[0] &&
-		   auth_password_verify(password, a.password_hash)) {
-		login_ok(s, &a);
+		free(j->user);
+		free(j);
+	} else if (l == STORE_FOUND && a.password_hash[0] && strlen(password) <= AUTH_MAX_PASSWORD) {
+		j->account_id = a.id;
+		imap_pause(s);
+		auth_verify_async(s->ctx->workers, password, a.password_hash, login_checked, j);
 	} else {
-		login_failed(s, user, l == STORE_FOUND ? "bad password" : "no account");
+		login_checked(false, j);
 	}
 	memset(password, 0, strlen(password));
 	free(password);
-	free(user);
 	store_account_clear(&a);
 	buf_free(&err);
 }
@@ -171,82 +197,60 @@ static void sasl_challenge(struct imap_session *s, const struct buf *out)
 
 static void sasl_succeeded(struct imap_session *s)
 {
-	struct store_account a = {0};
-	struct buf err = BUF_INIT;
-	if (store_account_get(s->ctx->store, sasl_authcid(s->sasl), &a, &err) != STORE_FOUND) {
-		auth_end(s);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
-	} else {
-		auth_end(s);
-		login_ok(s, &a);
-	}
-	store_account_clear(&a);
-	buf_free(&err);
+	char *user = xstrdup(sasl_authcid(s->sasl));
+	auth_end(s);
+	login_ok(s, s->account_id, user);
+	free(user);
 }
 
 static void sasl_failed(struct imap_session *s)
 {
 	char *user = xstrdup(s->sasl ? sasl_authcid(s->sasl) : "");
-	const char *why = s->sasl ? sasl_error(s->sasl) : "failed";
-	char *w = xstrdup(why);
+	char *why = xstrdup(s->sasl ? sasl_error(s->sasl) : "failed");
 	auth_end(s);
-	login_failed(s, user, w);
-	free(w);
+	login_failed(s, user, why);
+	free(why);
 	free(user);
 }
 
-static void sasl_run(struct imap_session *s, enum sasl_status st, struct buf *out)
+/* The machine (with the store's answers, the password checked on a worker
+   thread) has run until it needs the client or is finished. */
+static void sasl_ran(enum sasl_status st, bool temp, void *arg)
 {
-	for (;;) {
-		struct store_account a = {0};
-		struct buf err = BUF_INIT;
-		enum store_lookup found;
-		switch (st) {
-		case SASL_CONTINUE:
-			sasl_challenge(s, out);
-			return;
-		case SASL_NEED_PASSWORD:
-			found = store_account_get(s->ctx->store, sasl_authcid(s->sasl), &a, &err);
-			s->account_id = found == STORE_FOUND ? a.id : 0;
-			buf_reset(out);
-			st = sasl_password_result(s->sasl,
-						  found == STORE_FOUND && a.password_hash[0] &&
-							  auth_password_verify(sasl_password(s->sasl),
-									       a.password_hash),
-						  out);
-			store_account_clear(&a);
-			buf_free(&err);
-			break;
-		case SASL_NEED_SCRAM_CRED: {
-			found = store_account_get(s->ctx->store, sasl_authcid(s->sasl), &a, &err);
-			s->account_id = found == STORE_FOUND ? a.id : 0;
-			struct auth_scram_cred cred;
-			bool have = found == STORE_FOUND && a.scram[0] &&
-				    auth_scram_parse(a.scram, &cred) == 0;
-			store_account_clear(&a);
-			buf_free(&err);
-			buf_reset(out);
-			st = sasl_set_scram_cred(s->sasl, have ? &cred : NULL, out);
+	struct imap_session *s = arg;
+	if (!imap_job_done(s))
+		return; /* the client left; the session is gone */
+	imap_resume(s);
+	switch (st) {
+	case SASL_CONTINUE:
+		sasl_challenge(s, &s->sasl_out);
+		break;
+	case SASL_OK:
+		if (s->sasl_out.len) {
+			s->auth_final_pending = true;
+			sasl_challenge(s, &s->sasl_out);
 			break;
 		}
-		case SASL_OK:
-			if (!s->account_id) {
-				sasl_failed(s);
-				return;
-			}
-			if (out->len) {
-				s->auth_final_pending = true;
-				sasl_challenge(s, out);
-				return;
-			}
-			sasl_succeeded(s);
-			return;
-		case SASL_FAIL:
-		default:
-			sasl_failed(s);
-			return;
+		sasl_succeeded(s);
+		break;
+	default:
+		if (temp) {
+			auth_end(s);
+			imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+			break;
 		}
+		sasl_failed(s);
+		break;
 	}
+	buf_reset(&s->sasl_out);
+}
+
+static void sasl_run(struct imap_session *s, enum sasl_status st)
+{
+	s->jobs++;
+	imap_pause(s);
+	auth_sasl_run_async(s->ctx->workers, s->sasl, st, s->ctx->store, &s->sasl_out,
+			    &s->account_id, sasl_ran, s);
 }
 
 void imap_cmd_authenticate(struct imap_session *s)
@@ -266,26 +270,26 @@ void imap_cmd_authenticate(struct imap_session *s)
 	}
 	s->sasl = sasl_new(mech);
 	s->account_id = 0;
-	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct buf in = BUF_INIT, *out = &s->sasl_out;
 	enum sasl_status st;
+	buf_reset(out);
 	if (s->cmd.nargs == 2) {
 		struct str ir = s->cmd.args[1].value;
 		if (ir.len == 1 && ir.p[0] == '=') {
-			st = sasl_step(s->sasl, (const uint8_t *)"", 0, true, &out);
+			st = sasl_step(s->sasl, (const uint8_t *)"", 0, true, out);
 		} else if (base64_decode(&in, ir.p, ir.len) < 0) {
 			auth_end(s);
 			imap_bad(s, "Cannot decode the initial response");
 			goto out;
 		} else {
-			st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &out);
+			st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, out);
 		}
 	} else {
-		st = sasl_step(s->sasl, NULL, 0, false, &out);
+		st = sasl_step(s->sasl, NULL, 0, false, out);
 	}
-	sasl_run(s, st, &out);
+	sasl_run(s, st);
 out:
 	buf_free(&in);
-	buf_free(&out);
 }
 
 void imap_auth_line(struct imap_session *s, const char *line, size_t len)
@@ -295,25 +299,25 @@ void imap_auth_line(struct imap_session *s, const char *line, size_t len)
 		imap_bad(s, "Authentication cancelled");
 		return;
 	}
-	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct buf in = BUF_INIT;
 	if (base64_decode(&in, line, len) < 0) {
 		auth_end(s);
 		imap_bad(s, "Cannot decode the response");
 		goto out;
 	}
 	if (s->auth_final_pending) {
-		if (in.len) {
+		if (in.len)
 			sasl_failed(s);
-			goto out;
-		}
-		sasl_succeeded(s);
+		else
+			sasl_succeeded(s);
 		goto out;
 	}
-	enum sasl_status st = sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &out);
-	sasl_run(s, st, &out);
+	buf_reset(&s->sasl_out);
+	enum sasl_status st =
+		sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &s->sasl_out);
+	sasl_run(s, st);
 out:
 	buf_free(&in);
-	buf_free(&out);
 }
 
 /* ---- ID, ENABLE, NAMESPACE ------------------------------------------------------------ */

@@ -1,8 +1,9 @@
 /*
  * imap_cmd_fetch — FETCH and UID FETCH.
  *
- * Metadata (INTERNALDATE, size) comes from one store read over the UID range;
- * the message bytes are read only when an item needs them, and parsed into
+ * Metadata (flags, INTERNALDATE, size) comes from the session's index; the
+ * cached ENVELOPE and BODYSTRUCTURE and the message bytes are read only when
+ * an item needs them, before the message's response is begun, and parsed into
  * MIME parts (byte offsets) only when a section or structure needs that. A
  * non-PEEK body fetch sets \Seen: the FETCH response already shows it, and the
  * tagged OK waits for the flag change to be durable.
@@ -17,70 +18,72 @@
 #include <string.h>
 #include <time.h>
 
-struct meta {
-	uint32_t uid;
-	int64_t internaldate;
-	uint64_t size;
-	int64_t blob_id;
-};
-
-struct meta_list {
-	struct meta *v;
-	size_t n;
-};
-
-static void collect_meta(const struct store_message *m, void *arg)
-{
-	struct meta_list *l = arg;
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-	l->v[l->n++] = (struct meta){m->uid, m->internaldate, m->size, m->blob_id};
-}
-
-static const struct meta *find_meta(const struct meta_list *l, uint32_t uid)
-{
-	size_t lo = 0, hi = l->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (l->v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < l->n && l->v[lo].uid == uid ? &l->v[lo] : NULL;
-}
-
 static void put_date(struct buf *out, int64_t t)
 {
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 	gmtime_r(&tt, &tm);
 	buf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, months[tm.tm_mon],
-		   tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	           tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Everything known about one message while its items are written. */
 struct one {
 	struct imap_session *s;
-	const struct meta *meta;
+	const struct imap_msg *m;
 	struct buf blob;
 	bool have_blob;
 	struct mime_part *root;
-	bool have_cache;
 	struct buf envelope, bodystructure; /* cached at delivery */
 };
 
-static struct one *cached(struct one *o)
+static bool needs_cache(enum imap_fetch_item item)
 {
-	if (!o->have_cache) {
-		struct buf err = BUF_INIT;
-		store_message_cache(o->s->ctx->store, o->s->mailbox_id, o->meta->uid, &o->envelope,
-				    &o->bodystructure, &err);
-		buf_free(&err);
-		o->have_cache = true;
+	return item == IMAP_FETCH_ENVELOPE || item == IMAP_FETCH_BODYSTRUCTURE;
+}
+
+static bool needs_blob(enum imap_fetch_item item)
+{
+	switch (item) {
+	case IMAP_FETCH_BODY_STRUCTURE:
+	case IMAP_FETCH_RFC822:
+	case IMAP_FETCH_RFC822_HEADER:
+	case IMAP_FETCH_RFC822_TEXT:
+	case IMAP_FETCH_BODY_SECTION:
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return true;
+	default:
+		return false;
 	}
-	return o;
+}
+
+static int need_blob(struct one *o);
+
+/* Reads what the items need before anything of the message is written, so
+   that a message expunged meanwhile (its row or its blob gone) is left out
+   whole instead of answered in part. -1 when it is gone or unreadable. */
+static int preload(struct one *o, const struct imap_fetch_spec *spec)
+{
+	bool cache = false, blob = false;
+	for (size_t k = 0; k < spec->natts; k++) {
+		cache |= needs_cache(spec->atts[k].item);
+		blob |= needs_blob(spec->atts[k].item);
+	}
+	if (cache) {
+		struct buf err = BUF_INIT;
+		enum store_lookup l =
+		        store_message_cache(o->s->ctx->store, o->s->mailbox_id, o->m->uid,
+		                            &o->envelope, &o->bodystructure, &err);
+		buf_free(&err);
+		if (l != STORE_FOUND)
+			return -1;
+		/* Not cached (older messages): computed from the bytes. */
+		blob |= !o->envelope.len || !o->bodystructure.len;
+	}
+	return blob ? need_blob(o) : 0;
 }
 
 static int need_blob(struct one *o)
@@ -88,11 +91,13 @@ static int need_blob(struct one *o)
 	if (o->have_blob)
 		return 0;
 	struct buf err = BUF_INIT;
-	int r = store_blob_read(o->s->ctx->store, o->meta->blob_id, &o->blob, &err);
+	enum store_lookup l =
+	        store_message_read(o->s->ctx->store, o->s->mailbox_id, o->m->uid, &o->blob, &err);
 	buf_free(&err);
-	if (r == 0)
-		o->have_blob = true;
-	return r;
+	if (l != STORE_FOUND)
+		return -1;
+	o->have_blob = true;
+	return 0;
 }
 
 static const struct mime_part *need_root(struct one *o)
@@ -109,12 +114,23 @@ static void put_section(struct buf *out, const struct imap_fetch_att *a)
 		buf_printf(out, "%s%u", i ? "." : "", a->part[i]);
 	const char *kind = NULL;
 	switch (a->kind) {
-	case IMAP_SECTION_HEADER: kind = "HEADER"; break;
-	case IMAP_SECTION_HEADER_FIELDS: kind = "HEADER.FIELDS"; break;
-	case IMAP_SECTION_HEADER_FIELDS_NOT: kind = "HEADER.FIELDS.NOT"; break;
-	case IMAP_SECTION_TEXT: kind = "TEXT"; break;
-	case IMAP_SECTION_MIME: kind = "MIME"; break;
-	case IMAP_SECTION_ALL: break;
+	case IMAP_SECTION_HEADER:
+		kind = "HEADER";
+		break;
+	case IMAP_SECTION_HEADER_FIELDS:
+		kind = "HEADER.FIELDS";
+		break;
+	case IMAP_SECTION_HEADER_FIELDS_NOT:
+		kind = "HEADER.FIELDS.NOT";
+		break;
+	case IMAP_SECTION_TEXT:
+		kind = "TEXT";
+		break;
+	case IMAP_SECTION_MIME:
+		kind = "MIME";
+		break;
+	case IMAP_SECTION_ALL:
+		break;
 	}
 	if (kind)
 		buf_printf(out, "%s%s", a->nparts ? "." : "", kind);
@@ -154,9 +170,9 @@ static int section_bytes(struct one *o, const struct imap_fetch_att *a, struct b
 	}
 	/* HEADER / TEXT of a part number are those of its embedded message. */
 	const struct mime_part *m = p;
-	if (a->nparts && (a->kind == IMAP_SECTION_HEADER || a->kind == IMAP_SECTION_TEXT ||
-			  a->kind == IMAP_SECTION_HEADER_FIELDS ||
-			  a->kind == IMAP_SECTION_HEADER_FIELDS_NOT)) {
+	if (a->nparts &&
+	    (a->kind == IMAP_SECTION_HEADER || a->kind == IMAP_SECTION_TEXT ||
+	     a->kind == IMAP_SECTION_HEADER_FIELDS || a->kind == IMAP_SECTION_HEADER_FIELDS_NOT)) {
 		m = mime_part_message(p);
 		if (!m)
 			return -1;
@@ -205,43 +221,39 @@ static void put_literal(struct buf *out, const char *p, size_t len)
 /* Writes one item; returns true when it reads the body (sets \Seen unless PEEK). */
 static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *out, bool first)
 {
-	struct imap_session *s = o->s;
-	const struct imap_msg *m = NULL;
-	long k = imap_msg_by_uid(s, o->meta->uid);
-	if (k >= 0)
-		m = &s->msgs[k];
+	const struct imap_msg *m = o->m;
 	if (!first)
 		buf_putc(out, ' ');
 	struct buf data = BUF_INIT;
 	bool body = false;
 	switch (a->item) {
 	case IMAP_FETCH_UID:
-		buf_printf(out, "UID %u", o->meta->uid);
+		buf_printf(out, "UID %u", o->m->uid);
 		break;
 	case IMAP_FETCH_FLAGS:
 		buf_puts(out, "FLAGS ");
-		imap_put_flags(out, m ? m->flags : 0, m ? m->keywords : NULL);
+		imap_put_flags(out, imap_msg_flags(m), m->keywords);
 		break;
 	case IMAP_FETCH_INTERNALDATE:
 		buf_puts(out, "INTERNALDATE ");
-		put_date(out, o->meta->internaldate);
+		put_date(out, o->m->internaldate);
 		break;
 	case IMAP_FETCH_RFC822_SIZE:
-		buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)o->meta->size);
+		buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)o->m->size);
 		break;
 	case IMAP_FETCH_MODSEQ:
-		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)(m ? m->modseq : 0));
+		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)m->modseq);
 		break;
 	case IMAP_FETCH_ENVELOPE:
 		buf_puts(out, "ENVELOPE ");
-		if (cached(o)->envelope.len)
+		if (o->envelope.len)
 			buf_append(out, o->envelope.data, o->envelope.len);
 		else if (need_blob(o) == 0)
 			mime_envelope(buf_cstr(&o->blob), o->blob.len, out);
 		break;
 	case IMAP_FETCH_BODYSTRUCTURE:
 		buf_puts(out, "BODYSTRUCTURE ");
-		if (cached(o)->bodystructure.len)
+		if (o->bodystructure.len)
 			buf_append(out, o->bodystructure.data, o->bodystructure.len);
 		else if (need_blob(o) == 0)
 			mime_bodystructure(need_root(o), buf_cstr(&o->blob), true, out);
@@ -255,14 +267,14 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 	case IMAP_FETCH_RFC822_HEADER:
 	case IMAP_FETCH_RFC822_TEXT: {
 		struct imap_fetch_att sec = {.kind = a->item == IMAP_FETCH_RFC822 ? IMAP_SECTION_ALL
-						     : a->item == IMAP_FETCH_RFC822_HEADER
-							     ? IMAP_SECTION_HEADER
-							     : IMAP_SECTION_TEXT};
+		                                     : a->item == IMAP_FETCH_RFC822_HEADER
+		                                             ? IMAP_SECTION_HEADER
+		                                             : IMAP_SECTION_TEXT};
 		if (need_blob(o) == 0)
 			section_bytes(o, &sec, &data);
-		buf_puts(out, a->item == IMAP_FETCH_RFC822		  ? "RFC822 "
-			      : a->item == IMAP_FETCH_RFC822_HEADER ? "RFC822.HEADER "
-								    : "RFC822.TEXT ");
+		buf_puts(out, a->item == IMAP_FETCH_RFC822          ? "RFC822 "
+		              : a->item == IMAP_FETCH_RFC822_HEADER ? "RFC822.HEADER "
+		                                                    : "RFC822.TEXT ");
 		put_literal(out, buf_cstr(&data), data.len);
 		body = a->item != IMAP_FETCH_RFC822_HEADER;
 		break;
@@ -279,16 +291,24 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 			for (size_t i = 0; i < a->nparts; i++)
 				buf_printf(&num, "%s%u", i ? "." : "", a->part[i]);
 			const struct mime_part *p =
-				a->nparts ? mime_part_find(need_root(o), buf_cstr(&num)) : need_root(o);
+			        a->nparts ? mime_part_find(need_root(o), buf_cstr(&num))
+			                  : need_root(o);
 			buf_free(&num);
-			if (p && p->kind == MIME_PART_LEAF) {
+			if (p && p->kind == MIME_PART_LEAF && a->nparts) {
 				mime_part_decode_body(p, buf_cstr(&o->blob), &data);
 				r = 0;
+			} else if (p) {
+				/* The whole message, a multipart or a message/rfc822
+				   part: nothing to decode, the bytes as they are
+				   (RFC 3516 4.1). */
+				struct imap_fetch_att raw = *a;
+				raw.kind = IMAP_SECTION_ALL;
+				r = section_bytes(o, &raw, &data);
 			}
 		}
 		const char *key = a->item == IMAP_FETCH_BODY_SECTION ? "BODY"
-				  : a->item == IMAP_FETCH_BINARY     ? "BINARY"
-								     : "BINARY.SIZE";
+		                  : a->item == IMAP_FETCH_BINARY     ? "BINARY"
+		                                                     : "BINARY.SIZE";
 		buf_printf(out, "%s[", key);
 		put_section(out, a);
 		buf_putc(out, ']');
@@ -307,8 +327,8 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 		buf_putc(out, ' ');
 		if (r < 0 && a->item != IMAP_FETCH_BODY_SECTION) {
 			buf_puts(out, "NIL");
-		} else if (a->item == IMAP_FETCH_BINARY && memchr(data.data ? data.data : "", 0,
-								  data.len)) {
+		} else if (a->item == IMAP_FETCH_BINARY &&
+		           memchr(data.data ? data.data : "", 0, data.len)) {
 			buf_printf(out, "~{%zu}\r\n", len);
 			buf_append(out, data.data + off, len);
 		} else {
@@ -326,10 +346,26 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 	return body;
 }
 
+/* The end of FETCH. A message expunged by another session and not yet
+   reported: FETCH must keep sequence numbers and says EXPUNGEISSUED (RFC
+   5530); UID FETCH may report the EXPUNGE now (RFC 9051 7.5.1) and is OK. */
+static void fetch_reply(struct imap_session *s, bool gone)
+{
+	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
+	imap_sync(s, uid);
+	if (gone && !uid)
+		imap_tagged(s, "NO",
+		            "[EXPUNGEISSUED] Some of the requested messages no longer exist");
+	else
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}
+
 static void seen_done(struct imap_session *s, struct store_op *op)
 {
+	bool gone = s->op_data != NULL;
+	s->op_data = NULL;
 	if (op->result == 0)
-		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		fetch_reply(s, gone);
 	else
 		imap_tagged(s, "NO", "[UNAVAILABLE] Could not set \\Seen");
 	free((void *)op->u.flags.uids);
@@ -346,10 +382,10 @@ void imap_cmd_fetch(struct imap_session *s)
 	}
 	struct imap_fetch_spec spec = {0};
 	struct buf why = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
-	struct meta_list ml = {0};
 	size_t *idx = NULL, n = 0;
 	uint32_t *seen = NULL;
 	size_t nseen = 0;
+	bool gone = false;
 	if (imap_fetch_parse(s->cmd.args + 1, s->cmd.nargs - 1, &spec, &why) < 0) {
 		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad FETCH items");
 		goto out;
@@ -359,22 +395,23 @@ void imap_cmd_fetch(struct imap_session *s)
 		goto out;
 	}
 	int r = imap_resolve_set(s, s->cmd.args[0].value.p, s->cmd.args[0].value.len, uid, &idx,
-				 &n);
+	                         &n);
 	if (r < 0) {
 		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
 		goto out;
 	}
-	if (n && store_message_list(s->ctx->store, s->mailbox_id, s->msgs[idx[0]].uid,
-				    s->msgs[idx[n - 1]].uid, collect_meta, &ml, &err) < 0) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct imap_msg *m = &s->msgs[idx[i]];
-		const struct meta *meta = find_meta(&ml, m->uid);
-		if (!meta)
-			continue; /* expunged meanwhile: reported by the next sync */
-		struct one o = {.s = s, .meta = meta};
+		struct one o = {.s = s, .m = m};
+		/* Expunged by another session (its data gone): the EXPUNGE comes
+		   with the next command that may send one (RFC 9051 7.5.1). */
+		if (preload(&o, &spec) < 0) {
+			gone = true;
+			buf_free(&o.blob);
+			buf_free(&o.envelope);
+			buf_free(&o.bodystructure);
+			continue;
+		}
 		buf_reset(&out);
 		buf_printf(&out, "* %zu FETCH (", idx[i] + 1);
 		bool first = true;
@@ -397,7 +434,7 @@ void imap_cmd_fetch(struct imap_session *s)
 			seen[nseen++] = m->uid;
 			if (!has_flags) {
 				buf_puts(&out, first ? "FLAGS " : " FLAGS ");
-				imap_put_flags(&out, m->flags, m->keywords);
+				imap_put_flags(&out, imap_msg_flags(m), m->keywords);
 			}
 		}
 		buf_puts(&out, ")\r\n");
@@ -416,15 +453,14 @@ void imap_cmd_fetch(struct imap_session *s)
 		op->u.flags.mode = STORE_FLAGS_ADD;
 		op->u.flags.flags = STORE_FLAG_SEEN;
 		seen = NULL;
+		s->op_data = (void *)(uintptr_t)gone;
 		imap_submit(s, op, seen_done);
 	} else {
-		imap_sync(s, false);
-		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		fetch_reply(s, gone);
 	}
 out:
 	free(seen);
 	free(idx);
-	free(ml.v);
 	imap_fetch_spec_free(&spec);
 	buf_free(&why);
 	buf_free(&err);

@@ -13,15 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The mailbox argument at position i, as UTF-8; replies BAD and returns -1. */
+/* The mailbox argument at position i, as UTF-8; replies and returns -1. A
+   name that is not valid modified UTF-7 is well-formed IMAP, but names no
+   mailbox that can exist: NO, not BAD. */
 static int mailbox_arg(struct imap_session *s, size_t i, struct buf *out)
 {
-	if (i >= s->cmd.nargs || imap_arg_mailbox(s, &s->cmd.args[i], out) < 0) {
-		buf_free(out);
+	if (i < s->cmd.nargs && imap_arg_mailbox(s, &s->cmd.args[i], out) == 0)
+		return 0;
+	buf_free(out);
+	if (i < s->cmd.nargs && imap_arg_is_string(&s->cmd.args[i]))
+		imap_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
+	else
 		imap_bad(s, "Bad mailbox name");
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 static void store_error_reply(struct imap_session *s, const struct store_op *op)
@@ -51,20 +55,23 @@ static void store_error_reply(struct imap_session *s, const struct store_op *op)
 void imap_cmd_select(struct imap_session *s)
 {
 	bool examine = strcmp(s->cmd.name, "EXAMINE") == 0;
-	struct buf name = BUF_INIT, err = BUF_INIT;
+	struct buf name = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
 	struct store_mailbox m = {0};
 	if (s->cmd.nargs != 1) {
 		imap_bad(s, "Syntax: %s mailbox", s->cmd.name);
 		goto out;
 	}
+	/* Leaving the selected mailbox first, whatever happens next (RFC 9051 6.3.2). */
+	if (s->state == IMAP_STATE_SELECTED) {
+		imap_unselect(s);
+		s->state = IMAP_STATE_AUTH;
+		if (s->rev2 || s->qresync)
+			imap_reply(s, "* OK [CLOSED] Previous mailbox closed");
+	}
 	if (mailbox_arg(s, 0, &name) < 0)
 		goto out;
-	/* Leaving the selected mailbox first, whatever happens next (RFC 9051 6.3.2). */
-	bool was_selected = s->state == IMAP_STATE_SELECTED;
-	imap_unselect(s);
-	s->state = IMAP_STATE_AUTH;
-	enum store_lookup l = store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m,
-						&err);
+	enum store_lookup l =
+	        store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err);
 	if (l == STORE_ERROR) {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
@@ -73,16 +80,11 @@ void imap_cmd_select(struct imap_session *s)
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 		goto out;
 	}
-	(void)was_selected;
-	if (imap_select_load(s, m.id, &err) < 0) {
+	if (imap_select_load(s, &m, examine, &err) < 0) {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
 	}
 	s->state = IMAP_STATE_SELECTED;
-	s->readonly = examine;
-	s->uidvalidity = m.uidvalidity;
-	s->mailbox_name = xstrdup(m.name);
-	s->modseq = m.highestmodseq;
 	/* The index may be newer than the mailbox row read just before it. */
 	uint32_t uidnext = m.uidnext;
 	if (s->nmsgs && s->msgs[s->nmsgs - 1].uid >= uidnext)
@@ -91,24 +93,25 @@ void imap_cmd_select(struct imap_session *s)
 	for (size_t i = 0; i < s->nmsgs && !first_unseen; i++)
 		if (!(s->msgs[i].flags & STORE_FLAG_SEEN))
 			first_unseen = i + 1;
-	imap_reply(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-	if (examine)
-		imap_reply(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox");
-	else
-		imap_reply(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-			      "\\Draft \\*)] Flags permitted");
-	imap_reply(s, "* %zu EXISTS", s->nmsgs);
-	imap_reply(s, "* 0 RECENT");
-	if (first_unseen)
-		imap_reply(s, "* OK [UNSEEN %zu] First unseen", first_unseen);
-	imap_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", m.uidvalidity);
-	imap_reply(s, "* OK [UIDNEXT %u] Predicted next UID", uidnext);
+	imap_put_flags_announce(s, &out);
+	buf_printf(&out, "* %zu EXISTS\r\n", s->nmsgs);
+	if (!s->rev2)
+		buf_printf(&out, "* %zu RECENT\r\n", s->nrecent);
+	if (first_unseen && !s->rev2)
+		buf_printf(&out, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
+	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
+	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n", uidnext);
+	if (s->condstore)
+		buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		           (unsigned long long)s->modseq);
+	imap_write(s, out.data, out.len);
 	imap_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
-		    s->cmd.name);
+	            s->cmd.name);
 out:
 	store_mailbox_clear(&m);
 	buf_free(&name);
 	buf_free(&err);
+	buf_free(&out);
 }
 
 /* ---- CREATE / DELETE / RENAME / SUBSCRIBE ----------------------------------------------- */
@@ -126,7 +129,7 @@ static void simple_done(struct imap_session *s, struct store_op *op)
 }
 
 static void submit_mailbox_op(struct imap_session *s, enum store_op_kind kind, struct buf *name,
-			      struct buf *new_name, bool subscribed)
+                              struct buf *new_name, bool subscribed)
 {
 	struct store_op *op = xcalloc(1, sizeof *op);
 	store_op_init(op, kind);
@@ -134,6 +137,8 @@ static void submit_mailbox_op(struct imap_session *s, enum store_op_kind kind, s
 	op->u.mailbox.name = buf_steal(name);
 	op->u.mailbox.new_name = new_name ? buf_steal(new_name) : NULL;
 	op->u.mailbox.subscribed = subscribed;
+	/* CREATE does not subscribe (RFC 9051 6.3.4 leaves it to the client). */
+	op->u.mailbox.unsubscribed = kind == STORE_OP_MAILBOX_CREATE;
 	imap_submit(s, op, simple_done);
 }
 
@@ -210,33 +215,73 @@ void imap_cmd_subscribe(struct imap_session *s)
 	if (mailbox_arg(s, 0, &name) < 0)
 		return;
 	submit_mailbox_op(s, STORE_OP_MAILBOX_SUBSCRIBE, &name, NULL,
-			  strcmp(s->cmd.name, "SUBSCRIBE") == 0);
+	                  strcmp(s->cmd.name, "SUBSCRIBE") == 0);
 }
 
 /* ---- LIST / LSUB ------------------------------------------------------------------------- */
 
-/* IMAP wildcards: '*' matches anything, '%' anything but the separator. */
-static bool wild_match(const char *p, const char *n)
+/* IMAP wildcards: '*' matches anything, '%' anything but the separator. By
+   rows over the name, so that no pattern ("*%*%*%...a") can make it slow:
+   O(pattern x name) once runs of wildcards are collapsed, and a pattern with
+   more literal bytes than the name fails at once. */
+static bool wild_match(const char *pattern, const char *name)
 {
-	for (; *p; p++, n++) {
-		if (*p == '*' || *p == '%') {
-			for (const char *k = n;; k++) {
-				if (wild_match(p + 1, k))
-					return true;
-				if (!*k || (*p == '%' && *k == '/'))
-					return false;
-			}
+	size_t nn = strlen(name), np = 0, literals = 0;
+	char *p = xmalloc(strlen(pattern) + 1);
+	for (const char *q = pattern; *q; q++) {
+		bool wild = *q == '*' || *q == '%';
+		if (wild && np && (p[np - 1] == '*' || p[np - 1] == '%')) {
+			if (*q == '*')
+				p[np - 1] = '*'; /* "%*", "*%" and "**" are "*" */
+			continue;
 		}
-		if (*n != *p)
-			return false;
+		literals += !wild;
+		p[np++] = *q;
 	}
-	return *n == '\0';
+	if (literals > nn) {
+		free(p);
+		return false;
+	}
+	bool *row = xcalloc(np + 1, sizeof *row), *next = xcalloc(np + 1, sizeof *next);
+	row[0] = true;
+	for (size_t j = 1; j <= np; j++)
+		row[j] = row[j - 1] && (p[j - 1] == '*' || p[j - 1] == '%');
+	for (size_t i = 1; i <= nn; i++) {
+		char c = name[i - 1];
+		next[0] = false;
+		for (size_t j = 1; j <= np; j++) {
+			if (p[j - 1] == '*')
+				next[j] = next[j - 1] || row[j];
+			else if (p[j - 1] == '%')
+				next[j] = next[j - 1] || (row[j] && c != '/');
+			else
+				next[j] = row[j - 1] && p[j - 1] == c;
+		}
+		bool *t = row;
+		row = next;
+		next = t;
+	}
+	bool r = row[np];
+	free(row);
+	free(next);
+	free(p);
+	return r;
 }
 
+/* One name LIST may show: a mailbox, or a level of the hierarchy above
+   mailboxes that does not exist itself (shown \Noselect, RFC 9051 6.3.9). */
+struct list_name {
+	char *name;
+	const struct store_mailbox *box; /* NULL: no such mailbox */
+	bool children;                   /* a mailbox exists below it */
+	bool subscribed_below;           /* a subscribed mailbox exists below it */
+};
+
 struct list_ctx {
-	struct imap_session *s;
 	struct store_mailbox *boxes;
 	size_t n;
+	struct list_name *names;
+	size_t nnames;
 };
 
 static void collect(const struct store_mailbox *m, void *arg)
@@ -249,20 +294,64 @@ static void collect(const struct store_mailbox *m, void *arg)
 	c->special_use = xstrdup(m->special_use);
 }
 
-static bool has_children(const struct list_ctx *l, const char *name)
+static int cmp_name(const void *a, const void *b)
 {
-	size_t n = strlen(name);
+	return strcmp(((const struct list_name *)a)->name, ((const struct list_name *)b)->name);
+}
+
+static struct list_name *find_name(struct list_ctx *l, const char *name, size_t sorted)
+{
+	struct list_name key = {.name = (char *)name};
+	struct list_name *hit = bsearch(&key, l->names, sorted, sizeof key, cmp_name);
+	for (size_t i = sorted; !hit && i < l->nnames; i++)
+		if (strcmp(l->names[i].name, name) == 0)
+			hit = &l->names[i];
+	return hit;
+}
+
+/* Every mailbox, and every missing level above one, sorted by name. */
+static void build_names(struct list_ctx *l)
+{
+	l->names = xcalloc(l->n ? l->n : 1, sizeof *l->names);
 	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->boxes[i].name, name, n) == 0 && l->boxes[i].name[n] == '/')
-			return true;
-	return false;
+		l->names[l->nnames++] =
+		        (struct list_name){xstrdup(l->boxes[i].name), &l->boxes[i], false, false};
+	qsort(l->names, l->nnames, sizeof *l->names, cmp_name);
+	size_t sorted = l->nnames;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *name = l->boxes[i].name;
+		for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+			char *parent = xstrndup(name, (size_t)(p - name));
+			struct list_name *e = find_name(l, parent, sorted);
+			if (!e) {
+				l->names = xrealloc(l->names, (l->nnames + 1) * sizeof *l->names);
+				e = &l->names[l->nnames++];
+				*e = (struct list_name){parent, NULL, false, false};
+				parent = NULL;
+			}
+			free(parent);
+			e->children = true;
+			if (l->boxes[i].subscribed)
+				e->subscribed_below = true;
+		}
+	}
+	qsort(l->names, l->nnames, sizeof *l->names, cmp_name);
+}
+
+/* The pattern with a leading "inbox" in any case written "INBOX". */
+static void canonical_pattern(struct buf *full)
+{
+	if (full->len >= 5 && strncasecmp(full->data, "INBOX", 5) == 0 &&
+	    (full->len == 5 || strchr("/*%", full->data[5])))
+		memcpy(full->data, "INBOX", 5);
 }
 
 void imap_cmd_list(struct imap_session *s)
 {
 	bool lsub = strcmp(s->cmd.name, "LSUB") == 0;
 	struct buf ref = BUF_INIT, pat = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
-	struct list_ctx l = {.s = s};
+	struct buf full = BUF_INIT;
+	struct list_ctx l = {0};
 	if (s->cmd.nargs != 2 || !imap_arg_is_string(&s->cmd.args[0]) ||
 	    !imap_arg_is_string(&s->cmd.args[1])) {
 		imap_bad(s, "Syntax: %s reference pattern", s->cmd.name);
@@ -271,7 +360,8 @@ void imap_cmd_list(struct imap_session *s)
 	const struct imap_arg *a0 = &s->cmd.args[0], *a1 = &s->cmd.args[1];
 	if ((a0->value.len && imap_arg_mailbox(s, a0, &ref) < 0) ||
 	    (a1->value.len && imap_arg_mailbox(s, a1, &pat) < 0)) {
-		imap_bad(s, "Bad mailbox name");
+		/* Not modified UTF-7: no mailbox can have such a name. */
+		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 		goto out;
 	}
 	if (pat.len == 0) {
@@ -281,46 +371,68 @@ void imap_cmd_list(struct imap_session *s)
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 		goto out;
 	}
-	struct buf full = BUF_INIT;
 	buf_append(&full, ref.data ? ref.data : "", ref.len);
 	buf_append(&full, pat.data ? pat.data : "", pat.len);
+	canonical_pattern(&full);
+	/* A "%" at the end also shows the levels above deeper matches (LSUB). */
+	bool levels = full.data[full.len - 1] == '%';
 	if (store_mailbox_list(s->ctx->store, s->account_id, collect, &l, &err) < 0) {
-		buf_free(&full);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		const struct store_mailbox *m = &l.boxes[i];
-		bool inbox = strcmp(m->name, "INBOX") == 0;
-		/* INBOX matches case-insensitively. */
-		bool match = wild_match(buf_cstr(&full), m->name) ||
-			     (inbox && strlen(buf_cstr(&full)) == 5 &&
-			      strcasecmp(buf_cstr(&full), "INBOX") == 0);
-		if (!match || (lsub && !m->subscribed))
+	build_names(&l);
+	for (size_t i = 0; i < l.nnames; i++) {
+		const struct list_name *e = &l.names[i];
+		const struct store_mailbox *m = e->box;
+		if (!wild_match(buf_cstr(&full), e->name))
 			continue;
 		buf_reset(&out);
-		buf_printf(&out, "* %s (", lsub ? "LSUB" : "LIST");
-		buf_puts(&out, has_children(&l, m->name) ? "\\HasChildren" : "\\HasNoChildren");
-		if (m->special_use[0] && !lsub)
-			buf_printf(&out, " %s", m->special_use);
-		buf_puts(&out, ") \"/\" ");
-		imap_put_mailbox(s, &out, m->name);
+		if (lsub) {
+			if (m && m->subscribed)
+				buf_puts(&out, "* LSUB () \"/\" ");
+			else if (levels && e->subscribed_below)
+				buf_puts(&out, "* LSUB (\\Noselect) \"/\" ");
+			else
+				continue;
+		} else if (!m) {
+			buf_puts(&out, "* LIST (\\Noselect \\HasChildren) \"/\" ");
+		} else {
+			buf_puts(&out, "* LIST (");
+			buf_puts(&out, e->children ? "\\HasChildren" : "\\HasNoChildren");
+			if (m->special_use[0])
+				buf_printf(&out, " %s", m->special_use);
+			buf_puts(&out, ") \"/\" ");
+		}
+		imap_put_mailbox(s, &out, e->name);
 		buf_puts(&out, "\r\n");
 		imap_write(s, out.data, out.len);
 	}
-	buf_free(&full);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
 	for (size_t i = 0; i < l.n; i++)
 		store_mailbox_clear(&l.boxes[i]);
+	for (size_t i = 0; i < l.nnames; i++)
+		free(l.names[i].name);
+	free(l.names);
 	free(l.boxes);
+	buf_free(&full);
 	buf_free(&ref);
 	buf_free(&pat);
 	buf_free(&err);
 	buf_free(&out);
 }
 
-/* ---- STATUS ----------------------------------------------------------------------------------- */
+/* ---- STATUS -----------------------------------------------------------------------------------
+ */
+
+static const char *const status_items[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
+                                           "UNSEEN",   "SIZE",   "DELETED"};
+
+static void count_deleted(const struct store_message *m, void *arg)
+{
+	if (m->flags & STORE_FLAG_DELETED)
+		++*(uint32_t *)arg;
+}
 
 void imap_cmd_status(struct imap_session *s)
 {
@@ -331,51 +443,72 @@ void imap_cmd_status(struct imap_session *s)
 		imap_bad(s, "Syntax: STATUS mailbox (items)");
 		goto out;
 	}
-	if (mailbox_arg(s, 0, &name) < 0)
-		goto out;
 	const struct imap_arg *items = &s->cmd.args[1];
 	for (size_t i = 0; i < items->nlist; i++) {
-		struct str it = items->list[i].value;
-		if (items->list[i].type != IMAP_ARG_ATOM ||
-		    !(str_eq_cstr_nocase(it, "MESSAGES") || str_eq_cstr_nocase(it, "RECENT") ||
-		      str_eq_cstr_nocase(it, "UIDNEXT") || str_eq_cstr_nocase(it, "UIDVALIDITY") ||
-		      str_eq_cstr_nocase(it, "UNSEEN") || str_eq_cstr_nocase(it, "SIZE"))) {
+		bool known = false;
+		for (size_t k = 0; k < ARRAY_SIZE(status_items) && !known; k++)
+			known = items->list[i].type == IMAP_ARG_ATOM &&
+			        str_eq_cstr_nocase(items->list[i].value, status_items[k]);
+		if (!known) {
 			imap_bad(s, "Unknown STATUS item");
 			goto out;
 		}
 	}
+	if (mailbox_arg(s, 0, &name) < 0)
+		goto out;
 	/* The selected mailbox's changes are reported first (RFC 9051 6.3.11). */
 	imap_sync(s, true);
-	enum store_lookup l = store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m,
-						&err);
+	enum store_lookup l =
+	        store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err);
 	if (l != STORE_FOUND) {
-		imap_tagged(s, "NO", l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
-						      : "[NONEXISTENT] No such mailbox");
+		imap_tagged(s, "NO",
+		            l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
+		                             : "[NONEXISTENT] No such mailbox");
 		goto out;
 	}
+	/* For the selected mailbox, what this session sees (its recent ones). */
+	bool selected = s->state == IMAP_STATE_SELECTED && s->mailbox_id == m.id;
 	buf_puts(&out, "* STATUS ");
 	imap_put_mailbox(s, &out, m.name);
 	buf_puts(&out, " (");
 	for (size_t i = 0; i < items->nlist; i++) {
 		struct str it = items->list[i].value;
+		uint32_t n = 0;
 		if (i)
 			buf_putc(&out, ' ');
-		if (str_eq_cstr_nocase(it, "MESSAGES"))
-			buf_printf(&out, "MESSAGES %u", m.messages);
-		else if (str_eq_cstr_nocase(it, "RECENT"))
-			buf_puts(&out, "RECENT 0");
-		else if (str_eq_cstr_nocase(it, "UIDNEXT"))
+		if (str_eq_cstr_nocase(it, "MESSAGES")) {
+			buf_printf(&out, "MESSAGES %u", selected ? (uint32_t)s->nmsgs : m.messages);
+		} else if (str_eq_cstr_nocase(it, "RECENT")) {
+			if (selected)
+				n = (uint32_t)s->nrecent;
+			else if (imap_recent_count(s, &m, &n) < 0)
+				goto temp;
+			buf_printf(&out, "RECENT %u", n);
+		} else if (str_eq_cstr_nocase(it, "UIDNEXT")) {
 			buf_printf(&out, "UIDNEXT %u", m.uidnext);
-		else if (str_eq_cstr_nocase(it, "UIDVALIDITY"))
+		} else if (str_eq_cstr_nocase(it, "UIDVALIDITY")) {
 			buf_printf(&out, "UIDVALIDITY %u", m.uidvalidity);
-		else if (str_eq_cstr_nocase(it, "UNSEEN"))
+		} else if (str_eq_cstr_nocase(it, "UNSEEN")) {
 			buf_printf(&out, "UNSEEN %u", m.unseen);
-		else
+		} else if (str_eq_cstr_nocase(it, "DELETED")) {
+			if (selected) {
+				for (size_t k = 0; k < s->nmsgs; k++)
+					n += (s->msgs[k].flags & STORE_FLAG_DELETED) != 0;
+			} else if (store_message_list(s->ctx->store, m.id, 1, UINT32_MAX,
+			                              count_deleted, &n, &err) < 0) {
+				goto temp;
+			}
+			buf_printf(&out, "DELETED %u", n);
+		} else {
 			buf_printf(&out, "SIZE %llu", (unsigned long long)m.size);
+		}
 	}
 	buf_puts(&out, ")\r\n");
 	imap_write(s, out.data, out.len);
 	imap_tagged(s, "OK", "STATUS completed");
+	goto out;
+temp:
+	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 out:
 	store_mailbox_clear(&m);
 	buf_free(&name);

@@ -48,7 +48,7 @@ static void append_done(struct imap_session *s, struct store_op *op)
 	if (op->result == 0) {
 		imap_sync(s, true);
 		imap_tagged(s, "OK", "[APPENDUID %u %u] APPEND completed", d->target.uidvalidity_r,
-			    d->target.uid_r);
+		            d->target.uid_r);
 	} else {
 		op_error(s, op, "APPEND");
 	}
@@ -88,7 +88,7 @@ void imap_cmd_append(struct imap_session *s)
 				goto fail;
 			}
 		} else if (imap_arg_is_string(&args[i]) &&
-			   imap_parse_datetime(args[i].value, &date) == 0) {
+		           imap_parse_datetime(args[i].value, &date) == 0) {
 		} else {
 			imap_bad(s, "Bad APPEND argument");
 			goto fail;
@@ -98,11 +98,12 @@ void imap_cmd_append(struct imap_session *s)
 		imap_tagged(s, "NO", "[CANNOT] Binary APPEND is not supported");
 		goto fail;
 	}
-	enum store_lookup l = store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m,
-						&err);
+	enum store_lookup l =
+	        store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err);
 	if (l != STORE_FOUND) {
-		imap_tagged(s, "NO", l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
-						      : "[TRYCREATE] No such mailbox");
+		imap_tagged(s, "NO",
+		            l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
+		                             : "[TRYCREATE] No such mailbox");
 		goto fail;
 	}
 	struct append_data *d = xcalloc(1, sizeof *d);
@@ -215,7 +216,7 @@ void imap_cmd_expunge(struct imap_session *s)
 	if (uid) {
 		size_t *idx, n;
 		if (imap_resolve_set(s, s->cmd.args[0].value.p, s->cmd.args[0].value.len, true,
-				     &idx, &n) < 0) {
+		                     &idx, &n) < 0) {
 			free(op);
 			imap_bad(s, "Bad UID set");
 			return;
@@ -255,7 +256,9 @@ static void store_done(struct imap_session *s, struct store_op *op)
 			before[i] = s->msgs[d->idx[i]].uid;
 		s->quiet = before;
 		s->nquiet = d->n;
-		imap_sync(s, false);
+		/* UID STORE may report expunges (RFC 9051 7.5.1): the answers
+		   below find each message's number after them. */
+		imap_sync(s, strncmp(s->cmd.name, "UID ", 4) == 0);
 		s->quiet = NULL;
 		s->nquiet = 0;
 		for (size_t i = 0; i < d->n && !d->silent; i++) {
@@ -268,7 +271,7 @@ static void store_done(struct imap_session *s, struct store_op *op)
 			if (strncmp(s->cmd.name, "UID ", 4) == 0)
 				buf_printf(&out, "UID %u ", m->uid);
 			buf_puts(&out, "FLAGS ");
-			imap_put_flags(&out, m->flags, m->keywords);
+			imap_put_flags(&out, imap_msg_flags(m), m->keywords);
 			buf_puts(&out, ")\r\n");
 			imap_write(s, out.data, out.len);
 		}
@@ -349,7 +352,8 @@ void imap_cmd_store(struct imap_session *s)
 	imap_submit(s, op, store_done);
 }
 
-/* ---- COPY / MOVE ------------------------------------------------------------------------------- */
+/* ---- COPY / MOVE -------------------------------------------------------------------------------
+ */
 
 /* Writes a UID list compactly: 4,7:9. */
 static void put_uid_set(struct buf *out, const uint32_t *uids, size_t n)
@@ -368,31 +372,67 @@ static void put_uid_set(struct buf *out, const uint32_t *uids, size_t n)
 	}
 }
 
+/* "[COPYUID uidvalidity src dst] " of a finished copy, or "" when nothing was copied. */
+static void put_copyuid(struct buf *code, const struct store_op *op)
+{
+	if (!op->u.copy.ncopied_r)
+		return;
+	buf_printf(code, "[COPYUID %u ", op->u.copy.to_uidvalidity_r);
+	put_uid_set(code, op->u.copy.src_uids_r, op->u.copy.ncopied_r);
+	buf_putc(code, ' ');
+	put_uid_set(code, op->u.copy.new_uids_r, op->u.copy.ncopied_r);
+	buf_puts(code, "] ");
+}
+
+/* MOVE's end: RFC 6851 wants COPYUID untagged, then the expunges, then OK. */
+static void move_reply(struct imap_session *s, const char *copyuid)
+{
+	if (*copyuid)
+		imap_reply(s, "* OK %sMoved", copyuid);
+	imap_sync(s, true);
+	imap_tagged(s, "OK", "%s completed", s->cmd.name);
+}
+
+/* A MOVE within one mailbox is a copy and then an expunge of the sources;
+   between the two a crash leaves both copies, never none. */
+static void move_expunge_done(struct imap_session *s, struct store_op *op)
+{
+	char *copyuid = s->op_data;
+	s->op_data = NULL;
+	if (op->result == 0)
+		move_reply(s, copyuid);
+	else
+		op_error(s, op, "MOVE");
+	free(copyuid);
+	free((void *)op->u.expunge.uids);
+	store_op_clear(op);
+	free(op);
+}
+
 static void copy_done(struct imap_session *s, struct store_op *op)
 {
-	bool move = op->u.copy.move;
-	if (op->result == 0 && s->conn) {
-		struct buf code = BUF_INIT;
-		if (op->u.copy.ncopied_r) {
-			buf_printf(&code, "[COPYUID %u ", op->u.copy.to_uidvalidity_r);
-			put_uid_set(&code, op->u.copy.src_uids_r, op->u.copy.ncopied_r);
-			buf_putc(&code, ' ');
-			put_uid_set(&code, op->u.copy.new_uids_r, op->u.copy.ncopied_r);
-			buf_puts(&code, "] ");
-		}
-		if (move) {
-			/* RFC 6851: COPYUID untagged, then the expunges, then OK. */
-			if (code.len)
-				imap_reply(s, "* OK %sMoved", buf_cstr(&code));
-			imap_sync(s, true);
-			imap_tagged(s, "OK", "%s completed", s->cmd.name);
-		} else {
+	bool move = strstr(s->cmd.name, "MOVE") != NULL;
+	struct buf code = BUF_INIT;
+	if (op->result == 0)
+		put_copyuid(&code, op);
+	if (op->result == 0 && move && !op->u.copy.move && op->u.copy.ncopied_r) {
+		struct store_op *ex = xcalloc(1, sizeof *ex);
+		store_op_init(ex, STORE_OP_EXPUNGE);
+		ex->u.expunge.mailbox_id = op->u.copy.from_mailbox_id;
+		ex->u.expunge.uids = op->u.copy.src_uids_r; /* ascending, as copied */
+		ex->u.expunge.nuids = op->u.copy.ncopied_r;
+		op->u.copy.src_uids_r = NULL;
+		s->op_data = buf_steal(&code);
+		imap_submit(s, ex, move_expunge_done);
+	} else if (op->result == 0 && s->conn) {
+		if (move)
+			move_reply(s, buf_cstr(&code));
+		else
 			imap_tagged(s, "OK", "%s%s completed", buf_cstr(&code), s->cmd.name);
-		}
-		buf_free(&code);
 	} else if (op->result < 0) {
 		op_error(s, op, move ? "MOVE" : "COPY");
 	}
+	buf_free(&code);
 	free((void *)op->u.copy.uids);
 	store_op_clear(op);
 	free(op);
@@ -403,7 +443,7 @@ void imap_cmd_copy(struct imap_session *s)
 	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
 	bool move = strstr(s->cmd.name, "MOVE") != NULL;
 	const struct imap_arg *a = s->cmd.args;
-	if (s->cmd.nargs != 2 || a[0].type != IMAP_ARG_ATOM) {
+	if (s->cmd.nargs != 2 || a[0].type != IMAP_ARG_ATOM || !imap_arg_is_string(&a[1])) {
 		imap_bad(s, "Syntax: %s set mailbox", s->cmd.name);
 		return;
 	}
@@ -413,22 +453,24 @@ void imap_cmd_copy(struct imap_session *s)
 	}
 	struct buf name = BUF_INIT, err = BUF_INIT;
 	struct store_mailbox m = {0};
-	if (imap_arg_mailbox(s, &a[1], &name) < 0) {
-		imap_bad(s, "Bad mailbox name");
-		goto out;
-	}
 	size_t *idx, n;
 	int r = imap_resolve_set(s, a[0].value.p, a[0].value.len, uid, &idx, &n);
 	if (r < 0) {
 		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
 		goto out;
 	}
-	enum store_lookup l = store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m,
-						&err);
+	if (imap_arg_mailbox(s, &a[1], &name) < 0) {
+		free(idx);
+		imap_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
+		goto out;
+	}
+	enum store_lookup l =
+	        store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err);
 	if (l != STORE_FOUND) {
 		free(idx);
-		imap_tagged(s, "NO", l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
-						      : "[TRYCREATE] No such mailbox");
+		imap_tagged(s, "NO",
+		            l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
+		                             : "[TRYCREATE] No such mailbox");
 		goto out;
 	}
 	uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
@@ -441,7 +483,8 @@ void imap_cmd_copy(struct imap_session *s)
 	op->u.copy.to_mailbox_id = m.id;
 	op->u.copy.uids = uids;
 	op->u.copy.nuids = n;
-	op->u.copy.move = move;
+	/* The store moves between mailboxes; within one, copy_done expunges. */
+	op->u.copy.move = move && m.id != s->mailbox_id;
 	imap_submit(s, op, copy_done);
 out:
 	store_mailbox_clear(&m);
@@ -449,7 +492,8 @@ out:
 	buf_free(&err);
 }
 
-/* ---- IDLE ------------------------------------------------------------------------------------------ */
+/* ---- IDLE
+ * ------------------------------------------------------------------------------------------ */
 
 void imap_cmd_idle(struct imap_session *s)
 {

@@ -2,9 +2,9 @@
  * imap_cmd_search — SEARCH and UID SEARCH, with ESEARCH answers when the
  * client asks for RETURN options.
  *
- * Each message is tested against the key tree; flags come from the session's
- * index, dates and sizes from one store read, and the message bytes are read
- * (and parsed) only for keys that look at headers or text. Text matching is
+ * Each message is tested against the key tree; flags, dates and sizes come
+ * from the session's index, and the message bytes are read (and parsed) only
+ * for keys that look at headers or text. Text matching is
  * case-insensitive substring matching on decoded UTF-8 (RFC 9051 6.4.4):
  * headers with RFC 2047 words decoded, bodies with transfer encodings undone
  * and charsets converted.
@@ -21,29 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-struct row {
-	uint32_t uid;
-	int64_t internaldate;
-	uint64_t size;
-	int64_t blob_id;
-};
-
-struct rows {
-	struct row *v;
-	size_t n;
-};
-
-static void collect(const struct store_message *m, void *arg)
-{
-	struct rows *r = arg;
-	r->v = xrealloc(r->v, (r->n + 1) * sizeof *r->v);
-	r->v[r->n++] = (struct row){m->uid, m->internaldate, m->size, m->blob_id};
-}
-
 struct cand {
 	struct imap_session *s;
 	size_t index; /* in s->msgs */
-	const struct row *row;
 	struct buf blob;
 	bool loaded, failed;
 	struct mime_part *root;
@@ -55,7 +35,8 @@ static bool load(struct cand *c)
 		return !c->failed;
 	c->loaded = true;
 	struct buf err = BUF_INIT;
-	c->failed = !c->row || store_blob_read(c->s->ctx->store, c->row->blob_id, &c->blob, &err) < 0;
+	c->failed = store_message_read(c->s->ctx->store, c->s->mailbox_id, c->s->msgs[c->index].uid,
+	                               &c->blob, &err) != STORE_FOUND;
 	buf_free(&err);
 	if (!c->failed)
 		mime_parse(buf_cstr(&c->blob), c->blob.len, &c->root);
@@ -78,6 +59,42 @@ static bool contains(const char *hay, size_t hlen, struct str needle)
 	return false;
 }
 
+static bool is_address_field(struct str field)
+{
+	static const char *const names[] = {"From", "To", "Cc", "Bcc", "Sender", "Reply-To"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (str_eq_cstr_nocase(field, names[i]))
+			return true;
+	return false;
+}
+
+/* An address field as its addresses read without comments, routes or
+   quoting, "Name <local@domain>, group: ..." (so "<a (x)@ b>" is found as
+   "a@b"); display names decoded. */
+static void addresses_text(const char *value, size_t len, struct buf *out)
+{
+	struct mime_address *list = NULL;
+	size_t n = 0;
+	mime_address_parse(value, len, &list, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct mime_address *a = &list[i];
+		if (i)
+			buf_puts(out, ", ");
+		if (!a->mailbox)
+			continue; /* a group's end */
+		if (!a->host) {
+			buf_printf(out, "%s:", a->mailbox);
+			continue;
+		}
+		if (a->name && *a->name) {
+			mime_decode_header(a->name, strlen(a->name), out);
+			buf_putc(out, ' ');
+		}
+		buf_printf(out, "<%s@%s>", a->mailbox, a->host);
+	}
+	mime_address_free(&list, n);
+}
+
 static bool header_matches(struct cand *c, struct str field, struct str value)
 {
 	if (!load(c))
@@ -94,6 +111,11 @@ static bool header_matches(struct cand *c, struct str field, struct str value)
 		mime_header_unfold(f.value, f.value_len, &unfolded);
 		mime_decode_header(buf_cstr(&unfolded), unfolded.len, &decoded);
 		found = contains(buf_cstr(&decoded), decoded.len, value);
+		if (!found && is_address_field(field)) {
+			buf_reset(&decoded);
+			addresses_text(buf_cstr(&unfolded), unfolded.len, &decoded);
+			found = contains(buf_cstr(&decoded), decoded.len, value);
+		}
 		buf_free(&unfolded);
 		buf_free(&decoded);
 	}
@@ -109,15 +131,15 @@ static bool text_in_parts(struct cand *c, const struct mime_part *p, struct str 
 		buf_free(&t);
 		return r;
 	}
+	/* The body holds the headers of the parts and of embedded messages too
+	   (Dovecot searches them as well: a file name, a charset). */
 	for (const struct mime_part *ch = p->children; ch; ch = ch->next) {
-		if (ch->kind == MIME_PART_MESSAGE || (ch->flags & MIME_PART_IS_MESSAGE)) {
-			struct buf h = BUF_INIT;
-			mime_decode_header(buf_cstr(&c->blob) + ch->header_offset, ch->header_len, &h);
-			bool r = contains(buf_cstr(&h), h.len, needle);
-			buf_free(&h);
-			if (r)
-				return true;
-		}
+		struct buf h = BUF_INIT;
+		mime_decode_header(buf_cstr(&c->blob) + ch->header_offset, ch->header_len, &h);
+		bool r = contains(buf_cstr(&h), h.len, needle);
+		buf_free(&h);
+		if (r)
+			return true;
 		if (text_in_parts(c, ch, needle))
 			return true;
 	}
@@ -151,7 +173,7 @@ static int64_t sent_day(struct cand *c)
 		return -1;
 	}
 	static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-					     "jul", "aug", "sep", "oct", "nov", "dec"};
+	                                     "jul", "aug", "sep", "oct", "nov", "dec"};
 	const char *p = buf_cstr(&d);
 	const char *comma = strchr(p, ',');
 	if (comma)
@@ -164,7 +186,8 @@ static int64_t sent_day(struct cand *c)
 			if (strcasecmp(mon, months[m]) == 0) {
 				if (year < 100)
 					year += year < 50 ? 2000 : 1900;
-				struct tm tm = {.tm_mday = day, .tm_mon = m, .tm_year = year - 1900};
+				struct tm tm = {
+				        .tm_mday = day, .tm_mon = m, .tm_year = year - 1900};
 				time_t t = timegm(&tm);
 				r = t < 0 ? -1 : (int64_t)(t / 86400);
 			}
@@ -178,9 +201,9 @@ static uint32_t flag_bit(struct str name)
 	static const struct {
 		const char *name;
 		uint32_t bit;
-	} f[] = {{"\\Seen", STORE_FLAG_SEEN},	    {"\\Answered", STORE_FLAG_ANSWERED},
-		 {"\\Flagged", STORE_FLAG_FLAGGED}, {"\\Deleted", STORE_FLAG_DELETED},
-		 {"\\Draft", STORE_FLAG_DRAFT},	    {"\\Recent", STORE_FLAG_RECENT}};
+	} f[] = {{"\\Seen", STORE_FLAG_SEEN},       {"\\Answered", STORE_FLAG_ANSWERED},
+	         {"\\Flagged", STORE_FLAG_FLAGGED}, {"\\Deleted", STORE_FLAG_DELETED},
+	         {"\\Draft", STORE_FLAG_DRAFT},     {"\\Recent", STORE_FLAG_RECENT}};
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
 		if (str_eq_cstr_nocase(name, f[i].name))
 			return f[i].bit;
@@ -198,9 +221,10 @@ static bool has_keyword(const struct imap_msg *m, struct str k)
 static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 {
 	const struct imap_msg *m = &c->s->msgs[c->index];
-	const struct row *r = c->row;
 	int64_t now = (int64_t)time(NULL);
-	int64_t day = r ? r->internaldate / 86400 : 0;
+	/* Dates and sizes are in the index: a message another session expunged
+	   still matches them until its EXPUNGE is reported (RFC 2180 4.1.3). */
+	int64_t day = m->internaldate / 86400;
 	switch (k->op) {
 	case IMAP_SEARCH_ALL:
 		return true;
@@ -220,8 +244,7 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 					return true;
 			return false;
 		}
-		return imap_seqset_contains(&k->set, (uint32_t)c->index + 1,
-					    (uint32_t)c->s->nmsgs);
+		return imap_seqset_contains(&k->set, (uint32_t)c->index + 1, (uint32_t)c->s->nmsgs);
 	case IMAP_SEARCH_UID:
 		if (k->set.saved) {
 			for (size_t i = 0; i < c->s->nsaved; i++)
@@ -231,18 +254,19 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 		}
 		return imap_seqset_contains(&k->set, m->uid, c->s->msgs[c->s->nmsgs - 1].uid);
 	case IMAP_SEARCH_FLAG:
-		return (m->flags & flag_bit(k->str)) != 0 && flag_bit(k->str) != STORE_FLAG_RECENT;
+		return (imap_msg_flags(m) & flag_bit(k->str)) != 0;
 	case IMAP_SEARCH_UNFLAG:
-		return !(m->flags & flag_bit(k->str)) || flag_bit(k->str) == STORE_FLAG_RECENT;
+		return !(imap_msg_flags(m) & flag_bit(k->str));
 	case IMAP_SEARCH_KEYWORD:
 		return has_keyword(m, k->str);
 	case IMAP_SEARCH_UNKEYWORD:
 		return !has_keyword(m, k->str);
 	case IMAP_SEARCH_NEW:
+		return m->recent && !(m->flags & STORE_FLAG_SEEN);
 	case IMAP_SEARCH_RECENT:
-		return false; /* \Recent is not kept (see docs/ARCHITECTURE.md) */
+		return m->recent;
 	case IMAP_SEARCH_OLD:
-		return true;
+		return !m->recent;
 	case IMAP_SEARCH_HEADER:
 		return header_matches(c, k->str, k->str2);
 	case IMAP_SEARCH_BODY:
@@ -250,11 +274,11 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 	case IMAP_SEARCH_TEXT:
 		return body_matches(c, k->str, true);
 	case IMAP_SEARCH_BEFORE:
-		return r && day < (int64_t)k->num;
+		return day < (int64_t)k->num;
 	case IMAP_SEARCH_ON:
-		return r && day == (int64_t)k->num;
+		return day == (int64_t)k->num;
 	case IMAP_SEARCH_SINCE:
-		return r && day >= (int64_t)k->num;
+		return day >= (int64_t)k->num;
 	case IMAP_SEARCH_SENTBEFORE:
 	case IMAP_SEARCH_SENTON:
 	case IMAP_SEARCH_SENTSINCE: {
@@ -262,34 +286,21 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 		if (d < 0)
 			return false;
 		return k->op == IMAP_SEARCH_SENTBEFORE ? d < (int64_t)k->num
-		       : k->op == IMAP_SEARCH_SENTON	? d == (int64_t)k->num
-							: d >= (int64_t)k->num;
+		       : k->op == IMAP_SEARCH_SENTON   ? d == (int64_t)k->num
+		                                       : d >= (int64_t)k->num;
 	}
 	case IMAP_SEARCH_LARGER:
-		return r && r->size > k->num;
+		return m->size > k->num;
 	case IMAP_SEARCH_SMALLER:
-		return r && r->size < k->num;
+		return m->size < k->num;
 	case IMAP_SEARCH_OLDER:
-		return r && now - r->internaldate >= (int64_t)k->num;
+		return now - m->internaldate >= (int64_t)k->num;
 	case IMAP_SEARCH_YOUNGER:
-		return r && now - r->internaldate <= (int64_t)k->num;
+		return now - m->internaldate <= (int64_t)k->num;
 	case IMAP_SEARCH_MODSEQ:
 		return m->modseq >= k->num;
 	}
 	return false;
-}
-
-static const struct row *find_row(const struct rows *rs, uint32_t uid)
-{
-	size_t lo = 0, hi = rs->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rs->v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < rs->n && rs->v[lo].uid == uid ? &rs->v[lo] : NULL;
 }
 
 /* Compact "1:3,5" of ascending numbers. */
@@ -311,7 +322,6 @@ void imap_cmd_search(struct imap_session *s)
 	bool uid = strcmp(s->cmd.name, "UID SEARCH") == 0;
 	struct imap_search q = {0};
 	struct buf why = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
-	struct rows rs = {0};
 	uint32_t *hits = NULL;
 	size_t nhits = 0;
 	if (imap_search_parse(s->cmd.args, s->cmd.nargs, &q, &why) < 0) {
@@ -322,15 +332,10 @@ void imap_cmd_search(struct imap_session *s)
 		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
 		goto out;
 	}
-	if (s->nmsgs && store_message_list(s->ctx->store, s->mailbox_id, s->msgs[0].uid,
-					   s->msgs[s->nmsgs - 1].uid, collect, &rs, &err) < 0) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
-		goto out;
-	}
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
 	for (size_t i = 0; i < s->nmsgs; i++) {
-		struct cand c = {.s = s, .index = i, .row = find_row(&rs, s->msgs[i].uid)};
+		struct cand c = {.s = s, .index = i};
 		if (eval(&c, &q.root, uid)) {
 			hit_uids[nhits] = s->msgs[i].uid;
 			hits[nhits++] = uid ? s->msgs[i].uid : (uint32_t)i + 1;
@@ -366,11 +371,10 @@ void imap_cmd_search(struct imap_session *s)
 		buf_puts(&out, "\r\n");
 		imap_write(s, out.data, out.len);
 	}
-	imap_sync(s, false);
+	imap_sync(s, uid); /* UID SEARCH may report expunges, SEARCH not */
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
 	free(hits);
-	free(rs.v);
 	imap_search_free(&q);
 	buf_free(&why);
 	buf_free(&err);

@@ -269,6 +269,7 @@ struct conn;
 struct sasl;
 struct store_op;
 struct store_watch;
+struct store_mailbox;
 struct event;
 
 enum imap_state {
@@ -284,9 +285,12 @@ enum imap_state {
    sequence number is its index + 1. */
 struct imap_msg {
 	uint32_t uid;
-	uint32_t flags;  /* enum store_flag bits */
+	uint32_t flags; /* enum store_flag bits, without STORE_FLAG_RECENT */
 	uint64_t modseq;
 	char **keywords; /* NULL-terminated or NULL */
+	int64_t internaldate;
+	uint64_t size;
+	bool recent; /* \Recent for this session (IMAP4rev1) */
 };
 
 struct imap_session {
@@ -298,22 +302,21 @@ struct imap_session {
 	unsigned errors, auth_failures;
 
 	/* framing */
-	struct buf cmdbuf;       /* the command being assembled, in wire form */
-	uint64_t literal_left;   /* bytes of a literal still to read */
-	bool literal_discard;    /* reading a literal we refused ({n+} over the limit) */
-	bool literal_append;     /* the command is an APPEND: literals may be large */
-	bool skipping_line;      /* an overlong line: discard up to its end */
+	struct buf cmdbuf;     /* the command being assembled, in wire form */
+	uint64_t literal_left; /* bytes of a literal still to read */
+	bool literal_discard;  /* reading a literal we refused ({n+} over the limit) */
+	bool literal_append;   /* the command is an APPEND: literals may be large */
+	bool skipping_line;    /* an overlong line: discard up to its end */
 	struct imap_cmd cmd;
-	char *tag;               /* the running command's tag (async completions) */
+	char *tag; /* the running command's tag (async completions) */
 
 	/* authentication */
 	int64_t account_id;
 	char *user;
 	struct sasl *sasl;
 	bool auth_final_pending;
-	struct event *delay_ev;
-	struct buf delayed;
-	bool close_after_delay;
+	struct buf sasl_out; /* the SASL machine's output, kept across a worker's job */
+	unsigned jobs;       /* worker jobs (password checks) holding the session */
 
 	/* ENABLE / capabilities */
 	bool rev2, utf8_accept, condstore, qresync;
@@ -325,10 +328,14 @@ struct imap_session {
 	uint32_t uidvalidity;
 	struct imap_msg *msgs;
 	size_t nmsgs, msgs_cap;
-	uint64_t modseq;          /* changes up to this are known to the client */
+	uint64_t modseq; /* changes up to this are known to the client */
 	struct store_watch *watch;
-	uint32_t *saved;          /* SEARCHRES "$" (uids) */
-	const uint32_t *quiet;    /* sync: these uids' changes are the session's own (sorted) */
+	size_t recent_slot; /* this mailbox's \Recent claim mark (imap_sync.c), + 1 */
+	size_t nrecent;     /* messages with recent set */
+	char **keywords;    /* keywords announced in FLAGS (NULL-terminated) */
+	size_t nkeywords;
+	uint32_t *saved;       /* SEARCHRES "$" (uids) */
+	const uint32_t *quiet; /* sync: these uids' changes are the session's own (sorted) */
 	size_t nquiet;
 	size_t nsaved;
 
@@ -350,14 +357,18 @@ struct imap_command {
 /* imap_session.c */
 void imap_reply(struct imap_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void imap_tagged(struct imap_session *s, const char *status, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+        PRINTF_LIKE(3, 4);
 void imap_bad(struct imap_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void imap_close(struct imap_session *s);
 void imap_submit(struct imap_session *s, struct store_op *op,
-		 void (*done)(struct imap_session *s, struct store_op *op));
+                 void (*done)(struct imap_session *s, struct store_op *op));
 void imap_session_free(struct imap_session *s);
-void imap_reply_later(struct imap_session *s, int64_t delay_ms, bool then_close,
-		      const char *fmt, ...) PRINTF_LIKE(4, 5);
+void imap_pause(struct imap_session *s);
+void imap_resume(struct imap_session *s);
+/* Ends a worker job; false when the session was orphaned and is now freed. */
+bool imap_job_done(struct imap_session *s);
+void imap_reply_later(struct imap_session *s, int64_t delay_ms, bool then_close, const char *fmt,
+                      ...) PRINTF_LIKE(4, 5);
 void imap_write(struct imap_session *s, const void *p, size_t n);
 
 /* imap_write.c: response building */
@@ -369,19 +380,28 @@ void imap_put_flags(struct buf *out, uint32_t flags, char **keywords);
 int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct buf *out);
 /* Flag list "(\Seen foo)" or a single flag -> bits + keywords (owned, NULL-terminated). */
 int imap_arg_flags(const struct imap_arg *arg, uint32_t *flags_r, char ***keywords_r,
-		   bool allow_recent, struct buf *why);
+                   bool allow_recent, struct buf *why);
 void imap_strv_free(char ***v);
 
 /* imap_sync.c: the selected mailbox */
-int imap_select_load(struct imap_session *s, int64_t mailbox_id, struct buf *err);
+/* Loads m's index and selects it (read-only for EXAMINE); claims its recent
+   messages unless read-only. On failure nothing is selected. */
+int imap_select_load(struct imap_session *s, const struct store_mailbox *m, bool readonly,
+                     struct buf *err);
 void imap_unselect(struct imap_session *s);
+/* A message's flags as the client sees them (\Recent included). */
+uint32_t imap_msg_flags(const struct imap_msg *m);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the known keywords. */
+void imap_put_flags_announce(struct imap_session *s, struct buf *out);
+/* How many messages of m are recent for the next session to select it. */
+int imap_recent_count(struct imap_session *s, const struct store_mailbox *m, uint32_t *n_r);
 /* Reports what changed since s->modseq; expunges only when allowed. */
 void imap_sync(struct imap_session *s, bool allow_expunge);
 /* Message index (0-based) for a UID, or -1. */
 long imap_msg_by_uid(const struct imap_session *s, uint32_t uid);
 /* Resolves a sequence set (MSNs or UIDs) to the indexes of matching messages. */
-int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid,
-		     size_t **idx_r, size_t *n_r);
+int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid, size_t **idx_r,
+                     size_t *n_r);
 
 /* imap_cmd_*.c */
 void imap_cmd_capability(struct imap_session *s);

@@ -17,9 +17,11 @@
  * only two matter: the one with the smallest lo and the one with the largest
  * numeric lo. Each covers max, so together they cover what the others would.
  *
- * The number 4294967295 is the largest nz-number and also IMAP_SEQ_STAR; it
- * reads as "*". Since no message number or UID can exceed the highest one in
- * use, "n:4294967295" and "n:*" select the same messages.
+ * The number 4294967295 is the largest nz-number, but IMAP_SEQ_STAR stands
+ * for "*": it is read as 4294967294. No message can have that number (UIDNEXT
+ * stops at 4294967295, and no mailbox holds four billion messages), so every
+ * membership stays what it was; and "n:4294967295" is not "n:*", which holds
+ * the highest number in use even when n is above it.
  */
 #include "imap/imap_internal.h"
 
@@ -55,6 +57,8 @@ static bool read_seq_number(const char *p, size_t len, size_t *i, uint32_t *n_r)
 		k++;
 	if (!imap_parse_nz_number((struct str){p + start, k - start}, n_r))
 		return false;
+	if (*n_r == IMAP_SEQ_STAR)
+		*n_r = IMAP_SEQ_STAR - 1;
 	*i = k;
 	return true;
 }

@@ -73,7 +73,7 @@ void imap_bad(struct imap_session *s, const char *fmt, ...)
 		struct buf v = BUF_INIT;
 		log_value(&v, b.data, b.len);
 		log_info("imap id=%s peer=%s event=bad reason=%s", conn_id(s->conn),
-			 conn_peer(s->conn), buf_cstr(&v));
+		         conn_peer(s->conn), buf_cstr(&v));
 		buf_free(&v);
 	}
 	buf_free(&b);
@@ -93,50 +93,46 @@ void imap_close(struct imap_session *s)
 
 /* ---- delayed replies (throttled login failures) ------------------------------------ */
 
-static void pause_reading(struct imap_session *s)
+void imap_pause(struct imap_session *s)
 {
 	s->paused = true;
 	if (s->conn)
 		conn_pause(s->conn);
 }
 
-static void resume_reading(struct imap_session *s)
+void imap_resume(struct imap_session *s)
 {
 	s->paused = false;
 	if (s->conn)
 		conn_resume(s->conn);
 }
 
-static void delay_fire(evutil_socket_t fd, short what, void *arg)
+void imap_reply_later(struct imap_session *s, int64_t delay_ms, bool then_close, const char *fmt,
+		      ...)
 {
-	struct imap_session *s = arg;
-	imap_write(s, s->delayed.data, s->delayed.len);
-	buf_reset(&s->delayed);
-	if (s->close_after_delay)
-		imap_close(s);
-	else
-		resume_reading(s);
-}
-
-void imap_reply_later(struct imap_session *s, int64_t delay_ms, bool then_close,
-		      const char *fmt, ...)
-{
-	buf_reset(&s->delayed);
+	struct buf b = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	buf_vprintf(&s->delayed, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	buf_puts(&s->delayed, "\r\n");
-	s->close_after_delay = then_close;
-	if (delay_ms <= 0) {
-		delay_fire(-1, 0, s);
-		return;
+	buf_puts(&b, "\r\n");
+	if (then_close) {
+		s->closing = true;
+		s->state = IMAP_STATE_LOGOUT;
 	}
-	if (!s->delay_ev)
-		s->delay_ev = event_new(s->ctx->base, -1, 0, delay_fire, s);
-	pause_reading(s);
-	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-	event_add(s->delay_ev, &tv);
+	if (s->conn)
+		conn_write_later(s->conn, delay_ms, b.data, b.len, then_close);
+	buf_free(&b);
+}
+
+bool imap_job_done(struct imap_session *s)
+{
+	s->jobs--;
+	if (!s->orphaned)
+		return true;
+	if (!s->jobs && !s->op)
+		imap_session_free(s);
+	return false;
 }
 
 /* ---- asynchronous store ops --------------------------------------------------------- */
@@ -147,63 +143,68 @@ static void op_done(struct store_op *op, void *arg)
 	void (*done)(struct imap_session *, struct store_op *) = s->op_done;
 	s->op = NULL;
 	s->op_done = NULL;
+	/* done() frees what it owns and may submit the command's next op; an
+	   orphaned session writes nowhere (conn is NULL) and is freed after its
+	   last op. */
+	done(s, op);
+	if (s->op)
+		return;
 	if (s->orphaned) {
-		done(s, op); /* frees what it owns; writes nowhere (conn is NULL) */
-		imap_session_free(s);
+		if (!s->jobs)
+			imap_session_free(s);
 		return;
 	}
-	done(s, op);
-	resume_reading(s);
+	imap_resume(s);
 }
 
 void imap_submit(struct imap_session *s, struct store_op *op,
-		 void (*done)(struct imap_session *s, struct store_op *op))
+                 void (*done)(struct imap_session *s, struct store_op *op))
 {
 	s->op = op;
 	s->op_done = done;
-	pause_reading(s);
+	imap_pause(s);
 	store_submit(s->ctx->store, op, op_done, s);
 }
 
 /* ---- the command table ---------------------------------------------------------------- */
 
 static const struct imap_command commands[] = {
-	{"CAPABILITY", IMAP_STATES_ANY, imap_cmd_capability},
-	{"NOOP", IMAP_STATES_ANY, imap_cmd_noop},
-	{"LOGOUT", IMAP_STATES_ANY, imap_cmd_logout},
-	{"STARTTLS", IMAP_STATE_NOAUTH, imap_cmd_starttls},
-	{"AUTHENTICATE", IMAP_STATE_NOAUTH, imap_cmd_authenticate},
-	{"LOGIN", IMAP_STATE_NOAUTH, imap_cmd_login},
-	{"ID", IMAP_STATES_ANY, imap_cmd_id},
-	{"ENABLE", IMAP_STATES_AUTHED, imap_cmd_enable},
-	{"NAMESPACE", IMAP_STATES_AUTHED, imap_cmd_namespace},
-	{"SELECT", IMAP_STATES_AUTHED, imap_cmd_select},
-	{"EXAMINE", IMAP_STATES_AUTHED, imap_cmd_select},
-	{"CREATE", IMAP_STATES_AUTHED, imap_cmd_create},
-	{"DELETE", IMAP_STATES_AUTHED, imap_cmd_delete},
-	{"RENAME", IMAP_STATES_AUTHED, imap_cmd_rename},
-	{"SUBSCRIBE", IMAP_STATES_AUTHED, imap_cmd_subscribe},
-	{"UNSUBSCRIBE", IMAP_STATES_AUTHED, imap_cmd_subscribe},
-	{"LIST", IMAP_STATES_AUTHED, imap_cmd_list},
-	{"LSUB", IMAP_STATES_AUTHED, imap_cmd_list},
-	{"STATUS", IMAP_STATES_AUTHED, imap_cmd_status},
-	{"APPEND", IMAP_STATES_AUTHED, imap_cmd_append},
-	{"IDLE", IMAP_STATES_AUTHED, imap_cmd_idle},
-	{"CHECK", IMAP_STATE_SELECTED, imap_cmd_check},
-	{"CLOSE", IMAP_STATE_SELECTED, imap_cmd_close},
-	{"UNSELECT", IMAP_STATE_SELECTED, imap_cmd_close},
-	{"EXPUNGE", IMAP_STATE_SELECTED, imap_cmd_expunge},
-	{"UID EXPUNGE", IMAP_STATE_SELECTED, imap_cmd_expunge},
-	{"SEARCH", IMAP_STATE_SELECTED, imap_cmd_search},
-	{"UID SEARCH", IMAP_STATE_SELECTED, imap_cmd_search},
-	{"FETCH", IMAP_STATE_SELECTED, imap_cmd_fetch},
-	{"UID FETCH", IMAP_STATE_SELECTED, imap_cmd_fetch},
-	{"STORE", IMAP_STATE_SELECTED, imap_cmd_store},
-	{"UID STORE", IMAP_STATE_SELECTED, imap_cmd_store},
-	{"COPY", IMAP_STATE_SELECTED, imap_cmd_copy},
-	{"UID COPY", IMAP_STATE_SELECTED, imap_cmd_copy},
-	{"MOVE", IMAP_STATE_SELECTED, imap_cmd_copy},
-	{"UID MOVE", IMAP_STATE_SELECTED, imap_cmd_copy},
+        {"CAPABILITY", IMAP_STATES_ANY, imap_cmd_capability},
+        {"NOOP", IMAP_STATES_ANY, imap_cmd_noop},
+        {"LOGOUT", IMAP_STATES_ANY, imap_cmd_logout},
+        {"STARTTLS", IMAP_STATE_NOAUTH, imap_cmd_starttls},
+        {"AUTHENTICATE", IMAP_STATE_NOAUTH, imap_cmd_authenticate},
+        {"LOGIN", IMAP_STATE_NOAUTH, imap_cmd_login},
+        {"ID", IMAP_STATES_ANY, imap_cmd_id},
+        {"ENABLE", IMAP_STATES_AUTHED, imap_cmd_enable},
+        {"NAMESPACE", IMAP_STATES_AUTHED, imap_cmd_namespace},
+        {"SELECT", IMAP_STATES_AUTHED, imap_cmd_select},
+        {"EXAMINE", IMAP_STATES_AUTHED, imap_cmd_select},
+        {"CREATE", IMAP_STATES_AUTHED, imap_cmd_create},
+        {"DELETE", IMAP_STATES_AUTHED, imap_cmd_delete},
+        {"RENAME", IMAP_STATES_AUTHED, imap_cmd_rename},
+        {"SUBSCRIBE", IMAP_STATES_AUTHED, imap_cmd_subscribe},
+        {"UNSUBSCRIBE", IMAP_STATES_AUTHED, imap_cmd_subscribe},
+        {"LIST", IMAP_STATES_AUTHED, imap_cmd_list},
+        {"LSUB", IMAP_STATES_AUTHED, imap_cmd_list},
+        {"STATUS", IMAP_STATES_AUTHED, imap_cmd_status},
+        {"APPEND", IMAP_STATES_AUTHED, imap_cmd_append},
+        {"IDLE", IMAP_STATES_AUTHED, imap_cmd_idle},
+        {"CHECK", IMAP_STATE_SELECTED, imap_cmd_check},
+        {"CLOSE", IMAP_STATE_SELECTED, imap_cmd_close},
+        {"UNSELECT", IMAP_STATE_SELECTED, imap_cmd_close},
+        {"EXPUNGE", IMAP_STATE_SELECTED, imap_cmd_expunge},
+        {"UID EXPUNGE", IMAP_STATE_SELECTED, imap_cmd_expunge},
+        {"SEARCH", IMAP_STATE_SELECTED, imap_cmd_search},
+        {"UID SEARCH", IMAP_STATE_SELECTED, imap_cmd_search},
+        {"FETCH", IMAP_STATE_SELECTED, imap_cmd_fetch},
+        {"UID FETCH", IMAP_STATE_SELECTED, imap_cmd_fetch},
+        {"STORE", IMAP_STATE_SELECTED, imap_cmd_store},
+        {"UID STORE", IMAP_STATE_SELECTED, imap_cmd_store},
+        {"COPY", IMAP_STATE_SELECTED, imap_cmd_copy},
+        {"UID COPY", IMAP_STATE_SELECTED, imap_cmd_copy},
+        {"MOVE", IMAP_STATE_SELECTED, imap_cmd_copy},
+        {"UID MOVE", IMAP_STATE_SELECTED, imap_cmd_copy},
 };
 
 static void run_command(struct imap_session *s, const char *data, size_t len)
@@ -284,11 +285,12 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 		return;
 	}
 	if (s->cmdbuf.len == 0)
-		s->literal_append = len >= 7 && strchr(line, ' ') &&
-				    str_has_prefix_nocase(
-					    (struct str){strchr(line, ' ') + 1,
-							 len - (size_t)(strchr(line, ' ') + 1 - line)},
-					    "APPEND ");
+		s->literal_append =
+		        len >= 7 && strchr(line, ' ') &&
+		        str_has_prefix_nocase(
+		                (struct str){strchr(line, ' ') + 1,
+		                             len - (size_t)(strchr(line, ' ') + 1 - line)},
+		                "APPEND ");
 	if (s->cmdbuf.len + len + 2 > IMAP_MAX_COMMAND && !s->literal_append) {
 		assembling_tag(s);
 		buf_reset(&s->cmdbuf);
@@ -308,10 +310,10 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 				s->literal_left = lit.size;
 				s->literal_discard = true;
 				imap_bad(s, "[TOOBIG] Literal larger than %llu bytes",
-					 (unsigned long long)max);
+				         (unsigned long long)max);
 			} else {
 				imap_tagged(s, "NO", "[TOOBIG] Literal larger than %llu bytes",
-					    (unsigned long long)max);
+				            (unsigned long long)max);
 			}
 			return;
 		}
@@ -331,7 +333,7 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 static void imap_read(struct conn *c)
 {
 	struct imap_session *s = conn_data(c);
-	while (!s->paused && !s->closing) {
+	while (!s->paused && !s->closing && conn_reading(c)) {
 		struct evbuffer *in = conn_input(c);
 		if (s->literal_left > 0) {
 			if (!read_literal(s, in))
@@ -346,7 +348,8 @@ static void imap_read(struct conn *c)
 		if (avail == 0)
 			break;
 		size_t eol_len = 0;
-		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		struct evbuffer_ptr eol =
+		        evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 		if (eol.pos < 0) {
 			if (avail > IMAP_MAX_LINE + 2) {
 				evbuffer_drain(in, avail);
@@ -391,9 +394,7 @@ void imap_session_free(struct imap_session *s)
 	free(s->tag);
 	free(s->user);
 	sasl_free(&s->sasl);
-	if (s->delay_ev)
-		event_free(s->delay_ev);
-	buf_free(&s->delayed);
+	buf_free(&s->sasl_out);
 	free(s);
 }
 
@@ -408,11 +409,11 @@ static void imap_open(struct conn *c)
 	imap_cmd_init(&s->cmd);
 	conn_set_data(c, s);
 	log_info("imap id=%s peer=%s event=session tls=%s", conn_id(c), conn_peer(c),
-		 conn_is_tls(c) ? "yes" : "no");
+	         conn_is_tls(c) ? "yes" : "no");
 	struct buf caps = BUF_INIT;
 	imap_capabilities(s, &caps);
 	imap_reply(s, "* OK [CAPABILITY %s] %s petrel IMAP ready", buf_cstr(&caps),
-		   s->ctx->cfg->hostname);
+	           s->ctx->cfg->hostname);
 	buf_free(&caps);
 }
 
@@ -422,10 +423,10 @@ static void imap_closed(struct conn *c)
 	if (!s)
 		return;
 	log_info("imap id=%s peer=%s event=disconnect user=%s", conn_id(c), conn_peer(c),
-		 s->user ? s->user : "-");
+	         s->user ? s->user : "-");
 	s->conn = NULL;
-	if (s->op) {
-		s->orphaned = true;
+	if (s->op || s->jobs) {
+		s->orphaned = true; /* the last completion frees it */
 		return;
 	}
 	imap_session_free(s);
@@ -444,11 +445,11 @@ static void imap_drain(struct conn *c)
 }
 
 const struct conn_handler imap_conn_handler = {
-	.proto = "imap",
-	.open = imap_open,
-	.read = imap_read,
-	.closed = imap_closed,
-	.timeout = imap_timeout,
-	.drain = imap_drain,
-	.busy_reply = "* BYE [UNAVAILABLE] Too many connections\r\n",
+        .proto = "imap",
+        .open = imap_open,
+        .read = imap_read,
+        .closed = imap_closed,
+        .timeout = imap_timeout,
+        .drain = imap_drain,
+        .busy_reply = "* BYE [UNAVAILABLE] Too many connections\r\n",
 };

@@ -7,9 +7,20 @@
  * asks the store for everything that changed since s->modseq and reports the
  * difference: untagged FETCH for changed flags, EXPUNGE for removed messages
  * (only when the command allows it: never during FETCH, STORE or SEARCH, whose
- * sequence numbers must stay put), then EXISTS for new ones. Reporting compares
- * with the index, so a change the session made itself is not echoed back, and
- * reading the same change twice is harmless.
+ * sequence numbers must stay put), then EXISTS (and RECENT) for new ones.
+ * Reporting compares with the index, so a change the session made itself is
+ * not echoed back, and reading the same change twice is harmless. A keyword
+ * the client has not seen yet is announced with FLAGS and PERMANENTFLAGS
+ * before the first response that uses it.
+ *
+ * \Recent (IMAP4rev1). A message is recent in the first session that learns
+ * of it with its mailbox selected read-write; EXAMINE shows recent messages
+ * without claiming them. Claims go in UID order, so what is still unclaimed
+ * is one number per mailbox, the first unclaimed UID (Dovecot keeps the same
+ * in its index). The marks live in this process: a mailbox gets its mark the
+ * first time a session opens it, from the messages saved into it since the
+ * server started (their savedate), so after a restart what was stored before
+ * it is no longer recent. Nodes sharing a store each claim on their own.
  */
 #include "imap/imap.h"
 #include "imap/imap_internal.h"
@@ -18,6 +29,114 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* ---- \Recent claim marks -------------------------------------------------------------- */
+
+struct recent_mark {
+	int64_t mailbox_id;
+	uint32_t uidvalidity;
+	uint32_t first_unclaimed;
+};
+
+static struct recent_mark *recent_marks;
+static size_t nrecent_marks, recent_marks_cap;
+static int64_t recent_epoch; /* when this process started */
+
+/* Before main(), so that mail delivered before the first IMAP session is
+   recent too. */
+__attribute__((constructor)) static void recent_epoch_init(void)
+{
+	recent_epoch = (int64_t)time(NULL);
+}
+
+/* The slot (+ 1) of a mailbox's mark, or 0. A mark of a mailbox id that has
+   been reused (another UIDVALIDITY) is dropped. */
+static size_t mark_find(int64_t mailbox_id, uint32_t uidvalidity)
+{
+	for (size_t i = 0; i < nrecent_marks; i++) {
+		struct recent_mark *k = &recent_marks[i];
+		if (k->mailbox_id != mailbox_id)
+			continue;
+		if (k->uidvalidity != uidvalidity) {
+			*k = recent_marks[--nrecent_marks];
+			return 0;
+		}
+		return i + 1;
+	}
+	return 0;
+}
+
+static size_t mark_add(int64_t mailbox_id, uint32_t uidvalidity, uint32_t first_unclaimed)
+{
+	if (nrecent_marks == recent_marks_cap) {
+		recent_marks_cap = recent_marks_cap ? recent_marks_cap * 2 : 16;
+		recent_marks = xrealloc(recent_marks, recent_marks_cap * sizeof *recent_marks);
+	}
+	recent_marks[nrecent_marks++] =
+	        (struct recent_mark){mailbox_id, uidvalidity, first_unclaimed};
+	return nrecent_marks;
+}
+
+/* The selected mailbox's mark (slots move when a mark is dropped: look again). */
+static struct recent_mark *session_mark(struct imap_session *s)
+{
+	if (s->recent_slot && s->recent_slot <= nrecent_marks &&
+	    recent_marks[s->recent_slot - 1].mailbox_id == s->mailbox_id &&
+	    recent_marks[s->recent_slot - 1].uidvalidity == s->uidvalidity)
+		return &recent_marks[s->recent_slot - 1];
+	s->recent_slot = mark_find(s->mailbox_id, s->uidvalidity);
+	return s->recent_slot ? &recent_marks[s->recent_slot - 1] : NULL;
+}
+
+/* A new message of the selected mailbox: recent here if nobody claimed it. */
+static void maybe_recent(struct imap_session *s, struct imap_msg *m)
+{
+	struct recent_mark *k = session_mark(s);
+	if (!k || m->uid < k->first_unclaimed)
+		return;
+	m->recent = true;
+	s->nrecent++;
+	if (!s->readonly)
+		k->first_unclaimed = m->uid == UINT32_MAX ? UINT32_MAX : m->uid + 1;
+}
+
+struct recent_count {
+	bool by_savedate;  /* no mark yet: from the first message saved since start */
+	uint32_t from_uid; /* count uids >= this (0: none yet) */
+	uint32_t count;
+};
+
+static void count_recent(const struct store_message *m, void *arg)
+{
+	struct recent_count *c = arg;
+	if (c->by_savedate && !c->from_uid && m->savedate >= recent_epoch)
+		c->from_uid = m->uid;
+	if (c->from_uid && m->uid >= c->from_uid)
+		c->count++;
+}
+
+int imap_recent_count(struct imap_session *s, const struct store_mailbox *m, uint32_t *n_r)
+{
+	struct buf err = BUF_INIT;
+	size_t slot = mark_find(m->id, m->uidvalidity);
+	struct recent_count c = {.by_savedate = !slot};
+	if (slot)
+		c.from_uid = recent_marks[slot - 1].first_unclaimed;
+	*n_r = 0;
+	int r = 0;
+	if (!slot || c.from_uid < m->uidnext)
+		r = store_message_list(s->ctx->store, m->id, slot ? c.from_uid : 1, UINT32_MAX,
+		                       count_recent, &c, &err);
+	buf_free(&err);
+	if (r < 0)
+		return -1;
+	/* No session has opened it yet: it gets its mark now. */
+	if (!slot)
+		mark_add(m->id, m->uidvalidity, c.from_uid ? c.from_uid : m->uidnext);
+	*n_r = c.count;
+	return 0;
+}
 
 static void msg_clear(struct imap_msg *m)
 {
@@ -56,13 +175,25 @@ static bool strv_equal(char **a, char **b)
 	return true;
 }
 
-static void msgs_push(struct imap_session *s, const struct store_message *m)
+#define VISIBLE_FLAGS                                                                              \
+	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DELETED |         \
+	 STORE_FLAG_DRAFT)
+
+static struct imap_msg *msgs_push(struct imap_session *s, const struct store_message *m)
 {
 	if (s->nmsgs == s->msgs_cap) {
 		s->msgs_cap = s->msgs_cap ? s->msgs_cap * 2 : 64;
 		s->msgs = xrealloc(s->msgs, s->msgs_cap * sizeof *s->msgs);
 	}
-	s->msgs[s->nmsgs++] = (struct imap_msg){m->uid, m->flags, m->modseq, strv_dup(m->keywords)};
+	struct imap_msg *k = &s->msgs[s->nmsgs++];
+	*k = (struct imap_msg){m->uid,
+	                       m->flags & VISIBLE_FLAGS,
+	                       m->modseq,
+	                       strv_dup(m->keywords),
+	                       m->internaldate,
+	                       m->size,
+	                       false};
+	return k;
 }
 
 long imap_msg_by_uid(const struct imap_session *s, uint32_t uid)
@@ -78,6 +209,49 @@ long imap_msg_by_uid(const struct imap_session *s, uint32_t uid)
 	return lo < s->nmsgs && s->msgs[lo].uid == uid ? (long)lo : -1;
 }
 
+uint32_t imap_msg_flags(const struct imap_msg *m)
+{
+	return m->flags | (m->recent ? STORE_FLAG_RECENT : 0);
+}
+
+/* ---- keywords in FLAGS ---------------------------------------------------------------- */
+
+/* Adds the keywords the client has not been told about; true when any was. */
+static bool learn_keywords(struct imap_session *s, char **kw)
+{
+	bool added = false;
+	for (; kw && *kw; kw++) {
+		bool known = false;
+		for (size_t i = 0; i < s->nkeywords && !known; i++)
+			known = strcasecmp(s->keywords[i], *kw) == 0;
+		if (known)
+			continue;
+		s->keywords = xrealloc(s->keywords, (s->nkeywords + 2) * sizeof *s->keywords);
+		s->keywords[s->nkeywords++] = xstrdup(*kw);
+		s->keywords[s->nkeywords] = NULL;
+		added = true;
+	}
+	return added;
+}
+
+void imap_put_flags_announce(struct imap_session *s, struct buf *out)
+{
+	buf_puts(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (size_t i = 0; i < s->nkeywords; i++)
+		buf_printf(out, " %s", s->keywords[i]);
+	buf_puts(out, ")\r\n");
+	if (s->readonly) {
+		buf_puts(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+		return;
+	}
+	buf_puts(out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (size_t i = 0; i < s->nkeywords; i++)
+		buf_printf(out, " %s", s->keywords[i]);
+	buf_puts(out, " \\*)] Flags permitted\r\n");
+}
+
+/* ---- selecting ------------------------------------------------------------------------------ */
+
 static void on_change(int64_t mailbox_id, uint64_t modseq, void *arg)
 {
 	struct imap_session *s = arg;
@@ -85,18 +259,45 @@ static void on_change(int64_t mailbox_id, uint64_t modseq, void *arg)
 		imap_sync(s, true);
 }
 
+struct load {
+	struct imap_session *s;
+	uint32_t first_new; /* the first uid saved since the server started */
+};
+
 static void load_one(const struct store_message *m, void *arg)
 {
-	msgs_push(arg, m);
+	struct load *l = arg;
+	struct imap_msg *k = msgs_push(l->s, m);
+	learn_keywords(l->s, k->keywords);
+	if (!l->first_new && m->savedate >= recent_epoch)
+		l->first_new = m->uid;
 }
 
-int imap_select_load(struct imap_session *s, int64_t mailbox_id, struct buf *err)
+int imap_select_load(struct imap_session *s, const struct store_mailbox *m, bool readonly,
+                     struct buf *err)
 {
 	imap_unselect(s);
-	if (store_message_list(s->ctx->store, mailbox_id, 1, UINT32_MAX, load_one, s, err) < 0)
+	struct load l = {.s = s};
+	if (store_message_list(s->ctx->store, m->id, 1, UINT32_MAX, load_one, &l, err) < 0) {
+		imap_unselect(s);
 		return -1;
-	s->mailbox_id = mailbox_id;
-	s->watch = store_watch_add(s->ctx->store, mailbox_id, on_change, s);
+	}
+	s->mailbox_id = m->id;
+	s->uidvalidity = m->uidvalidity;
+	s->readonly = readonly;
+	s->modseq = m->highestmodseq;
+	s->mailbox_name = xstrdup(m->name);
+	/* \Recent: the unclaimed messages are this session's (see the top). */
+	s->recent_slot = mark_find(m->id, m->uidvalidity);
+	if (!s->recent_slot) {
+		uint32_t next = s->nmsgs ? s->msgs[s->nmsgs - 1].uid + 1 : 1;
+		if (m->uidnext > next)
+			next = m->uidnext;
+		s->recent_slot = mark_add(m->id, m->uidvalidity, l.first_new ? l.first_new : next);
+	}
+	for (size_t i = 0; i < s->nmsgs; i++)
+		maybe_recent(s, &s->msgs[i]);
+	s->watch = store_watch_add(s->ctx->store, m->id, on_change, s);
 	return 0;
 }
 
@@ -110,10 +311,17 @@ void imap_unselect(struct imap_session *s)
 	s->nmsgs = s->msgs_cap = 0;
 	xfree(&s->mailbox_name);
 	xfree(&s->saved);
+	imap_strv_free(&s->keywords);
+	s->nkeywords = 0;
 	s->nsaved = 0;
+	s->nrecent = 0;
+	s->recent_slot = 0;
 	s->mailbox_id = 0;
 	s->modseq = 0;
+	s->readonly = false;
 }
+
+/* ---- bringing the client up to date ---------------------------------------------------- */
 
 struct sync {
 	struct imap_session *s;
@@ -128,7 +336,7 @@ static void put_fetch_flags(struct imap_session *s, struct buf *out, size_t idx)
 {
 	const struct imap_msg *m = &s->msgs[idx];
 	buf_printf(out, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
-	imap_put_flags(out, m->flags, m->keywords);
+	imap_put_flags(out, imap_msg_flags(m), m->keywords);
 	if (s->condstore)
 		buf_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	buf_puts(out, ")\r\n");
@@ -153,23 +361,23 @@ static void sync_changed(const struct store_message *m, void *arg)
 	struct imap_session *s = y->s;
 	if (m->modseq > y->top)
 		y->top = m->modseq;
+	if (learn_keywords(s, m->keywords))
+		imap_put_flags_announce(s, &y->out);
 	long idx = imap_msg_by_uid(s, m->uid);
 	if (idx < 0) {
 		if (s->nmsgs == 0 || m->uid > s->msgs[s->nmsgs - 1].uid) {
-			msgs_push(s, m);
+			maybe_recent(s, msgs_push(s, m));
 			y->added = true;
 		}
 		return;
 	}
 	struct imap_msg *known = &s->msgs[idx];
-	uint32_t visible = STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |
-			   STORE_FLAG_DELETED | STORE_FLAG_DRAFT;
-	bool differ = (known->flags & visible) != (m->flags & visible) ||
-		      !strv_equal(known->keywords, m->keywords);
+	bool differ = (known->flags & VISIBLE_FLAGS) != (m->flags & VISIBLE_FLAGS) ||
+	              !strv_equal(known->keywords, m->keywords);
 	known->modseq = m->modseq;
 	if (!differ)
 		return;
-	known->flags = m->flags;
+	known->flags = m->flags & VISIBLE_FLAGS;
 	imap_strv_free(&known->keywords);
 	known->keywords = strv_dup(m->keywords);
 	if (!is_quiet(s, m->uid))
@@ -187,6 +395,25 @@ static void sync_expunged(uint32_t uid, uint64_t modseq, void *arg)
 	y->gone[y->ngone++] = uid;
 }
 
+/* Whether the selected mailbox no longer exists (a rename keeps its id). */
+static bool mailbox_gone(struct imap_session *s)
+{
+	struct store_mailbox m = {0};
+	struct buf err = BUF_INIT;
+	enum store_lookup l =
+	        store_mailbox_get(s->ctx->store, s->account_id, s->mailbox_name, &m, &err);
+	bool gone = l == STORE_NOT_FOUND || (l == STORE_FOUND && m.id != s->mailbox_id);
+	store_mailbox_clear(&m);
+	buf_free(&err);
+	return gone;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 void imap_sync(struct imap_session *s, bool allow_expunge)
 {
 	if (!(s->state & IMAP_STATE_SELECTED) || !s->mailbox_id)
@@ -195,9 +422,18 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 	struct buf err = BUF_INIT;
 	bool complete = true;
 	if (store_changes(s->ctx->store, s->mailbox_id, s->modseq, sync_changed, sync_expunged, &y,
-			  &complete, &err) < 0) {
-		log_warn("imap id=%s event=sync-failed reason=\"%s\"",
-			 s->conn ? conn_id(s->conn) : "-", buf_cstr(&err));
+	                  &complete, &err) < 0) {
+		if (mailbox_gone(s)) {
+			/* Deleted by another session: nothing the client knows of it
+			   holds any more, and IMAP has no way to say so but BYE. */
+			log_info("imap id=%s event=selected-mailbox-deleted",
+			         s->conn ? conn_id(s->conn) : "-");
+			imap_reply(s, "* BYE Selected mailbox was deleted, have to disconnect");
+			imap_close(s);
+		} else {
+			log_warn("imap id=%s event=sync-failed reason=\"%s\"",
+			         s->conn ? conn_id(s->conn) : "-", buf_cstr(&err));
+		}
 		buf_free(&err);
 		buf_free(&y.out);
 		free(y.gone);
@@ -205,23 +441,29 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 	}
 	if (y.ngone && allow_expunge) {
 		/* Highest sequence numbers first, so the lower ones stay valid. */
-		for (size_t k = s->nmsgs; k-- > 0;) {
-			bool gone = false;
-			for (size_t j = 0; j < y.ngone && !gone; j++)
-				gone = y.gone[j] == s->msgs[k].uid;
-			if (!gone)
+		qsort(y.gone, y.ngone, sizeof *y.gone, cmp_uid);
+		size_t j = y.ngone;
+		for (size_t k = s->nmsgs; k-- > 0 && j > 0;) {
+			while (j > 0 && y.gone[j - 1] > s->msgs[k].uid)
+				j--;
+			if (j == 0 || y.gone[j - 1] != s->msgs[k].uid)
 				continue;
 			if (s->qresync)
 				buf_printf(&y.out, "* VANISHED %u\r\n", s->msgs[k].uid);
 			else
 				buf_printf(&y.out, "* %zu EXPUNGE\r\n", k + 1);
+			if (s->msgs[k].recent)
+				s->nrecent--;
 			msg_clear(&s->msgs[k]);
 			memmove(&s->msgs[k], &s->msgs[k + 1], (s->nmsgs - k - 1) * sizeof *s->msgs);
 			s->nmsgs--;
 		}
 	}
-	if (y.added)
+	if (y.added) {
 		buf_printf(&y.out, "* %zu EXISTS\r\n", s->nmsgs);
+		if (!s->rev2)
+			buf_printf(&y.out, "* %zu RECENT\r\n", s->nrecent);
+	}
 	if (!y.ngone || allow_expunge)
 		s->modseq = y.top;
 	imap_write(s, y.out.data, y.out.len);
@@ -246,8 +488,8 @@ static size_t lower_bound(const struct imap_session *s, uint32_t uid)
 	return lo;
 }
 
-int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid,
-		     size_t **idx_r, size_t *n_r)
+int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid, size_t **idx_r,
+                     size_t *n_r)
 {
 	*idx_r = NULL;
 	*n_r = 0;

@@ -83,9 +83,9 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } system_flags[] = {
-	{STORE_FLAG_ANSWERED, "\\Answered"}, {STORE_FLAG_FLAGGED, "\\Flagged"},
-	{STORE_FLAG_DELETED, "\\Deleted"},   {STORE_FLAG_SEEN, "\\Seen"},
-	{STORE_FLAG_DRAFT, "\\Draft"},
+        {STORE_FLAG_ANSWERED, "\\Answered"}, {STORE_FLAG_FLAGGED, "\\Flagged"},
+        {STORE_FLAG_DELETED, "\\Deleted"},   {STORE_FLAG_SEEN, "\\Seen"},
+        {STORE_FLAG_DRAFT, "\\Draft"},
 };
 
 void imap_put_flags(struct buf *out, uint32_t flags, char **keywords)
@@ -99,6 +99,12 @@ void imap_put_flags(struct buf *out, uint32_t flags, char **keywords)
 			buf_puts(out, system_flags[i].name);
 			first = false;
 		}
+	if (flags & STORE_FLAG_RECENT) {
+		if (!first)
+			buf_putc(out, ' ');
+		buf_puts(out, "\\Recent");
+		first = false;
+	}
 	for (char **k = keywords; k && *k; k++) {
 		if (!first)
 			buf_putc(out, ' ');
@@ -139,7 +145,7 @@ void imap_strv_free(char ***v)
 }
 
 static int one_flag(struct str f, uint32_t *flags, char ***kw, size_t *nkw, bool allow_recent,
-		    struct buf *why)
+                    struct buf *why)
 {
 	if (f.len && f.p[0] == '\\') {
 		for (size_t i = 0; i < ARRAY_SIZE(system_flags); i++)
@@ -173,20 +179,24 @@ static int one_flag(struct str f, uint32_t *flags, char ***kw, size_t *nkw, bool
 }
 
 int imap_arg_flags(const struct imap_arg *arg, uint32_t *flags_r, char ***keywords_r,
-		   bool allow_recent, struct buf *why)
+                   bool allow_recent, struct buf *why)
 {
 	*flags_r = 0;
 	*keywords_r = NULL;
 	size_t nkw = 0;
-	if (arg->type == IMAP_ARG_ATOM)
-		return one_flag(arg->value, flags_r, keywords_r, &nkw, allow_recent, why);
+	/* NIL is an atom too: the keyword "NIL". */
+	if (arg->type == IMAP_ARG_ATOM || arg->type == IMAP_ARG_NIL)
+		return one_flag(arg->type == IMAP_ARG_NIL ? str_c("NIL") : arg->value, flags_r,
+		                keywords_r, &nkw, allow_recent, why);
 	if (arg->type != IMAP_ARG_LIST) {
 		buf_puts(why, "Flags expected");
 		return -1;
 	}
 	for (size_t i = 0; i < arg->nlist; i++) {
-		if (arg->list[i].type != IMAP_ARG_ATOM ||
-		    one_flag(arg->list[i].value, flags_r, keywords_r, &nkw, allow_recent, why) < 0) {
+		const struct imap_arg *f = &arg->list[i];
+		if ((f->type != IMAP_ARG_ATOM && f->type != IMAP_ARG_NIL) ||
+		    one_flag(f->type == IMAP_ARG_NIL ? str_c("NIL") : f->value, flags_r, keywords_r,
+		             &nkw, allow_recent, why) < 0) {
 			if (!why->len)
 				buf_puts(why, "Bad flag");
 			imap_strv_free(keywords_r);
