@@ -49,11 +49,39 @@ const struct cli_cmd cli_commands[] = {
 	 "Reads the configuration (-c FILE, else $PETREL_CONFIG, else the embedded\n"
 	 "defaults), reports the first error with its file and line, or prints every\n"
 	 "key with its effective value.\n"},
+	{"queue", cli_queue, "list and manage the outbound queue",
+	 "usage: petrel [-c FILE] queue list\n"
+	 "       petrel [-c FILE] queue show ID\n"
+	 "       petrel [-c FILE] queue flush [ID]\n"
+	 "       petrel [-c FILE] queue retry|hold|release|remove ID\n"
+	 "\n"
+	 "list shows every message waiting, with each recipient's state, attempts, next\n"
+	 "attempt and the last reply; show adds one message's delivery events. flush makes\n"
+	 "every deferred recipient (of message ID) due now, retry does it for one message.\n"
+	 "hold keeps a message from being delivered until release. remove drops a\n"
+	 "message from the queue without a bounce (its recipients get a 'removed'\n"
+	 "event). A running server sees the change within a second.\n"},
+	{"receipts", cli_receipts, "show the delivery events of an address or a message",
+	 "usage: petrel [-c FILE] receipts ADDRESS|QUEUE-ID\n"
+	 "\n"
+	 "Every delivery event (queued, deferred, delivered, bounced, expired, removed)\n"
+	 "of a recipient address or of a queue message, oldest first: time, attempt,\n"
+	 "remote host and address, TLS, and the remote server's reply.\n"},
 	{"store", cli_store_cmd, "check the store's integrity",
 	 "usage: petrel [-c FILE] store check\n"
 	 "\n"
 	 "Runs SQLite's integrity check and petrel's own invariants (reference counts,\n"
 	 "counters, UIDs, MODSEQs); prints 'ok' or each problem, exit code 1 if any.\n"},
+	{"apikey", cli_apikey, "create, list or revoke keys of the HTTP API",
+	 "usage: petrel [-c FILE] apikey create NAME [--domain D]... [--pool P] [--rate N/s]\n"
+	 "       petrel [-c FILE] apikey list\n"
+	 "       petrel [-c FILE] apikey revoke NAME\n"
+	 "\n"
+	 "create prints a new key once, alone on standard output; only its SHA-256 is\n"
+	 "kept. The key may send from the given domains only (default: every local\n"
+	 "domain), through source-IP pool P, at most N messages per second (N/s, N/m\n"
+	 "or N/h; default: no limit). A revoked key stops working at once and keeps\n"
+	 "its name. Clients send it as 'Authorization: Bearer KEY'.\n"},
 };
 const size_t cli_ncommands = ARRAY_SIZE(cli_commands);
 

@@ -31,6 +31,9 @@ int cli_user(int argc, char **argv, const char *config_path);
 int cli_alias(int argc, char **argv, const char *config_path);
 int cli_check_config(int argc, char **argv, const char *config_path);
 int cli_store_cmd(int argc, char **argv, const char *config_path);
+int cli_queue(int argc, char **argv, const char *config_path);
+int cli_receipts(int argc, char **argv, const char *config_path);
+int cli_apikey(int argc, char **argv, const char *config_path);
 
 /* Helpers shared by the commands (cli_common.c). */
 int cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2); /* prints, returns 1 */

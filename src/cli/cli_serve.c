@@ -17,17 +17,17 @@
  * and TLS take effect at once; a listener address change needs a restart (it
  * is logged). A bad new configuration is logged and the old one kept.
  *
- * Protocols register their listeners in register_listeners(). Until a
- * protocol is implemented, its listener answers with that protocol's
- * "temporarily unavailable" greeting and closes.
+ * Protocols register their listeners in register_listeners().
  */
 #include "cli/cli.h"
 
 #include "auth/auth.h"
 #include "core/net.h"
 #include "core/work.h"
+#include "http/http.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
+#include "queue/queue.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -59,62 +59,12 @@ struct server {
 	struct imap_service imap_plain, imap_tls;
 	struct pop3_context pop3;
 	struct pop3_service pop3_plain, pop3_tls;
+	struct http_context http;
+	struct queue *queue;        /* outbound delivery, started after the store */
+	struct smtp_client *client; /* its transport */
 	int64_t drain_deadline;
 	bool draining;
 };
-
-/* ---- listeners of protocols not yet implemented ------------------------------------ */
-
-struct unavailable {
-	const char *proto;
-	const char *greeting;
-	bool after_request; /* HTTP: answer once the request head has arrived */
-};
-
-static void unavailable_open(struct conn *c)
-{
-	const struct unavailable *u = conn_handler_arg(c);
-	if (u->after_request)
-		return;
-	conn_puts(c, u->greeting);
-	conn_close(c);
-}
-
-static void unavailable_read(struct conn *c)
-{
-	const struct unavailable *u = conn_handler_arg(c);
-	struct evbuffer *in = conn_input(c);
-	if (!u->after_request) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos >= 0 || evbuffer_get_length(in) >= CONN_MAX_INPUT) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		conn_puts(c, u->greeting);
-		conn_close(c);
-	}
-}
-
-static void unavailable_closed(struct conn *c)
-{
-}
-
-static const struct unavailable unavailable_http = {
-        "http",
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        "Content-Length: 33\r\nRetry-After: 60\r\nConnection: close\r\n\r\n"
-        "{\"error\":\"service not available\"}",
-        true};
-
-#define UNAVAILABLE_HANDLER(name, proto_name, busy)                                                \
-	static const struct conn_handler name = {.proto = proto_name,                              \
-	                                         .open = unavailable_open,                         \
-	                                         .read = unavailable_read,                         \
-	                                         .closed = unavailable_closed,                     \
-	                                         .busy_reply = busy}
-
-UNAVAILABLE_HANDLER(http_unavailable, "http", NULL);
 
 static int register_listeners(struct server *s, struct buf *err)
 {
@@ -128,7 +78,7 @@ static int register_listeners(struct server *s, struct buf *err)
 	s->smtp_submission = (struct smtp_service){SMTP_MODE_SUBMISSION, &s->smtp};
 	s->smtp_submissions = (struct smtp_service){SMTP_MODE_SUBMISSIONS, &s->smtp};
 	s->imap = (struct imap_context){
-	        .cfg = &s->cfg, .throttle = s->throttle, .base = s->base, .tls_available = true};
+	        .cfg = &s->cfg, .throttle = s->throttle, .workers = s->workers, .base = s->base, .tls_available = true};
 	s->imap_plain = (struct imap_service){false, &s->imap};
 	s->imap_tls = (struct imap_service){true, &s->imap};
 	s->pop3 = (struct pop3_context){.cfg = &s->cfg,
@@ -138,6 +88,7 @@ static int register_listeners(struct server *s, struct buf *err)
 	                                .tls_available = true};
 	s->pop3_plain = (struct pop3_service){false, &s->pop3};
 	s->pop3_tls = (struct pop3_service){true, &s->pop3};
+	s->http = (struct http_context){.cfg = &s->cfg, .base = s->base, .net = s->net};
 	const struct {
 		const char *name;
 		const char *value;
@@ -154,7 +105,8 @@ static int register_listeners(struct server *s, struct buf *err)
 	        {"imaps", cfg->imap_listen_tls, true, &imap_conn_handler, &s->imap_tls},
 	        {"pop3", cfg->pop3_listen, false, &pop3_conn_handler, &s->pop3_plain},
 	        {"pop3s", cfg->pop3_listen_tls, true, &pop3_conn_handler, &s->pop3_tls},
-	        {"http", cfg->http_listen, false, &http_unavailable, (void *)&unavailable_http},
+	        {"http", cfg->http_listen, false, &http_conn_handler, &s->http},
+	        {"https", cfg->http_listen_tls, true, &http_conn_handler, &s->http},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
 		if (net_listen(s->net, table[i].name, table[i].value, table[i].tls, table[i].h,
@@ -298,6 +250,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	         net_connection_count(s->net));
 	net_stop_listening(s->net);
 	net_drain(s->net);
+	if (s->queue)
+		queue_stop(s->queue);
 	s->drain_deadline = time_mono_ms() + DRAIN_SECONDS * 1000;
 	s->drain_timer = event_new(s->base, -1, EV_PERSIST, drain_tick, s);
 	struct timeval tv = {0, 50 * 1000};
@@ -338,6 +292,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	        {&s->cfg.pop3_listen, &neu.pop3_listen},
 	        {&s->cfg.pop3_listen_tls, &neu.pop3_listen_tls},
 	        {&s->cfg.http_listen, &neu.http_listen},
+	        {&s->cfg.http_listen_tls, &neu.http_listen_tls},
 	        {&s->cfg.store_backend, &neu.store_backend},
 	        {&s->cfg.store_path, &neu.store_path},
 	        {&s->cfg.store_url, &neu.store_url},
@@ -434,6 +389,17 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	s.smtp.store = s.store;
 	s.imap.store = s.store;
 	s.pop3.store = s.store;
+	s.http.store = s.store;
+	if (!(s.client = smtp_client_new(s.base, &s.cfg, &err)) ||
+	    !(s.queue = queue_new(s.base, s.store, &s.cfg, &err))) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
+	queue_set_transport(s.queue, &smtp_client_transport, s.client);
+	if (queue_start(s.queue, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
 	s.sig_term = evsignal_new(s.base, SIGTERM, on_term, &s);
 	s.sig_int = evsignal_new(s.base, SIGINT, on_term, &s);
 	s.sig_hup = evsignal_new(s.base, SIGHUP, on_hup, &s);
@@ -450,7 +416,10 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	r = 0;
 out:
 	/* Sessions first (they may still hold store ops), then the store finishes
-	   every queued write, then the loop. */
+	   every queued write (outcomes of the queue included), then the loop. */
+	if (s.queue)
+		queue_stop(s.queue);
+	smtp_client_free(&s.client);
 	net_free(&s.net);
 	/* Jobs still running finish, and their completions free the sessions
 	   that were waiting for them. */
@@ -458,6 +427,8 @@ out:
 	if (s.base) /* run libevent's finalizers of the freed connections */
 		event_base_loop(s.base, EVLOOP_NONBLOCK);
 	store_close(&s.store);
+	http_context_free(&s.http);
+	queue_free(&s.queue);
 	if (s.sig_term)
 		event_free(s.sig_term);
 	if (s.sig_int)

@@ -4,7 +4,8 @@
         petrel.cli("user", "add", "carol@example.test", input="pw\\n")
         with socket.create_connection(("127.0.0.1", petrel.ports["imap"])) as s: ...
 
-The `petrel` fixture writes a config with every listener on a free port, creates
+The `petrel` fixture writes a config with every listener on a free port (and a
+DNS resolver that answers nothing, so that outbound mail is merely deferred), creates
 domain example.test with accounts alice@ and bob@ (passwords in PASSWORDS),
 starts the server, waits until it is ready, and stops it with SIGTERM afterwards,
 checking that it exits 0 and that its log holds no sanitizer report. When the
@@ -48,16 +49,34 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 
 
 def free_ports(n):
-    """n distinct free TCP ports on 127.0.0.1 (held open until all are chosen)."""
-    socks, ports = [], []
-    for _ in range(n):
+    """n distinct free TCP ports on 127.0.0.1, below Linux's ephemeral range
+    (32768-60999), so that no outgoing connection of the tests or of the
+    server (which may pick any ephemeral port) can take one before petrel
+    binds it."""
+    import random
+    ports = []
+    while len(ports) < n:
+        port = random.randint(20000, 32000)
+        if port in ports:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        ports.append(port)
     return ports
+
+
+def free_udp_port():
+    """A UDP port on 127.0.0.1 nothing listens on (a DNS resolver that refuses at once)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def wait_port(port, timeout=15.0):
@@ -81,6 +100,7 @@ class Petrel:
         self.stdout_path = os.path.join(workdir, "serve.out")
         self.log_path = os.path.join(workdir, "serve.log")
         self.ports = dict(zip([n for _, _, n in LISTENERS], free_ports(len(LISTENERS))))
+        self.dead_dns_port = free_udp_port()
         self.proc = None
         self.extra = extra_config or {}
         self.write_config()
@@ -90,6 +110,10 @@ class Petrel:
             "server": {"hostname": "mail.example.test", "data_dir": self.data_dir,
                        "log_level": "debug"},
             "smtp": {}, "imap": {}, "pop3": {}, "http": {},
+            # Hermetic: outbound lookups go to a resolver that refuses at once, so
+            # mail queued for foreign domains is deferred (tests/integration/
+            # test_outbound.py runs its own DNS server instead).
+            "dns": {"resolver": "127.0.0.1:%d" % self.dead_dns_port},
         }
         for section, key, name in LISTENERS:
             sections[section][key] = "127.0.0.1:%d" % self.ports[name]
