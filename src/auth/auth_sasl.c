@@ -159,44 +159,6 @@ static enum sasl_status fail(struct sasl *s, const char *reason)
 
 /* ---- identities ---------------------------------------------------------- */
 
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const uint8_t *p, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		uint8_t c = p[i];
-		size_t n;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 /* An authentication or authorisation identity: see the top of this file. */
 static bool identity_valid(const uint8_t *p, size_t len)
 {
@@ -205,7 +167,7 @@ static bool identity_valid(const uint8_t *p, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (p[i] < 0x20 || p[i] == 0x7f)
 			return false;
-	return utf8_valid(p, len);
+	return utf8_valid((const char *)p, len);
 }
 
 static bool password_valid(const uint8_t *p, size_t len)

@@ -49,7 +49,10 @@ struct buf {
 	size_t len;
 	size_t cap;
 };
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);
@@ -89,6 +92,15 @@ char *str_dup(struct str s);
 /* ASCII lower-casing into a new string. */
 char *str_dup_lower(struct str s);
 
+/*
+ * Decodes the UTF-8 sequence at s (n bytes left) per RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF. Returns its length (1 for
+ * ASCII) with the code point in *cp_r, or 0 when it is not valid UTF-8.
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r);
+/* True when all len bytes are valid UTF-8. */
+bool utf8_valid(const char *s, size_t len);
+
 /* ---- codecs -------------------------------------------------------------- */
 
 void base64_encode(struct buf *out, const void *data, size_t len);
@@ -98,8 +110,8 @@ void hex_encode(struct buf *out, const void *data, size_t len);
 
 /* ---- time and ids -------------------------------------------------------- */
 
-int64_t time_now_ms(void);   /* wall clock, ms since the epoch */
-int64_t time_mono_ms(void);  /* monotonic clock */
+int64_t time_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t time_mono_ms(void); /* monotonic clock */
 /* Fills with cryptographically strong random bytes (getrandom); panics if it can't. */
 void random_bytes(void *p, size_t n);
 uint64_t random_u64(void);
@@ -115,8 +127,11 @@ int log_level_parse(const char *name, enum log_level *lvl_r);
 void log_init(enum log_level min, bool use_syslog);
 void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
 bool log_enabled(enum log_level lvl);
-#define log_debug(...) \
-	do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
+#define log_debug(...)                                                                             \
+	do {                                                                                       \
+		if (log_enabled(LOG_LVL_DEBUG))                                                    \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                       \
+	} while (0)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)

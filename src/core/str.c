@@ -54,7 +54,7 @@ struct str str_trim(struct str s)
 		s.len--;
 	}
 	while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t' ||
-			 s.p[s.len - 1] == '\r' || s.p[s.len - 1] == '\n'))
+	                 s.p[s.len - 1] == '\r' || s.p[s.len - 1] == '\n'))
 		s.len--;
 	return s;
 }
@@ -87,4 +87,58 @@ char *str_dup_lower(struct str s)
 	for (size_t i = 0; i < s.len; i++)
 		p[i] = (char)ascii_lower((unsigned char)p[i]);
 	return p;
+}
+
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
+{
+	if (n == 0)
+		return 0;
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t len;
+	uint32_t cp;
+	if (c < 0x80) {
+		*cp_r = c;
+		return 1;
+	} else if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		cp = c & 0x0F;
+		if (c == 0xE0)
+			lo = 0xA0; /* no overlong forms */
+		else if (c == 0xED)
+			hi = 0x9F; /* no surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		cp = c & 0x07;
+		if (c == 0xF0)
+			lo = 0x90; /* no overlong forms */
+		else if (c == 0xF4)
+			hi = 0x8F; /* nothing above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	*cp_r = cp;
+	return len;
+}
+
+bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_decode(p + i, len - i, &cp);
+		if (k == 0)
+			return false;
+		i += k;
+	}
+	return true;
 }

@@ -218,49 +218,6 @@ static void put_utf8(struct buf *out, uint32_t cp)
 	buf_append(out, b, n);
 }
 
-/*
- * Decodes the UTF-8 sequence at s (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF); its length, or 0 when invalid.
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80) {
-		*cp_r = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		cp = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		cp = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	*cp_r = cp;
-	return len;
-}
-
 /* Decodes one shift (after its "&", up to and including its "-"). */
 static bool decode_shift(struct str in, size_t *i, struct buf *out)
 {

@@ -1011,24 +1011,8 @@ int store_mailbox_name_check(const char *name, struct buf *err)
 			return -1;
 		}
 	}
-	/* UTF-8 well-formedness (no overlongs, no surrogates). */
-	const unsigned char *p = (const unsigned char *)name, *end = p + len;
-	while (p < end) {
-		unsigned c = *p;
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		if (n == 0 || (size_t)(end - p) < n)
-			goto bad;
-		uint32_t cp = n == 1 ? c : c & (0x7f >> n);
-		for (size_t k = 1; k < n; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (p[k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad;
-		p += n;
-	}
+	if (!utf8_valid(name, len))
+		goto bad;
 	return 0;
 bad:
 	buf_puts(err, "mailbox name is not valid UTF-8");
