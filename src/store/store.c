@@ -19,6 +19,7 @@
 #include "core/config.h"
 
 #include <event2/event.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,12 @@ void store_submit(struct store *st, struct store_op *op, store_done_fn *done, vo
 	op->done = done;
 	op->done_arg = arg;
 	op->next = NULL;
+	/* Hashing is the one CPU-heavy step of an append: done here, on the
+	   submitter's thread, it runs beside the commit thread instead of in it. */
+	if (op->kind == STORE_OP_APPEND && !op->have_sha256) {
+		SHA256((const unsigned char *)op->u.append.data, op->u.append.len, op->sha256);
+		op->have_sha256 = true;
+	}
 	pthread_mutex_lock(&st->lock);
 	*st->pending_tail = op;
 	st->pending_tail = &op->next;

@@ -324,6 +324,8 @@ struct store_op {
 	struct store_op *next;
 	struct store_change *changes; /* mailboxes that reached a new MODSEQ */
 	size_t nchanges;
+	uint8_t sha256[32]; /* APPEND: the blob's hash, computed by store_submit's caller */
+	bool have_sha256;
 };
 
 /* Zeroes an op and sets its kind. */

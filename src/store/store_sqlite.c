@@ -791,7 +791,10 @@ static void queue_insert(struct store_conn *c, struct store_op *op, int64_t blob
 static void op_append(struct store_conn *c, struct store_op *op)
 {
 	unsigned char sha[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)op->u.append.data, op->u.append.len, sha);
+	if (op->have_sha256)
+		memcpy(sha, op->sha256, sizeof sha);
+	else
+		SHA256((const unsigned char *)op->u.append.data, op->u.append.len, sha);
 	int64_t size = (int64_t)op->u.append.len;
 	int64_t internaldate = op->u.append.internaldate ? op->u.append.internaldate : now_s();
 	int64_t now = now_s();
