@@ -125,6 +125,10 @@ struct sqlite3_stmt;
 struct sqlite3_stmt *store_sqlite_stmt(struct store_conn *c, const char *sql);
 struct sqlite3 *store_sqlite_db(struct store_conn *c);
 void store_sqlite_op_sql_fail(struct store_op *op, struct store_conn *c, int rc);
+/* A delivery event from columns 0-11 of a row selected as
+   id, queue_id, rcpt, kind, at, mx, remote_ip, source_ip, tls, reply, attempt,
+   next_attempt (strings point into the row). */
+void store_sqlite_event_from_row(struct sqlite3_stmt *st, struct store_event *e);
 /* STORE_OP_APIKEY_ADD and STORE_OP_APIKEY_REVOKE. */
 void store_sqlite_api_apply(struct store_conn *c, struct store_op *op);
 /* The end of an append with op->u.append.api set (inside its savepoint). */

@@ -2205,6 +2205,24 @@ static const char *col_cstr(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
+void store_sqlite_event_from_row(sqlite3_stmt *st, struct store_event *e)
+{
+	*e = (struct store_event){
+		.id = sqlite3_column_int64(st, 0),
+		.queue_id = sqlite3_column_int64(st, 1),
+		.rcpt = col_cstr(st, 2),
+		.kind = col_cstr(st, 3),
+		.at_ms = sqlite3_column_int64(st, 4),
+		.mx = col_cstr(st, 5),
+		.remote_ip = col_cstr(st, 6),
+		.source_ip = col_cstr(st, 7),
+		.tls = col_cstr(st, 8),
+		.reply = col_cstr(st, 9),
+		.attempt = (unsigned)sqlite3_column_int64(st, 10),
+		.next_attempt = sqlite3_column_int64(st, 11),
+	};
+}
+
 static int conn_queue_list(struct store_conn *c, int64_t queue_id,
 			   void (*fn)(const struct store_queue_entry *e, void *arg), void *arg,
 			   struct buf *err)
@@ -2263,20 +2281,8 @@ static int conn_event_list(struct store_conn *c, int64_t queue_id, const char *r
 	}
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_event e = {
-			.id = sqlite3_column_int64(st, 0),
-			.queue_id = sqlite3_column_int64(st, 1),
-			.rcpt = col_cstr(st, 2),
-			.kind = col_cstr(st, 3),
-			.at_ms = sqlite3_column_int64(st, 4),
-			.mx = col_cstr(st, 5),
-			.remote_ip = col_cstr(st, 6),
-			.source_ip = col_cstr(st, 7),
-			.tls = col_cstr(st, 8),
-			.reply = col_cstr(st, 9),
-			.attempt = (unsigned)sqlite3_column_int64(st, 10),
-			.next_attempt = sqlite3_column_int64(st, 11),
-		};
+		struct store_event e;
+		store_sqlite_event_from_row(st, &e);
 		fn(&e, arg);
 	}
 	sqlite3_reset(st);

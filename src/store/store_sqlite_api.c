@@ -367,26 +367,12 @@ int store_sqlite_api_events(struct store_conn *c, int64_t api_key_id, int64_t af
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_api_event e = {
-		        .e =
-		                {
-		                        .id = sqlite3_column_int64(st, 0),
-		                        .queue_id = sqlite3_column_int64(st, 1),
-		                        .rcpt = col_cstr(st, 2),
-		                        .kind = col_cstr(st, 3),
-		                        .at_ms = sqlite3_column_int64(st, 4),
-		                        .mx = col_cstr(st, 5),
-		                        .remote_ip = col_cstr(st, 6),
-		                        .source_ip = col_cstr(st, 7),
-		                        .tls = col_cstr(st, 8),
-		                        .reply = col_cstr(st, 9),
-		                        .attempt = (unsigned)sqlite3_column_int64(st, 10),
-		                        .next_attempt = sqlite3_column_int64(st, 11),
-		                },
 		        .public_id = col_cstr(st, 12),
 		        .message_id = col_cstr(st, 13),
 		        .tags = col_cstr(st, 14),
 		        .metadata = col_cstr(st, 15),
 		};
+		store_sqlite_event_from_row(st, &e.e);
 		fn(&e, arg);
 	}
 	sqlite3_reset(st);
