@@ -1,5 +1,5 @@
 // fuzz-sources: src/imap/imap_parse.c src/imap/imap_parse_fetch.c src/imap/imap_parse_search.c
-// fuzz-sources: src/imap/imap_parse_misc.c src/imap/imap_seqset.c
+// fuzz-sources: src/imap/imap_parse_misc.c src/imap/imap_seqset.c src/imap/imap_parse_cond.c
 // fuzz-sources: src/core/mem.c src/core/buf.c src/core/str.c src/core/codec.c
 // fuzz-libs:
 /*
@@ -12,6 +12,8 @@
  *  - imap_literal_at_end() on its first line;
  *  - imap_fetch_parse() on the arguments after the first (as FETCH does) and
  *    imap_search_parse() on all of them;
+ *  - imap_select_params_parse() and imap_store_modifiers_parse() on every
+ *    top-level list;
  *  - imap_seqset_parse() on every atom;
  *  - modified UTF-7 both ways, imap_parse_date() and imap_parse_datetime() on
  *    every atom, string and literal.
@@ -377,6 +379,41 @@ static size_t check_key(const struct imap_search_key *k, unsigned depth)
 	return n;
 }
 
+/* SELECT parameters and STORE modifiers: a reason exactly on failure, an
+   empty result then, and seq-match-data within its limit and ascending. */
+static void check_cond(const struct imap_arg *args, size_t nargs)
+{
+	for (size_t i = 0; i < nargs; i++) {
+		if (args[i].type != IMAP_ARG_LIST)
+			continue;
+		struct imap_select_params p;
+		struct buf why = BUF_INIT;
+		int rc = imap_select_params_parse(&args[i], &p, &why);
+		check(rc == 0 || rc == -1, "select params status");
+		check((rc == 0) == (why.len == 0), "select params reason");
+		if (rc < 0)
+			check(!p.qresync && !p.condstore && !p.q.match_msn,
+			      "failure leaves p empty");
+		check(p.q.nmatch <= IMAP_MAX_SEQ_MATCH, "seq-match limit");
+		for (size_t k = 1; k < p.q.nmatch; k++)
+			check(p.q.match_msn[k] > p.q.match_msn[k - 1] &&
+			              p.q.match_uid[k] > p.q.match_uid[k - 1],
+			      "seq-match ascending");
+		if (p.qresync)
+			check(p.q.uidvalidity > 0 && p.q.modseq > 0 && p.q.modseq <= INT64_MAX,
+			      "qresync numbers");
+		imap_select_params_free(&p);
+		buf_reset(&why);
+		uint64_t v = UINT64_MAX;
+		rc = imap_store_modifiers_parse(&args[i], &v, &why);
+		check(rc == 0 || rc == -1, "store modifiers status");
+		check((rc == 0) == (why.len == 0), "store modifiers reason");
+		if (rc == 0)
+			check(v <= INT64_MAX, "unchangedsince range");
+		buf_free(&why);
+	}
+}
+
 static void check_search(const struct imap_arg *args, size_t nargs)
 {
 	struct imap_search s;
@@ -514,6 +551,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cmd.nargs >= 1)
 		check_fetch(cmd.args + 1, cmd.nargs - 1);
 	check_search(cmd.args, cmd.nargs);
+	check_cond(cmd.args, cmd.nargs);
 	check_strings(cmd.args, cmd.nargs);
 
 	imap_cmd_free(&cmd);

@@ -25,7 +25,7 @@ static bool plaintext_ok(const struct imap_session *s)
 void imap_capabilities(struct imap_session *s, struct buf *out)
 {
 	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE UNSELECT "
-	              "CHILDREN SPECIAL-USE ESEARCH");
+	              "CHILDREN SPECIAL-USE ESEARCH CONDSTORE QRESYNC SEARCHRES WITHIN");
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
 			buf_puts(out, " STARTTLS");
@@ -89,7 +89,7 @@ static void login_ok(struct imap_session *s, int64_t account_id, const char *ide
 	if (store_address_normalize(identity, false, &addr, &err) < 0)
 		buf_puts(&addr, identity);
 	log_info("imap id=%s peer=%s event=login result=ok user=%s", conn_id(s->conn),
-		 conn_peer(s->conn), buf_cstr(&addr));
+	         conn_peer(s->conn), buf_cstr(&addr));
 	auth_login_succeeded(s->ctx->throttle, conn_peer(s->conn), buf_cstr(&addr));
 	free(s->user);
 	s->user = buf_steal(&addr);
@@ -107,18 +107,18 @@ static void login_failed(struct imap_session *s, const char *user, const char *w
 	struct buf v = BUF_INIT;
 	log_value(&v, user, strlen(user));
 	log_info("imap id=%s peer=%s event=login result=fail user=%s reason=\"%s\"",
-		 conn_id(s->conn), conn_peer(s->conn), buf_cstr(&v), why);
+	         conn_id(s->conn), conn_peer(s->conn), buf_cstr(&v), why);
 	buf_free(&v);
 	int64_t delay = auth_login_failed(s->ctx->throttle, conn_peer(s->conn), user);
 	if (++s->auth_failures >= IMAP_MAX_AUTH_FAILURES)
 		imap_reply_later(s, delay, true,
-				 "%s NO [AUTHENTICATIONFAILED] Authentication "
-				 "failed\r\n* BYE Too many failures",
-				 s->tag ? s->tag : "*");
+		                 "%s NO [AUTHENTICATIONFAILED] Authentication "
+		                 "failed\r\n* BYE Too many failures",
+		                 s->tag ? s->tag : "*");
 	else
 		imap_reply_later(s, delay, false,
-				 "%s NO [AUTHENTICATIONFAILED] Authentication failed",
-				 s->tag ? s->tag : "*");
+		                 "%s NO [AUTHENTICATIONFAILED] Authentication failed",
+		                 s->tag ? s->tag : "*");
 }
 
 struct login_job {
@@ -166,7 +166,8 @@ void imap_cmd_login(struct imap_session *s)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		free(j->user);
 		free(j);
-	} else if (l == STORE_FOUND && a.password_hash[0] && strlen(password) <= AUTH_MAX_PASSWORD) {
+	} else if (l == STORE_FOUND && a.password_hash[0] &&
+	           strlen(password) <= AUTH_MAX_PASSWORD) {
 		j->account_id = a.id;
 		imap_pause(s);
 		auth_verify_async(s->ctx->workers, password, a.password_hash, login_checked, j);
@@ -250,7 +251,7 @@ static void sasl_run(struct imap_session *s, enum sasl_status st)
 	s->jobs++;
 	imap_pause(s);
 	auth_sasl_run_async(s->ctx->workers, s->sasl, st, s->ctx->store, &s->sasl_out,
-			    &s->account_id, sasl_ran, s);
+	                    &s->account_id, sasl_ran, s);
 }
 
 void imap_cmd_authenticate(struct imap_session *s)
@@ -260,7 +261,8 @@ void imap_cmd_authenticate(struct imap_session *s)
 		return;
 	}
 	if (!plaintext_ok(s)) {
-		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Authentication is disabled before STARTTLS");
+		imap_tagged(s, "NO",
+		            "[PRIVACYREQUIRED] Authentication is disabled before STARTTLS");
 		return;
 	}
 	enum sasl_mech mech;
@@ -314,7 +316,7 @@ void imap_auth_line(struct imap_session *s, const char *line, size_t len)
 	}
 	buf_reset(&s->sasl_out);
 	enum sasl_status st =
-		sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &s->sasl_out);
+	        sasl_step(s->sasl, (const uint8_t *)buf_cstr(&in), in.len, true, &s->sasl_out);
 	sasl_run(s, st);
 out:
 	buf_free(&in);
@@ -339,8 +341,28 @@ void imap_cmd_enable(struct imap_session *s)
 		imap_bad(s, "Syntax: ENABLE capability ...");
 		return;
 	}
-	/* No ENABLE-able extension is implemented yet: enable nothing, say so. */
-	imap_reply(s, "* ENABLED");
+	for (size_t i = 0; i < s->cmd.nargs; i++)
+		if (s->cmd.args[i].type != IMAP_ARG_ATOM) {
+			imap_bad(s, "Syntax: ENABLE capability ...");
+			return;
+		}
+	/* ENABLED names what this command turned on (RFC 5161 3.2); unknown
+	   names are ignored. QRESYNC implies CONDSTORE (RFC 7162 3.2.3). */
+	struct buf out = BUF_INIT;
+	buf_puts(&out, "* ENABLED");
+	for (size_t i = 0; i < s->cmd.nargs; i++) {
+		struct str name = s->cmd.args[i].value;
+		if (str_eq_cstr_nocase(name, "CONDSTORE") && !s->condstore) {
+			imap_condstore_enable(s);
+			buf_puts(&out, " CONDSTORE");
+		} else if (str_eq_cstr_nocase(name, "QRESYNC") && !s->qresync) {
+			imap_condstore_enable(s);
+			s->qresync = true;
+			buf_puts(&out, " QRESYNC");
+		}
+	}
+	imap_reply(s, "%s", buf_cstr(&out));
+	buf_free(&out);
 	imap_tagged(s, "OK", "ENABLE completed");
 }
 

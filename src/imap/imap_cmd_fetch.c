@@ -390,9 +390,40 @@ void imap_cmd_fetch(struct imap_session *s)
 		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad FETCH items");
 		goto out;
 	}
-	if (spec.changedsince || spec.vanished) {
-		imap_bad(s, "CONDSTORE is not enabled");
+	if (spec.vanished && (!uid || !s->qresync)) {
+		imap_bad(s, "VANISHED needs UID FETCH and QRESYNC enabled");
 		goto out;
+	}
+	bool modseq = spec.changedsince > 0;
+	for (size_t k = 0; k < spec.natts; k++)
+		modseq |= spec.atts[k].item == IMAP_FETCH_MODSEQ;
+	if (modseq)
+		imap_condstore_enable(s);
+	if (spec.vanished) {
+		/* Report this session's expunges first, so that what VANISHED
+		   (EARLIER) names is gone from its view too. */
+		imap_sync(s, true);
+		struct imap_seqset set = {0};
+		if (imap_seqset_parse(s->cmd.args[0].value, &set) < 0) {
+			imap_bad(s, "Bad sequence set");
+			goto out;
+		}
+		uint32_t limit = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+		struct store_mailbox mb = {0};
+		if (store_mailbox_get(s->ctx->store, s->account_id, s->mailbox_name, &mb, &err) ==
+		            STORE_FOUND &&
+		    mb.uidnext > limit)
+			limit = mb.uidnext - 1;
+		store_mailbox_clear(&mb);
+		int vr = set.saved ? 0
+		                   : imap_put_vanished_earlier(s, &set, spec.changedsince, 0, limit,
+		                                               &out);
+		imap_seqset_free(&set);
+		if (vr < 0) {
+			imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+			goto out;
+		}
+		imap_write(s, out.data, out.len);
 	}
 	int r = imap_resolve_set(s, s->cmd.args[0].value.p, s->cmd.args[0].value.len, uid, &idx,
 	                         &n);
@@ -403,6 +434,8 @@ void imap_cmd_fetch(struct imap_session *s)
 	for (size_t i = 0; i < n; i++) {
 		struct imap_msg *m = &s->msgs[idx[i]];
 		struct one o = {.s = s, .m = m};
+		if (spec.changedsince && m->modseq <= spec.changedsince)
+			continue;
 		/* Expunged by another session (its data gone): the EXPUNGE comes
 		   with the next command that may send one (RFC 9051 7.5.1). */
 		if (preload(&o, &spec) < 0) {
@@ -419,13 +452,20 @@ void imap_cmd_fetch(struct imap_session *s)
 			buf_printf(&out, "UID %u", m->uid);
 			first = false;
 		}
-		bool reads_body = false, has_flags = false;
+		bool reads_body = false, has_flags = false, has_modseq = false;
 		for (size_t k = 0; k < spec.natts; k++) {
 			const struct imap_fetch_att *a = &spec.atts[k];
 			if (uid && a->item == IMAP_FETCH_UID)
 				continue;
 			has_flags |= a->item == IMAP_FETCH_FLAGS;
+			has_modseq |= a->item == IMAP_FETCH_MODSEQ;
 			reads_body |= put_item(&o, a, &out, first);
+			first = false;
+		}
+		if (spec.changedsince && !has_modseq) {
+			/* CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1) */
+			buf_printf(&out, "%sMODSEQ (%llu)", first ? "" : " ",
+			           (unsigned long long)m->modseq);
 			first = false;
 		}
 		if (reads_body && !s->readonly && !(m->flags & STORE_FLAG_SEEN)) {

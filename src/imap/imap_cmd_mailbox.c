@@ -52,13 +52,60 @@ static void store_error_reply(struct imap_session *s, const struct store_op *op)
 
 /* ---- SELECT / EXAMINE ----------------------------------------------------------------- */
 
+/* What changed since the client's QRESYNC state (RFC 7162 3.2.5): as if it
+   had sent UID FETCH known-uids (FLAGS) (CHANGEDSINCE modseq VANISHED). */
+static int qresync_report(struct imap_session *s, const struct imap_qresync *q, uint32_t uidnext,
+                          struct buf *out)
+{
+	struct imap_seqset all = {0};
+	const struct imap_seqset *known = &q->known_uids;
+	if (!q->has_known_uids) {
+		/* every uid ever given out */
+		all.ranges = xmalloc(sizeof *all.ranges);
+		all.ranges[0].lo = 1;
+		all.ranges[0].hi = uidnext > 1 ? uidnext - 1 : 1;
+		all.nranges = uidnext > 1;
+		known = &all;
+	}
+	/* Without tombstones that far back, the last seq-match pair that still
+	   holds proves no uid at or below it vanished. */
+	uint32_t floor = 0;
+	for (size_t i = 0; i < q->nmatch; i++) {
+		uint32_t msn = q->match_msn[i];
+		if (msn <= s->nmsgs && s->msgs[msn - 1].uid == q->match_uid[i] &&
+		    q->match_uid[i] > floor)
+			floor = q->match_uid[i];
+	}
+	int rc = imap_put_vanished_earlier(s, known, q->modseq, floor, uidnext - 1, out);
+	uint32_t max = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+	for (size_t i = 0; rc == 0 && i < s->nmsgs; i++) {
+		const struct imap_msg *k = &s->msgs[i];
+		if (k->modseq <= q->modseq || !imap_seqset_contains(known, k->uid, max))
+			continue;
+		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, k->uid);
+		imap_put_flags(out, imap_msg_flags(k), k->keywords);
+		buf_printf(out, " MODSEQ (%llu))\r\n", (unsigned long long)k->modseq);
+	}
+	imap_seqset_free(&all);
+	return rc;
+}
+
 void imap_cmd_select(struct imap_session *s)
 {
 	bool examine = strcmp(s->cmd.name, "EXAMINE") == 0;
 	struct buf name = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
 	struct store_mailbox m = {0};
-	if (s->cmd.nargs != 1) {
-		imap_bad(s, "Syntax: %s mailbox", s->cmd.name);
+	struct imap_select_params p = {0};
+	if (s->cmd.nargs != 1 && s->cmd.nargs != 2) {
+		imap_bad(s, "Syntax: %s mailbox [(parameters)]", s->cmd.name);
+		goto out;
+	}
+	if (s->cmd.nargs == 2 && imap_select_params_parse(&s->cmd.args[1], &p, &err) < 0) {
+		imap_bad(s, "%s", buf_cstr(&err));
+		goto out;
+	}
+	if (p.qresync && !s->qresync) {
+		imap_bad(s, "QRESYNC is not enabled");
 		goto out;
 	}
 	/* Leaving the selected mailbox first, whatever happens next (RFC 9051 6.3.2). */
@@ -85,6 +132,8 @@ void imap_cmd_select(struct imap_session *s)
 		goto out;
 	}
 	s->state = IMAP_STATE_SELECTED;
+	if (p.condstore)
+		s->condstore = true; /* the HIGHESTMODSEQ below says it */
 	/* The index may be newer than the mailbox row read just before it. */
 	uint32_t uidnext = m.uidnext;
 	if (s->nmsgs && s->msgs[s->nmsgs - 1].uid >= uidnext)
@@ -104,10 +153,18 @@ void imap_cmd_select(struct imap_session *s)
 	if (s->condstore)
 		buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		           (unsigned long long)s->modseq);
+	if (p.qresync && p.q.uidvalidity == m.uidvalidity &&
+	    qresync_report(s, &p.q, uidnext, &out) < 0) {
+		imap_unselect(s);
+		s->state = IMAP_STATE_AUTH;
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
 	imap_write(s, out.data, out.len);
 	imap_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
 	            s->cmd.name);
 out:
+	imap_select_params_free(&p);
 	store_mailbox_clear(&m);
 	buf_free(&name);
 	buf_free(&err);
@@ -426,7 +483,7 @@ out:
  */
 
 static const char *const status_items[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-                                           "UNSEEN",   "SIZE",   "DELETED"};
+                                           "UNSEEN",   "SIZE",   "DELETED", "HIGHESTMODSEQ"};
 
 static void count_deleted(const struct store_message *m, void *arg)
 {
@@ -456,6 +513,9 @@ void imap_cmd_status(struct imap_session *s)
 	}
 	if (mailbox_arg(s, 0, &name) < 0)
 		goto out;
+	for (size_t i = 0; i < items->nlist; i++)
+		if (str_eq_cstr_nocase(items->list[i].value, "HIGHESTMODSEQ"))
+			imap_condstore_enable(s);
 	/* The selected mailbox's changes are reported first (RFC 9051 6.3.11). */
 	imap_sync(s, true);
 	enum store_lookup l =
@@ -499,6 +559,8 @@ void imap_cmd_status(struct imap_session *s)
 				goto temp;
 			}
 			buf_printf(&out, "DELETED %u", n);
+		} else if (str_eq_cstr_nocase(it, "HIGHESTMODSEQ")) {
+			buf_printf(&out, "HIGHESTMODSEQ %llu", (unsigned long long)m.highestmodseq);
 		} else {
 			buf_printf(&out, "SIZE %llu", (unsigned long long)m.size);
 		}

@@ -240,44 +240,99 @@ struct store_data {
 	size_t *idx;
 	size_t n;
 	bool silent;
+	bool conditional; /* UNCHANGEDSINCE given */
 	char **keywords;
 };
+
+/* "[MODIFIED set] " for the uids that failed UNCHANGEDSINCE: message numbers
+   for STORE, uids for UID STORE, of those the session still shows. */
+static void put_modified(struct imap_session *s, struct buf *code, const uint32_t *uids, size_t n,
+                         bool uid)
+{
+	uint32_t *v = xmalloc((n ? n : 1) * sizeof *v);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		long x = imap_msg_by_uid(s, uids[i]);
+		if (x >= 0)
+			v[k++] = uid ? uids[i] : (uint32_t)x + 1;
+	}
+	if (k) {
+		buf_puts(code, "[MODIFIED ");
+		imap_put_set(code, v, k);
+		buf_puts(code, "] ");
+	}
+	free(v);
+}
+
+static bool uid_in(const uint32_t *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == uid;
+}
 
 static void store_done(struct imap_session *s, struct store_op *op)
 {
 	struct store_data *d = s->op_data;
+	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
 	if (op->result == 0 && s->conn) {
 		/* Fold the committed flags into the index quietly, then answer for
 		   every message of the set (unless .SILENT). Changes made by others
-		   meanwhile are reported by the sync as usual. */
-		struct buf out = BUF_INIT;
+		   meanwhile are reported by the sync as usual, and so is the state
+		   of the messages that failed UNCHANGEDSINCE. */
+		const uint32_t *modified = op->u.flags.modified_r;
+		size_t nmodified = op->u.flags.nmodified_r;
+		struct buf out = BUF_INIT, code = BUF_INIT;
 		uint32_t *before = xmalloc((d->n ? d->n : 1) * sizeof *before);
-		for (size_t i = 0; i < d->n; i++)
-			before[i] = s->msgs[d->idx[i]].uid;
+		size_t nbefore = 0;
+		for (size_t i = 0; i < d->n; i++) {
+			uint32_t u = s->msgs[d->idx[i]].uid;
+			if (!uid_in(modified, nmodified, u))
+				before[nbefore++] = u;
+		}
 		s->quiet = before;
-		s->nquiet = d->n;
+		s->nquiet = nbefore;
 		/* UID STORE may report expunges (RFC 9051 7.5.1): the answers
 		   below find each message's number after them. */
-		imap_sync(s, strncmp(s->cmd.name, "UID ", 4) == 0);
+		imap_sync(s, uid);
 		s->quiet = NULL;
 		s->nquiet = 0;
-		for (size_t i = 0; i < d->n && !d->silent; i++) {
+		for (size_t i = 0; i < nbefore; i++) {
 			long k = imap_msg_by_uid(s, before[i]);
 			if (k < 0)
 				continue;
 			const struct imap_msg *m = &s->msgs[k];
+			/* .SILENT still tells a CONDSTORE client the new MODSEQ of
+			   what changed (RFC 7162 3.1.3). */
+			bool changed = m->modseq == op->u.flags.modseq_r;
+			if (d->silent && !(s->condstore && changed))
+				continue;
 			buf_reset(&out);
 			buf_printf(&out, "* %ld FETCH (", k + 1);
-			if (strncmp(s->cmd.name, "UID ", 4) == 0)
+			if (uid)
 				buf_printf(&out, "UID %u ", m->uid);
-			buf_puts(&out, "FLAGS ");
-			imap_put_flags(&out, imap_msg_flags(m), m->keywords);
+			if (!d->silent) {
+				buf_puts(&out, "FLAGS ");
+				imap_put_flags(&out, imap_msg_flags(m), m->keywords);
+			}
+			if (s->condstore)
+				buf_printf(&out, "%sMODSEQ (%llu)", d->silent ? "" : " ",
+				           (unsigned long long)m->modseq);
 			buf_puts(&out, ")\r\n");
 			imap_write(s, out.data, out.len);
 		}
+		put_modified(s, &code, modified, nmodified, uid);
+		imap_tagged(s, "OK", "%s%s%s %s", buf_cstr(&code), code.len ? "Conditional " : "",
+		            s->cmd.name, code.len ? "failed" : "completed");
 		free(before);
 		buf_free(&out);
-		imap_tagged(s, "OK", "%s completed", s->cmd.name);
+		buf_free(&code);
 	} else if (op->result < 0) {
 		op_error(s, op, "STORE");
 	}
@@ -294,8 +349,27 @@ void imap_cmd_store(struct imap_session *s)
 {
 	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
 	const struct imap_arg *a = s->cmd.args;
-	if (s->cmd.nargs != 3 || a[0].type != IMAP_ARG_ATOM || a[1].type != IMAP_ARG_ATOM) {
-		imap_bad(s, "Syntax: STORE set [+|-]FLAGS[.SILENT] (flags)");
+	size_t na = s->cmd.nargs;
+	struct buf why = BUF_INIT;
+	uint64_t unchangedsince = 0;
+	bool conditional = false;
+	struct imap_arg shifted[3];
+	if (na == 4 && a[1].type == IMAP_ARG_LIST) {
+		if (imap_store_modifiers_parse(&a[1], &unchangedsince, &why) < 0) {
+			imap_bad(s, "%s", buf_cstr(&why));
+			buf_free(&why);
+			return;
+		}
+		conditional = true;
+		/* the modifiers out of the way: set, item, flags */
+		shifted[0] = a[0];
+		shifted[1] = a[2];
+		shifted[2] = a[3];
+		a = shifted;
+		na = 3;
+	}
+	if (na != 3 || a[0].type != IMAP_ARG_ATOM || a[1].type != IMAP_ARG_ATOM) {
+		imap_bad(s, "Syntax: STORE set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] (flags)");
 		return;
 	}
 	if (s->readonly) {
@@ -318,7 +392,6 @@ void imap_cmd_store(struct imap_session *s)
 	}
 	uint32_t flags;
 	char **keywords = NULL;
-	struct buf why = BUF_INIT;
 	if (imap_arg_flags(&a[2], &flags, &keywords, true, &why) < 0) {
 		imap_bad(s, "%s", buf_cstr(&why));
 		buf_free(&why);
@@ -332,13 +405,29 @@ void imap_cmd_store(struct imap_session *s)
 		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
 		return;
 	}
+	if (conditional)
+		imap_condstore_enable(s);
 	uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
 	for (size_t i = 0; i < n; i++)
 		uids[i] = s->msgs[idx[i]].uid;
+	if (conditional && unchangedsince == 0) {
+		/* Every message has a MODSEQ above 0: all of them fail. */
+		struct buf code = BUF_INIT;
+		imap_sync(s, uid);
+		put_modified(s, &code, uids, n, uid);
+		imap_tagged(s, "OK", "%s%s%s %s", buf_cstr(&code), code.len ? "Conditional " : "",
+		            s->cmd.name, code.len ? "failed" : "completed");
+		buf_free(&code);
+		free(uids);
+		free(idx);
+		imap_strv_free(&keywords);
+		return;
+	}
 	struct store_data *d = xcalloc(1, sizeof *d);
 	d->idx = idx;
 	d->n = n;
 	d->silent = silent;
+	d->conditional = conditional;
 	d->keywords = keywords;
 	struct store_op *op = xcalloc(1, sizeof *op);
 	store_op_init(op, STORE_OP_FLAGS);
@@ -348,6 +437,7 @@ void imap_cmd_store(struct imap_session *s)
 	op->u.flags.mode = mode;
 	op->u.flags.flags = flags;
 	op->u.flags.keywords = (const char *const *)keywords;
+	op->u.flags.unchangedsince = unchangedsince;
 	s->op_data = d;
 	imap_submit(s, op, store_done);
 }
@@ -355,32 +445,15 @@ void imap_cmd_store(struct imap_session *s)
 /* ---- COPY / MOVE -------------------------------------------------------------------------------
  */
 
-/* Writes a UID list compactly: 4,7:9. */
-static void put_uid_set(struct buf *out, const uint32_t *uids, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (i)
-			buf_putc(out, ',');
-		if (j > i)
-			buf_printf(out, "%u:%u", uids[i], uids[j]);
-		else
-			buf_printf(out, "%u", uids[i]);
-		i = j + 1;
-	}
-}
-
 /* "[COPYUID uidvalidity src dst] " of a finished copy, or "" when nothing was copied. */
 static void put_copyuid(struct buf *code, const struct store_op *op)
 {
 	if (!op->u.copy.ncopied_r)
 		return;
 	buf_printf(code, "[COPYUID %u ", op->u.copy.to_uidvalidity_r);
-	put_uid_set(code, op->u.copy.src_uids_r, op->u.copy.ncopied_r);
+	imap_put_set(code, op->u.copy.src_uids_r, op->u.copy.ncopied_r);
 	buf_putc(code, ' ');
-	put_uid_set(code, op->u.copy.new_uids_r, op->u.copy.ncopied_r);
+	imap_put_set(code, op->u.copy.new_uids_r, op->u.copy.ncopied_r);
 	buf_puts(code, "] ");
 }
 

@@ -303,18 +303,14 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 	return false;
 }
 
-/* Compact "1:3,5" of ascending numbers. */
-static void put_set(struct buf *out, const uint32_t *v, size_t n)
+static bool uses_modseq(const struct imap_search_key *k)
 {
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(out, "%s%u", i ? "," : "", v[i]);
-		if (j > i)
-			buf_printf(out, ":%u", v[j]);
-		i = j + 1;
-	}
+	if (k->op == IMAP_SEARCH_MODSEQ)
+		return true;
+	for (size_t i = 0; i < k->nchildren; i++)
+		if (uses_modseq(&k->children[i]))
+			return true;
+	return (k->a && uses_modseq(k->a)) || (k->b && uses_modseq(k->b));
 }
 
 void imap_cmd_search(struct imap_session *s)
@@ -329,14 +325,22 @@ void imap_cmd_search(struct imap_session *s)
 		goto out;
 	}
 	if (q.charset && strcmp(q.charset, "UTF-8") != 0 && strcmp(q.charset, "US-ASCII") != 0) {
+		if (q.ret_save)
+			s->nsaved = 0; /* a failed SAVE empties "$" (RFC 5182 2.1) */
 		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
 		goto out;
 	}
+	bool modseq = uses_modseq(&q.root);
+	if (modseq)
+		imap_condstore_enable(s);
+	uint64_t top = 0; /* the highest MODSEQ among the hits (RFC 7162 3.1.5) */
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
 	for (size_t i = 0; i < s->nmsgs; i++) {
 		struct cand c = {.s = s, .index = i};
 		if (eval(&c, &q.root, uid)) {
+			if (s->msgs[i].modseq > top)
+				top = s->msgs[i].modseq;
 			hit_uids[nhits] = s->msgs[i].uid;
 			hits[nhits++] = uid ? s->msgs[i].uid : (uint32_t)i + 1;
 		}
@@ -344,9 +348,19 @@ void imap_cmd_search(struct imap_session *s)
 		mime_part_free(&c.root);
 	}
 	if (q.ret_save) {
+		/* SAVE with MIN and/or MAX alone keeps just those (RFC 5182 2.1). */
+		size_t nsave = nhits;
+		if ((q.ret_min || q.ret_max) && !q.ret_all && !q.ret_count && nhits) {
+			uint32_t lo = hit_uids[0], hi = hit_uids[nhits - 1];
+			nsave = 0;
+			if (q.ret_min)
+				hit_uids[nsave++] = lo;
+			if (q.ret_max && (!q.ret_min || hi != lo))
+				hit_uids[nsave++] = hi;
+		}
 		free(s->saved);
 		s->saved = hit_uids;
-		s->nsaved = nhits;
+		s->nsaved = nsave;
 		hit_uids = NULL;
 	}
 	free(hit_uids);
@@ -360,12 +374,16 @@ void imap_cmd_search(struct imap_session *s)
 			buf_printf(&out, " COUNT %zu", nhits);
 		if (q.ret_all && nhits) {
 			buf_puts(&out, " ALL ");
-			put_set(&out, hits, nhits);
+			imap_put_set(&out, hits, nhits);
 		}
+		if (modseq && nhits)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)top);
 	} else {
 		buf_puts(&out, "* SEARCH");
 		for (size_t i = 0; i < nhits; i++)
 			buf_printf(&out, " %u", hits[i]);
+		if (modseq && nhits)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)top);
 	}
 	if (!q.esearch || q.ret_min || q.ret_max || q.ret_count || q.ret_all) {
 		buf_puts(&out, "\r\n");

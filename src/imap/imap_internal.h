@@ -38,6 +38,7 @@
 #define IMAP_MAX_SEARCH_KEYS 1000    /* keys in one SEARCH, nested ones included */
 #define IMAP_MAX_SEARCH_DEPTH (IMAP_MAX_DEPTH * 4) /* NOT/OR/group nesting in one SEARCH */
 #define IMAP_MAX_SECTION_PARTS 32    /* part numbers in one FETCH section ("1.2.3") */
+#define IMAP_MAX_SEQ_MATCH 65536     /* message pairs in a QRESYNC seq-match-data */
 
 /* ---- framing ------------------------------------------------------------------ */
 
@@ -252,6 +253,32 @@ int64_t imap_parse_date(struct str text);
 /* "27-Nov-2026 12:34:56 +0100" (APPEND date-time) -> seconds since the epoch, UTC. */
 int imap_parse_datetime(struct str text, int64_t *t_r);
 
+/* ---- RFC 7162 parameters (imap_parse_cond.c) ----------------------------------------- */
+
+/* SELECT mailbox (QRESYNC (uidvalidity modseq [known-uids] [seq-match-data])) */
+struct imap_qresync {
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct imap_seqset known_uids; /* without "*" */
+	bool has_known_uids;
+	uint32_t *match_msn, *match_uid; /* seq-match-data, paired in order */
+	size_t nmatch;
+};
+
+struct imap_select_params {
+	bool condstore, qresync;
+	struct imap_qresync q;
+};
+
+/* The parenthesised list after SELECT/EXAMINE's mailbox; 0 or -1 ("BAD",
+   *why says why). On failure p is left empty. */
+int imap_select_params_parse(const struct imap_arg *arg, struct imap_select_params *p,
+                             struct buf *why);
+void imap_select_params_free(struct imap_select_params *p);
+/* STORE's "(UNCHANGEDSINCE n)"; 0 or -1 ("BAD"). n may be 0. */
+int imap_store_modifiers_parse(const struct imap_arg *arg, uint64_t *unchangedsince_r,
+                               struct buf *why);
+
 /* ---- mailbox names --------------------------------------------------------------- */
 
 /* Modified UTF-7 (RFC 3501 5.1.3) <-> UTF-8, appended to out. -1 on malformed
@@ -376,6 +403,8 @@ void imap_put_string(struct buf *out, const char *s, size_t len); /* quoted or l
 void imap_put_astring(struct buf *out, const char *s);
 void imap_put_mailbox(struct imap_session *s, struct buf *out, const char *name);
 void imap_put_flags(struct buf *out, uint32_t flags, char **keywords);
+/* Ascending numbers as a compact set: "1:3,5". */
+void imap_put_set(struct buf *out, const uint32_t *v, size_t n);
 /* A mailbox name argument (modified UTF-7 unless UTF8=ACCEPT) to UTF-8. */
 int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct buf *out);
 /* Flag list "(\Seen foo)" or a single flag -> bits + keywords (owned, NULL-terminated). */
@@ -397,6 +426,17 @@ void imap_put_flags_announce(struct imap_session *s, struct buf *out);
 int imap_recent_count(struct imap_session *s, const struct store_mailbox *m, uint32_t *n_r);
 /* Reports what changed since s->modseq; expunges only when allowed. */
 void imap_sync(struct imap_session *s, bool allow_expunge);
+/* Turns CONDSTORE on (RFC 7162 3.1: ENABLE, or the first command that uses
+   it); in a selected mailbox the client is told its HIGHESTMODSEQ. */
+void imap_condstore_enable(struct imap_session *s);
+/* "* VANISHED (EARLIER) uids" for the uids of set (none above uid_limit or
+   at or below floor; "*" is uid_limit) that this session does not hold and were
+   expunged after modseq; nothing when there are none. When the store no
+   longer has the tombstones that far back, every such uid not in the
+   mailbox is named (RFC 7162 3.2.5.2 allows it). -1 on a store error. */
+int imap_put_vanished_earlier(struct imap_session *s, const struct imap_seqset *set,
+                              uint64_t modseq, uint32_t floor, uint32_t uid_limit,
+                              struct buf *out);
 /* Message index (0-based) for a UID, or -1. */
 long imap_msg_by_uid(const struct imap_session *s, uint32_t uid);
 /* Resolves a sequence set (MSNs or UIDs) to the indexes of matching messages. */

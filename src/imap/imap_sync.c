@@ -330,6 +330,7 @@ struct sync {
 	uint64_t top;
 	uint32_t *gone;
 	size_t ngone;
+	uint64_t gone_low; /* the lowest MODSEQ among gone */
 };
 
 static void put_fetch_flags(struct imap_session *s, struct buf *out, size_t idx)
@@ -374,8 +375,11 @@ static void sync_changed(const struct store_message *m, void *arg)
 	struct imap_msg *known = &s->msgs[idx];
 	bool differ = (known->flags & VISIBLE_FLAGS) != (m->flags & VISIBLE_FLAGS) ||
 	              !strv_equal(known->keywords, m->keywords);
+	/* A CONDSTORE client also learns a new MODSEQ of flags it already
+	   shows, as after the \Seen that a FETCH of BODY[] sets. */
+	bool newer = s->condstore && m->modseq != known->modseq;
 	known->modseq = m->modseq;
-	if (!differ)
+	if (!differ && !newer)
 		return;
 	known->flags = m->flags & VISIBLE_FLAGS;
 	imap_strv_free(&known->keywords);
@@ -391,6 +395,8 @@ static void sync_expunged(uint32_t uid, uint64_t modseq, void *arg)
 		y->top = modseq;
 	if (imap_msg_by_uid(y->s, uid) < 0)
 		return;
+	if (!y->ngone || modseq < y->gone_low)
+		y->gone_low = modseq;
 	y->gone = xrealloc(y->gone, (y->ngone + 1) * sizeof *y->gone);
 	y->gone[y->ngone++] = uid;
 }
@@ -440,16 +446,18 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 		return;
 	}
 	if (y.ngone && allow_expunge) {
-		/* Highest sequence numbers first, so the lower ones stay valid. */
+		/* Highest sequence numbers first, so the lower ones stay valid;
+		   QRESYNC clients get one VANISHED with the uids instead. */
 		qsort(y.gone, y.ngone, sizeof *y.gone, cmp_uid);
-		size_t j = y.ngone;
+		size_t j = y.ngone, nvanished = 0;
+		uint32_t *vanished = s->qresync ? xmalloc(y.ngone * sizeof *vanished) : NULL;
 		for (size_t k = s->nmsgs; k-- > 0 && j > 0;) {
 			while (j > 0 && y.gone[j - 1] > s->msgs[k].uid)
 				j--;
 			if (j == 0 || y.gone[j - 1] != s->msgs[k].uid)
 				continue;
-			if (s->qresync)
-				buf_printf(&y.out, "* VANISHED %u\r\n", s->msgs[k].uid);
+			if (vanished)
+				vanished[y.ngone - ++nvanished] = s->msgs[k].uid;
 			else
 				buf_printf(&y.out, "* %zu EXPUNGE\r\n", k + 1);
 			if (s->msgs[k].recent)
@@ -458,6 +466,18 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 			memmove(&s->msgs[k], &s->msgs[k + 1], (s->nmsgs - k - 1) * sizeof *s->msgs);
 			s->nmsgs--;
 		}
+		if (nvanished) {
+			buf_puts(&y.out, "* VANISHED ");
+			imap_put_set(&y.out, vanished + (y.ngone - nvanished), nvanished);
+			buf_puts(&y.out, "\r\n");
+		}
+		free(vanished);
+	} else if (y.ngone && s->condstore) {
+		/* Expunges held back while FETCH responses carry newer MODSEQs: a
+		   client that stops here must resynchronise from before them
+		   (RFC 7162 erratum 1810). */
+		buf_printf(&y.out, "* OK [HIGHESTMODSEQ %llu] Expunges pending\r\n",
+		           (unsigned long long)(y.gone_low - 1));
 	}
 	if (y.added) {
 		buf_printf(&y.out, "* %zu EXISTS\r\n", s->nmsgs);
@@ -470,6 +490,118 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 	buf_free(&y.out);
 	buf_free(&err);
 	free(y.gone);
+}
+
+void imap_condstore_enable(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->state == IMAP_STATE_SELECTED && s->mailbox_id)
+		imap_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->modseq);
+}
+
+/* ---- VANISHED (EARLIER) ---------------------------------------------------------------- */
+
+struct vanish {
+	struct imap_session *s;
+	const struct imap_seqset *set;
+	uint32_t floor, limit;
+	uint32_t *uids;
+	size_t n, cap;
+};
+
+static void vanish_changed(const struct store_message *m, void *arg)
+{
+}
+
+static void vanish_expunged(uint32_t uid, uint64_t modseq, void *arg)
+{
+	struct vanish *v = arg;
+	if (uid <= v->floor || uid > v->limit || !imap_seqset_contains(v->set, uid, v->limit) ||
+	    imap_msg_by_uid(v->s, uid) >= 0)
+		return;
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 64;
+		v->uids = xrealloc(v->uids, v->cap * sizeof *v->uids);
+	}
+	v->uids[v->n++] = uid;
+}
+
+static size_t lower_bound(const struct imap_session *s, uint32_t uid);
+
+/* Appends ",lo:hi" (or the first range without the comma). */
+static void put_range(struct buf *out, bool *first, uint32_t lo, uint32_t hi)
+{
+	buf_printf(out, "%s%u", *first ? "" : ",", lo);
+	if (hi > lo)
+		buf_printf(out, ":%u", hi);
+	*first = false;
+}
+
+int imap_put_vanished_earlier(struct imap_session *s, const struct imap_seqset *set,
+                              uint64_t modseq, uint32_t floor, uint32_t uid_limit, struct buf *out)
+{
+	struct vanish v = {.s = s, .set = set, .floor = floor, .limit = uid_limit};
+	struct buf err = BUF_INIT;
+	bool complete = true;
+	int rc = store_changes(s->ctx->store, s->mailbox_id, modseq, vanish_changed,
+	                       vanish_expunged, &v, &complete, &err);
+	if (rc < 0) {
+		log_warn("imap id=%s event=vanished-failed reason=\"%s\"",
+		         s->conn ? conn_id(s->conn) : "-", buf_cstr(&err));
+		buf_free(&err);
+		free(v.uids);
+		return -1;
+	}
+	buf_free(&err);
+	size_t mark = out->len;
+	buf_puts(out, "* VANISHED (EARLIER) ");
+	size_t start = out->len;
+	bool first = true;
+	if (complete) {
+		if (v.n)
+			qsort(v.uids, v.n, sizeof *v.uids, cmp_uid);
+		size_t k = 0;
+		for (size_t i = 0; i < v.n; i++)
+			if (!i || v.uids[i] != v.uids[i - 1])
+				v.uids[k++] = v.uids[i];
+		imap_put_set(out, v.uids, k);
+	} else {
+		/* Every uid of the set above floor that the mailbox lacks. */
+		for (size_t r = 0; r < set->nranges; r++) {
+			uint32_t lo =
+			        set->ranges[r].lo == IMAP_SEQ_STAR ? uid_limit : set->ranges[r].lo;
+			uint32_t hi =
+			        set->ranges[r].hi == IMAP_SEQ_STAR ? uid_limit : set->ranges[r].hi;
+			if (lo > hi) {
+				uint32_t t = lo;
+				lo = hi;
+				hi = t;
+			}
+			if (lo <= floor)
+				lo = floor + 1;
+			if (hi > uid_limit)
+				hi = uid_limit;
+			if (lo == 0 || lo > hi)
+				continue;
+			size_t k = lower_bound(s, lo);
+			uint32_t next = lo; /* the first uid not yet accounted for */
+			for (; k < s->nmsgs && s->msgs[k].uid <= hi; k++) {
+				if (s->msgs[k].uid > next)
+					put_range(out, &first, next, s->msgs[k].uid - 1);
+				next = s->msgs[k].uid + 1;
+			}
+			if (next && next <= hi)
+				put_range(out, &first, next, hi);
+		}
+	}
+	free(v.uids);
+	if (out->len == start)
+		buf_truncate(out, mark);
+	else
+		buf_puts(out, "\r\n");
+	return 0;
 }
 
 /* ---- sequence sets ------------------------------------------------------------------ */

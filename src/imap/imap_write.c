@@ -88,6 +88,19 @@ static const struct {
         {STORE_FLAG_DRAFT, "\\Draft"},
 };
 
+void imap_put_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%u", i ? "," : "", v[i]);
+		if (j > i)
+			buf_printf(out, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
 void imap_put_flags(struct buf *out, uint32_t flags, char **keywords)
 {
 	buf_putc(out, '(');

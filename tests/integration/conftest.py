@@ -128,6 +128,7 @@ class Petrel:
         return "\n".join(lines)
 
     def write_config(self, overrides=None):
+        self.overrides = overrides
         with open(self.config_path, "w") as f:
             f.write(self.config_text(overrides))
 
@@ -150,6 +151,21 @@ class Petrel:
             self.cli("user", "add", addr, "--password-stdin", input=pw + "\n")
 
     def start(self, wait=True):
+        # A port found free may be taken by someone else before petrel binds
+        # it (other test runs on the machine): pick new ones and try again.
+        for attempt in range(5):
+            try:
+                return self._start(wait)
+            except AssertionError:
+                if attempt == 4 or "Address already in use" not in self.log():
+                    raise
+                self.stop()
+                os.rename(self.log_path, self.log_path + ".%d" % attempt)
+                self.ports = dict(zip([n for _, _, n in LISTENERS],
+                                      free_ports(len(LISTENERS))))
+                self.write_config(self.overrides)
+
+    def _start(self, wait):
         self.out = open(self.stdout_path, "ab")
         self.err = open(self.log_path, "ab")
         self.proc = subprocess.Popen([PETREL_BIN, "-c", self.config_path, "serve"],
