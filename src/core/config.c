@@ -219,6 +219,10 @@ static const struct cfg_key keys[] = {
          CHECK(check_nonempty), "SQLite database file (sqlite backend)."},
         {"store", "url", CFG_STRING, OFF(store_url), "", NO_CHECK,
          "PostgreSQL connection URI (postgresql backend); it may hold a password."},
+        {"store", "tombstones", CFG_UINT, OFF(store_tombstones), "100000", RANGE(0, 100000000),
+         "Expunged messages remembered per mailbox for IMAP quick resynchronisation "
+         "(0: all). A client resynchronising from before the oldest is told every "
+         "missing UID as vanished."},
 
         {"limits", "max_connections", CFG_UINT, OFF(max_connections), "1000", RANGE(1, 1000000),
          "Most client connections at once, all protocols together."},

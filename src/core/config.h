@@ -76,6 +76,7 @@ struct config {
 	char *store_backend; /* sqlite (postgresql later) */
 	char *store_path;    /* default: <data_dir>/petrel.db */
 	char *store_url;     /* for postgresql */
+	uint64_t store_tombstones; /* expunge tombstones kept per mailbox; 0: all */
 
 	/* [limits] */
 	uint64_t max_connections;        /* 1000 */

@@ -102,7 +102,10 @@ int store_open(struct store **st_r, const struct config *cfg, struct buf *err)
 			   cfg->store_backend);
 		return -1;
 	}
-	return store_open_path(st_r, cfg->store_path, err);
+	if (store_open_path(st_r, cfg->store_path, err) < 0)
+		return -1;
+	(*st_r)->be->set_tombstones_kept((*st_r)->writer, (uint32_t)cfg->store_tombstones);
+	return 0;
 }
 
 static void *commit_thread(void *arg);

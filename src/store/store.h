@@ -64,6 +64,11 @@ enum store_flag {
 /* ---- opening ---------------------------------------------------------------- */
 
 /* Opens (creating and migrating as needed) the store named by cfg. */
+/* Expunge tombstones kept per mailbox (the default of [store] tombstones):
+   older ones are compacted away and the mailbox's tombstone floor rises, so
+   store_changes() since an older MODSEQ says its expunge list is incomplete. */
+#define STORE_TOMBSTONES_KEPT 100000
+
 int store_open(struct store **st_r, const struct config *cfg, struct buf *err);
 /* Opens an SQLite store at path (tests, tools). */
 int store_open_path(struct store **st_r, const char *path, struct buf *err);

@@ -18,6 +18,7 @@ struct store_backend {
 	const char *name;
 	int (*open)(struct store_conn **c_r, const char *path, bool writer, struct buf *err);
 	void (*close)(struct store_conn **c);
+	void (*set_tombstones_kept)(struct store_conn *c, uint32_t n);
 
 	/* Transactions on a writer connection. begin/commit fail with STORE_ERR_TEMP. */
 	int (*begin)(struct store_conn *c, struct buf *err);

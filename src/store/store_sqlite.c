@@ -26,9 +26,19 @@
 
 #define STMT_CACHE 160
 
+/* Tombstones written per mailbox since its last compaction check (see
+   tombstones_compact), for a bounded number of mailboxes. */
+#define TOMB_COUNTERS 256
+
 struct store_conn {
 	sqlite3 *db;
 	char *path;
+	uint32_t tombstones_kept; /* per mailbox; 0: keep all */
+	struct {
+		int64_t mailbox_id;
+		uint32_t n;
+	} tomb[TOMB_COUNTERS];
+	size_t ntomb;
 	struct {
 		const char *sql;
 		sqlite3_stmt *st;
@@ -160,6 +170,7 @@ static int conn_open(struct store_conn **c_r, const char *path, bool writer, str
 		return -1;
 	struct store_conn *c = xcalloc(1, sizeof *c);
 	c->path = xstrdup(path);
+	c->tombstones_kept = STORE_TOMBSTONES_KEPT;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
 	int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
 	if (rc != SQLITE_OK) {
@@ -194,6 +205,11 @@ static int conn_open(struct store_conn **c_r, const char *path, bool writer, str
 	}
 	*c_r = c;
 	return 0;
+}
+
+static void conn_set_tombstones_kept(struct store_conn *c, uint32_t n)
+{
+	c->tombstones_kept = n;
 }
 
 static int simple_exec(struct store_conn *c, const char *sql, struct buf *err)
@@ -1062,6 +1078,52 @@ static int expunge_one(struct store_conn *c, int64_t mailbox_id, int64_t account
 	return rc;
 }
 
+/* Keeps a mailbox's newest tombstones_kept tombstones (all of those of the
+   newest MODSEQs, so a few more when several share one) and raises its
+   tombstone_floor over the rest. Checked once every kept/4 new tombstones of
+   the mailbox, so the cost is spread; counts restart with the process, which
+   only delays a compaction. Returns an SQLite code. */
+static int tombstones_compact(struct store_conn *c, int64_t mailbox_id, size_t added)
+{
+	if (!c->tombstones_kept || !added)
+		return SQLITE_OK;
+	size_t i = 0;
+	while (i < c->ntomb && c->tomb[i].mailbox_id != mailbox_id)
+		i++;
+	if (i == c->ntomb) {
+		if (c->ntomb == TOMB_COUNTERS)
+			c->ntomb = i = 0; /* forget them all: later checks come later */
+		c->tomb[i].mailbox_id = mailbox_id;
+		c->tomb[i].n = 0;
+		c->ntomb++;
+	}
+	c->tomb[i].n += (uint32_t)(added > UINT32_MAX / 2 ? UINT32_MAX / 2 : added);
+	if (c->tomb[i].n < c->tombstones_kept / 4 + 1)
+		return SQLITE_OK;
+	c->tomb[i].n = 0;
+	sqlite3_stmt *st = stmt(c, "SELECT modseq FROM tombstone WHERE mailbox_id = ? "
+				   "ORDER BY modseq DESC LIMIT 1 OFFSET ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, c->tombstones_kept);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	int64_t floor = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = stmt(c, "DELETE FROM tombstone WHERE mailbox_id = ? AND modseq <= ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, floor);
+	rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	st = stmt(c, "UPDATE mailbox SET tombstone_floor = max(tombstone_floor, ?) WHERE id = ?");
+	sqlite3_bind_int64(st, 1, floor);
+	sqlite3_bind_int64(st, 2, mailbox_id);
+	return exec_step(st);
+}
+
 static void op_expunge(struct store_conn *c, struct store_op *op)
 {
 	struct mbox_row mb;
@@ -1101,6 +1163,8 @@ static void op_expunge(struct store_conn *c, struct store_op *op)
 	size_t k = op->u.expunge.nexpunged_r;
 	if (rc == SQLITE_OK && k > 0)
 		rc = mailbox_bump(c, mid, mb.uidnext, modseq, -(int64_t)k, dunseen, dsize);
+	if (rc == SQLITE_OK)
+		rc = tombstones_compact(c, mid, k);
 	if (rc != SQLITE_OK) {
 		op_sql_fail(op, c, rc);
 		return;
@@ -1216,6 +1280,8 @@ static void op_copy(struct store_conn *c, struct store_op *op)
 	if (rc == SQLITE_OK && k > 0 && op->u.copy.move)
 		rc = mailbox_bump(c, fid, from.uidnext, from_modseq, -(int64_t)k, fdunseen,
 				  fdsize);
+	if (rc == SQLITE_OK && op->u.copy.move)
+		rc = tombstones_compact(c, fid, k);
 	if (rc != SQLITE_OK) {
 		op_sql_fail(op, c, rc);
 		return;
@@ -2354,6 +2420,7 @@ const struct store_backend store_backend_sqlite = {
 	.name = "sqlite",
 	.open = conn_open,
 	.close = conn_close,
+	.set_tombstones_kept = conn_set_tombstones_kept,
 	.begin = conn_begin,
 	.commit = conn_commit,
 	.rollback = conn_rollback,

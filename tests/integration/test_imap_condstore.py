@@ -324,3 +324,39 @@ def test_within_older_younger(petrel):
     assert r.cmd("o2", "SEARCH NOT OLDER 86400")[0] == "* SEARCH 1"
     assert tagged(r.cmd("b", "SEARCH OLDER 0")).startswith("b BAD")
     assert tagged(r.cmd("b2", "SEARCH YOUNGER x")).startswith("b2 BAD")
+
+
+def test_compacted_tombstones_and_seq_match_data(petrel_factory):
+    """With [store] tombstones = 2, a client resynchronising from before the
+    oldest kept expunge is told every missing uid (RFC 7162 3.2.5.2), less
+    those its seq-match-data proves it already knows are gone."""
+    p = petrel_factory({"store": {"tombstones": "2"}})
+    p.provision()
+    p.start()
+    fill(p, 12)
+    o = raw_login(p)
+    o.cmd("s", "SELECT INBOX")
+    o.cmd("d", "UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+    o.cmd("x", "EXPUNGE")
+    r = raw_login(p)
+    r.cmd("e", "ENABLE QRESYNC")
+    sel = r.cmd("s", "SELECT INBOX")
+    uv, top = uidvalidity(sel), highest(sel)
+    r.cmd("l", "LOGOUT")
+    for uids in ("8:9", "11"):
+        o.cmd("d", "UID STORE %s +FLAGS.SILENT (\\Deleted)" % uids)
+        o.cmd("x", "EXPUNGE")
+    r = raw_login(p)
+    r.cmd("e", "ENABLE QRESYNC")
+    lines = r.cmd("s", "EXAMINE INBOX (QRESYNC (%d %d))" % (uv, top))
+    assert "* VANISHED (EARLIER) 1,8:9,11" in lines
+    # message numbers 1-5 were uids 2-6 for the client and still are
+    lines = r.cmd("s2", "EXAMINE INBOX (QRESYNC (%d %d 2:12 (1:5 2:6)))" % (uv, top))
+    assert "* VANISHED (EARLIER) 8:9,11" in lines
+    # a pair that no longer holds proves nothing
+    lines = r.cmd("s3", "EXAMINE INBOX (QRESYNC (%d %d 2:12 (7 8)))" % (uv, top))
+    assert "* VANISHED (EARLIER) 8:9,11" in lines
+    # UID FETCH VANISHED answers the same way
+    lines = r.cmd("f", "UID FETCH 1:12 (FLAGS) (CHANGEDSINCE %d VANISHED)" % top)
+    assert lines[0] == "* VANISHED (EARLIER) 1,8:9,11"
+    assert p.cli("store", "check").out == "ok\n"
