@@ -333,7 +333,9 @@ void imap_cmd_search(struct imap_session *s)
 	bool modseq = uses_modseq(&q.root);
 	if (modseq)
 		imap_condstore_enable(s);
-	uint64_t top = 0; /* the highest MODSEQ among the hits (RFC 7162 3.1.5) */
+	/* the highest MODSEQ among the hits (RFC 7162 3.1.5), or among those
+	   returned when that is only MIN and/or MAX (RFC 4731 3.2) */
+	uint64_t top = 0, first_modseq = 0, last_modseq = 0;
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
 	for (size_t i = 0; i < s->nmsgs; i++) {
@@ -341,6 +343,9 @@ void imap_cmd_search(struct imap_session *s)
 		if (eval(&c, &q.root, uid)) {
 			if (s->msgs[i].modseq > top)
 				top = s->msgs[i].modseq;
+			if (!nhits)
+				first_modseq = s->msgs[i].modseq;
+			last_modseq = s->msgs[i].modseq;
 			hit_uids[nhits] = s->msgs[i].uid;
 			hits[nhits++] = uid ? s->msgs[i].uid : (uint32_t)i + 1;
 		}
@@ -375,6 +380,13 @@ void imap_cmd_search(struct imap_session *s)
 		if (q.ret_all && nhits) {
 			buf_puts(&out, " ALL ");
 			imap_put_set(&out, hits, nhits);
+		}
+		if (modseq && nhits && (q.ret_min || q.ret_max) && !q.ret_all && !q.ret_count) {
+			top = 0;
+			if (q.ret_min)
+				top = first_modseq;
+			if (q.ret_max && last_modseq > top)
+				top = last_modseq;
 		}
 		if (modseq && nhits)
 			buf_printf(&out, " MODSEQ %llu", (unsigned long long)top);

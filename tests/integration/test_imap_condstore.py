@@ -171,6 +171,14 @@ def test_search_modseq(petrel):
     lines = r.cmd("q2", 'UID SEARCH RETURN (ALL) MODSEQ "/flags/\\\\seen" all %d' % (top + 1))
     assert lines[0] == '* ESEARCH (TAG "q2") UID ALL 2:3 MODSEQ %d' % changed
     assert r.cmd("q3", "SEARCH MODSEQ %d" % (changed + 1))[0] == "* SEARCH"
+    # MIN / MAX alone: the MODSEQ of what they return (RFC 4731 3.2)
+    r.cmd("st2", "STORE 1 +FLAGS (\\Flagged)")
+    lines = r.cmd("q5", "SEARCH RETURN (MIN) MODSEQ 1")
+    assert lines[0] == '* ESEARCH (TAG "q5") MIN 1 MODSEQ %d' % (changed + 1)
+    lines = r.cmd("q6", "SEARCH RETURN (MAX) MODSEQ 1")
+    assert lines[0] == '* ESEARCH (TAG "q6") MAX 3 MODSEQ %d' % changed
+    lines = r.cmd("q7", "SEARCH RETURN (COUNT) MODSEQ 1")
+    assert lines[0] == '* ESEARCH (TAG "q7") COUNT 3 MODSEQ %d' % (changed + 1)
     assert tagged(r.cmd("q4", "SEARCH MODSEQ 99999999999999999999")).startswith("q4 BAD")
 
 
