@@ -63,8 +63,7 @@ static int print_record(const struct store_dkim_key *k)
 	return r;
 }
 
-static int generate(struct store *st, const char *domain, const char *selector,
-                    enum dkim_alg alg)
+static int generate(struct store *st, const char *domain, const char *selector, enum dkim_alg alg)
 {
 	if (domain_is_local(st, domain) < 0)
 		return 1;
@@ -172,7 +171,8 @@ int cli_dkim(int argc, char **argv, const char *config_path)
 			selector = argv[++i];
 		} else if (gen && strcmp(a, "--algorithm") == 0 && has_value) {
 			if (dkim_alg_parse(argv[++i], &alg) < 0)
-				return cli_error("unknown algorithm '%s' (rsa or ed25519)", argv[i]);
+				return cli_error("unknown algorithm '%s' (rsa or ed25519)",
+				                 argv[i]);
 		} else if (a[0] == '-' && a[1] != '\0') {
 			cli_error("unknown option '%s'", a);
 			return cli_usage("dkim");

@@ -35,14 +35,15 @@
 struct store;
 struct work_pool;
 
-#define DKIM_MAX_INSTANCES 8       /* instances of one field name signed (the last ones) */
-#define DKIM_MAX_SIGNED_FIELDS 64  /* entries of h= in all, over-signing included */
+#define DKIM_MAX_INSTANCES 8        /* instances of one field name signed (the last ones) */
+#define DKIM_MAX_SIGNED_FIELDS 64   /* entries of h= in all, over-signing included */
 #define DKIM_MAX_HEADER_FIELDS 1000 /* fields of a header looked at; later ones are not signed */
-#define DKIM_MAX_SELECTOR 63       /* bytes of a selector (one DNS label or several) */
-#define DKIM_MAX_KEYS 2            /* signatures on one message: one per algorithm */
+#define DKIM_MAX_LIST_NAME 64       /* a longer List-* name is not signed (h= stays foldable) */
+#define DKIM_MAX_SELECTOR 63        /* bytes of a selector (one DNS label or several) */
+#define DKIM_MAX_KEYS 2             /* signatures on one message: one per algorithm */
 #define DKIM_RSA_BITS 2048
-#define DKIM_TXT_CHUNK 255         /* bytes of one character-string of a TXT record */
-#define DKIM_FOLD 78               /* columns of a line of the DKIM-Signature field */
+#define DKIM_TXT_CHUNK 255 /* bytes of one character-string of a TXT record */
+#define DKIM_FOLD 78       /* columns of a line of the DKIM-Signature field */
 
 /* ---- canonicalisation (dkim_canon.c, pure) ------------------------------------------ */
 

@@ -131,9 +131,10 @@ void dkim_canon_field(const char *field, size_t len, struct buf *out)
 /* ---- the signed fields ------------------------------------------------------------------ */
 
 static const char *const signed_fields[] = {
-        "From",      "To",          "Cc",           "Subject",      "Date",
-        "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
-        "Reply-To",  "In-Reply-To", "References",
+        "From",         "To",           "Cc",
+        "Subject",      "Date",         "Message-ID",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+        "Reply-To",     "In-Reply-To",  "References",
 };
 #define LIST_PREFIX "List-"
 
@@ -207,7 +208,7 @@ size_t dkim_canon_select(const char *hdr, size_t hlen, struct buf *hlist, struct
 			select_name(&sel, str_c(signed_fields[i]), i == 0);
 		for (size_t i = 0; i < n; i++)
 			if (str_has_prefix_nocase(fields[i].name, LIST_PREFIX) &&
-			    !seen_before(fields, i))
+			    fields[i].name.len <= DKIM_MAX_LIST_NAME && !seen_before(fields, i))
 				select_name(&sel, fields[i].name, false);
 	}
 	buf_append(hlist, hl.data ? hl.data : "", hl.len);
@@ -290,8 +291,8 @@ bool dkim_selector_valid(const char *s)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
-		bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		           c == '-';
+		bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		           (c >= '0' && c <= '9') || c == '-';
 		if (c == '.') {
 			if (label == 0 || s[i - 1] == '-')
 				return false;

@@ -91,13 +91,13 @@ static EVP_PKEY *load_key(enum dkim_alg alg, const char *pem, struct buf *err)
 		ssl_fail(err, "cannot read the private key");
 		return NULL;
 	}
-	bool ok = alg == DKIM_ALG_ED25519 ? EVP_PKEY_is_a(pkey, "ED25519")
-	                                  : EVP_PKEY_is_a(pkey, "RSA") &&
-	                                            EVP_PKEY_get_bits(pkey) >= RSA_MIN_BITS;
+	bool ok = alg == DKIM_ALG_ED25519
+	                  ? EVP_PKEY_is_a(pkey, "ED25519")
+	                  : EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= RSA_MIN_BITS;
 	if (!ok) {
-		buf_printf(err, "the private key is not %s", alg == DKIM_ALG_ED25519
-		                                                     ? "an Ed25519 key"
-		                                                     : "an RSA key of 1024 bits or more");
+		buf_printf(err, "the private key is not %s",
+		           alg == DKIM_ALG_ED25519 ? "an Ed25519 key"
+		                                   : "an RSA key of 1024 bits or more");
 		EVP_PKEY_free(pkey);
 		return NULL;
 	}

@@ -81,8 +81,8 @@ static char *from_domain(const char *msg, size_t len)
 static void sign_work(void *arg)
 {
 	struct dkim_job *j = arg;
-	j->result =
-	        dkim_sign(j->msg, j->len, j->domain, j->keys, j->nkeys, j->now, &j->fields, &j->err);
+	j->result = dkim_sign(j->msg, j->len, j->domain, j->keys, j->nkeys, j->now, &j->fields,
+	                      &j->err);
 }
 
 static void sign_done(void *arg)

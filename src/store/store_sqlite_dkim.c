@@ -100,8 +100,9 @@ static void op_dkim_key_add(struct store_conn *c, struct store_op *op)
 	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	if (n >= STORE_MAX_DKIM_KEYS) {
-		store_op_fail(op, STORE_ERR_INVALID, "domain %s has %d DKIM keys already; remove one",
-		              buf_cstr(&name), STORE_MAX_DKIM_KEYS);
+		store_op_fail(op, STORE_ERR_INVALID,
+		              "domain %s has %d DKIM keys already; remove one", buf_cstr(&name),
+		              STORE_MAX_DKIM_KEYS);
 		goto out;
 	}
 	st = stmt(c, "INSERT INTO dkim_key(domain_id, selector, algorithm, private_key, created) "

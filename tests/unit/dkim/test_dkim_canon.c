@@ -109,7 +109,8 @@ static void test_rfc6376_example_headers(void **state)
 static void test_header_whitespace_and_case(void **state)
 {
 	assert_field("SUBJECT:   Is dinner   ready?  ", "subject:Is dinner ready?");
-	assert_field("To:\r\n\tone@example.test,\r\n  two@example.test", "to:one@example.test, two@example.test");
+	assert_field("To:\r\n\tone@example.test,\r\n  two@example.test",
+	             "to:one@example.test, two@example.test");
 	assert_field("X-Empty:", "x-empty:");
 	assert_field("X-Empty: \t ", "x-empty:");
 	struct buf out = BUF_INIT;
@@ -198,8 +199,8 @@ static void test_signature_field_folds_and_ends_with_an_empty_b(void **state)
 	struct buf hl = BUF_INIT;
 	for (int i = 0; i < 20; i++)
 		buf_printf(&hl, "%sx-field-number-%d", i ? ":" : "", i);
-	struct dkim_sig sig = {"rsa-sha256",   "a-rather-long-domain-name.example.test",
-	                       "rsa-202601",   1700000000,
+	struct dkim_sig sig = {"rsa-sha256",  "a-rather-long-domain-name.example.test",
+	                       "rsa-202601",  1700000000,
 	                       buf_cstr(&hl), "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8="};
 	struct buf f = BUF_INIT;
 	dkim_sig_field(&sig, &f);

@@ -203,9 +203,9 @@ static void verify_field(const char *field, size_t flen, const char *msg, size_t
 		in = d;
 		inlen = sizeof d;
 	}
-	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, alg == DKIM_ALG_RSA ? EVP_sha256() : NULL,
-	                                      NULL, k),
-	                 1);
+	assert_int_equal(
+	        EVP_DigestVerifyInit(ctx, NULL, alg == DKIM_ALG_RSA ? EVP_sha256() : NULL, NULL, k),
+	        1);
 	assert_int_equal(EVP_DigestVerify(ctx, (const unsigned char *)sig.data, sig.len, in, inlen),
 	                 1);
 	EVP_MD_CTX_free(ctx);
