@@ -650,7 +650,8 @@ static void commit(struct send *sd)
 		if (r < 0) {
 			log_warn("http id=%s peer=%s event=dkim-keys-failed message=%s "
 			         "reason=\"%s\"",
-			         conn_id(s->conn), conn_peer(s->conn), sd->public_id, buf_cstr(&err));
+			         conn_id(s->conn), conn_peer(s->conn), sd->public_id,
+			         buf_cstr(&err));
 			http_error(s, 503, "temporary_failure", NULL,
 			           "the signing keys could not be read; retry later");
 			buf_free(&err);
