@@ -82,6 +82,19 @@ const struct cli_cmd cli_commands[] = {
 	 "domain), through source-IP pool P, at most N messages per second (N/s, N/m\n"
 	 "or N/h; default: no limit). A revoked key stops working at once and keeps\n"
 	 "its name. Clients send it as 'Authorization: Bearer KEY'.\n"},
+	{"dkim", cli_dkim, "create, list, show or remove DKIM signing keys",
+	 "usage: petrel [-c FILE] dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519]\n"
+	 "       petrel [-c FILE] dkim list [DOMAIN]\n"
+	 "       petrel [-c FILE] dkim show DOMAIN\n"
+	 "       petrel [-c FILE] dkim remove DOMAIN SELECTOR\n"
+	 "\n"
+	 "generate makes a key for a local domain (RSA 2048 bits by default, or Ed25519)\n"
+	 "and prints the DNS TXT record to publish, alone on standard output. The\n"
+	 "default selector is the algorithm and the month (rsa-202601, ed25519-202601).\n"
+	 "show prints the records of a domain's keys again; list shows every key and\n"
+	 "which ones sign. Mail leaving from a domain with keys (submission and the\n"
+	 "HTTP API) is signed with the newest key of each algorithm, relaxed/relaxed.\n"
+	 "To rotate: generate, publish, wait for DNS, remove the old selector.\n"},
 };
 const size_t cli_ncommands = ARRAY_SIZE(cli_commands);
 

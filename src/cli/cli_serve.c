@@ -52,7 +52,7 @@ struct server {
 	struct net *net;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
 	struct auth_throttle *throttle;
-	struct work_pool *workers; /* password checks off the loop */
+	struct work_pool *workers; /* password checks and DKIM signatures off the loop */
 	struct smtp_context smtp;
 	struct smtp_service smtp_mx, smtp_submission, smtp_submissions;
 	struct imap_context imap;
@@ -88,7 +88,8 @@ static int register_listeners(struct server *s, struct buf *err)
 	                                .tls_available = true};
 	s->pop3_plain = (struct pop3_service){false, &s->pop3};
 	s->pop3_tls = (struct pop3_service){true, &s->pop3};
-	s->http = (struct http_context){.cfg = &s->cfg, .base = s->base, .net = s->net};
+	s->http = (struct http_context){
+	        .cfg = &s->cfg, .base = s->base, .net = s->net, .workers = s->workers};
 	const struct {
 		const char *name;
 		const char *value;

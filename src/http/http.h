@@ -34,6 +34,7 @@
 
 struct store;
 struct event_base;
+struct work_pool;
 
 /* ---- limits ------------------------------------------------------------------------ */
 
@@ -64,6 +65,7 @@ struct http_context {
 	const struct config *cfg; /* the server's live configuration */
 	struct event_base *base;
 	struct net *net; /* for the connection gauges of /metrics */
+	struct work_pool *workers; /* DKIM signatures off the loop */
 
 	/* Owned; http_context_free releases them. */
 	struct http_bucket *buckets;

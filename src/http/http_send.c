@@ -14,9 +14,14 @@
  * When two requests with the same Idempotency-Key race, the store lets one
  * commit and fails the other with STORE_ERR_EXISTS, which then answers with
  * the winner's response (or 422 if the bodies differ).
+ *
+ * A message with remote recipients is signed before the commit (dkim.h: the
+ * From domain's keys, on a worker thread); its DKIM-Signature fields go
+ * between Return-Path: and Received:.
  */
 #include "http/http_internal.h"
 
+#include "dkim/dkim.h"
 #include "mime/mime.h"
 #include "store/store.h"
 
@@ -585,15 +590,41 @@ static void send_done(struct store_op *op, void *arg)
 	send_free(sd);
 }
 
-static void trace_headers(struct send *sd, struct buf *out)
+static void trace_headers(struct send *sd, struct buf *out, const struct buf *signatures)
 {
 	struct http_session *s = sd->s;
 	buf_printf(out, "Return-Path: <%s>\r\n", sd->env_from);
+	if (signatures && signatures->len)
+		buf_append(out, signatures->data, signatures->len);
 	buf_printf(out, "Received: from [%s]\r\n\tby %s (petrel) with %s id %s;\r\n\t",
 	           conn_peer(s->conn), s->ctx->cfg->hostname,
 	           conn_is_tls(s->conn) ? "HTTPS" : "HTTP", sd->public_id);
 	mime_build_date((int64_t)time(NULL), out);
 	buf_puts(out, "\r\n");
+}
+
+static void store_send(struct send *sd, const struct buf *signatures);
+
+static void signed_done(int result, const struct buf *fields, const char *reason, void *arg)
+{
+	struct send *sd = arg;
+	struct http_session *s = sd->s;
+	if (http_orphaned_free(s)) {
+		send_free(sd);
+		return;
+	}
+	if (result < 0) {
+		struct buf v = BUF_INIT;
+		log_value(&v, reason, strlen(reason));
+		log_error("http id=%s peer=%s event=dkim-failed message=%s reason=%s",
+		          conn_id(s->conn), conn_peer(s->conn), sd->public_id, buf_cstr(&v));
+		buf_free(&v);
+		http_error(s, 503, "temporary_failure", NULL,
+		           "the message could not be signed; retry later");
+		send_free(sd);
+		return;
+	}
+	store_send(sd, fields);
 }
 
 /* sd->message holds the message as built or received; commits it. */
@@ -612,8 +643,36 @@ static void commit(struct send *sd)
 		send_free(sd);
 		return;
 	}
+	if (sd->nqueue > 0) {
+		struct buf err = BUF_INIT;
+		int r = dkim_submit(s->ctx->store, s->ctx->workers, sd->message.data,
+		                    sd->message.len, sd->env_from, signed_done, sd, &err);
+		if (r < 0) {
+			log_warn("http id=%s peer=%s event=dkim-keys-failed message=%s "
+			         "reason=\"%s\"",
+			         conn_id(s->conn), conn_peer(s->conn), sd->public_id,
+			         buf_cstr(&err));
+			http_error(s, 503, "temporary_failure", NULL,
+			           "the signing keys could not be read; retry later");
+			buf_free(&err);
+			send_free(sd);
+			return;
+		}
+		buf_free(&err);
+		if (r > 0) {
+			http_wait(s, sd, send_free_cb);
+			return;
+		}
+	}
+	store_send(sd, NULL);
+}
+
+/* Adds the trace fields and the signatures, and hands the send to the store. */
+static void store_send(struct send *sd, const struct buf *signatures)
+{
+	struct http_session *s = sd->s;
 	struct buf full = BUF_INIT;
-	trace_headers(sd, &full);
+	trace_headers(sd, &full, signatures);
 	buf_append(&full, sd->message.data, sd->message.len);
 	buf_free(&sd->message);
 	sd->message = full;

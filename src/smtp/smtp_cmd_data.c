@@ -7,10 +7,17 @@
  * from that op's completion, i.e. only once the commit is durable. A message
  * that is too big, has a bare CR/LF or a NUL, or fails to commit leaves nothing
  * behind.
+ *
+ * On the submission ports, a message with remote recipients is first signed
+ * (dkim.h: the From domain's keys, on a worker thread); its DKIM-Signature
+ * fields go between Return-Path: and Received:. Signing happens here, once
+ * per message, never per delivery attempt; mail received on the MX port is
+ * never signed.
  */
 #include "smtp/smtp.h"
 #include "smtp/smtp_internal.h"
 
+#include "dkim/dkim.h"
 #include "mime/mime.h"
 #include "store/store.h"
 
@@ -175,11 +182,13 @@ static const char *with_protocol(const struct smtp_session *s)
 	return names[s->smtputf8][s->esmtp][conn_is_tls(s->conn)][s->auth_user != NULL];
 }
 
-static void build_message(struct smtp_session *s, struct buf *out)
+static void build_message(struct smtp_session *s, const struct buf *signatures, struct buf *out)
 {
 	buf_reset(out);
-	buf_reserve(out, s->data.len + 1024);
+	buf_reserve(out, s->data.len + 1024 + (signatures ? signatures->len : 0));
 	buf_printf(out, "Return-Path: <%s>\r\n", buf_cstr(&s->mail_from));
+	if (signatures && signatures->len)
+		buf_append(out, signatures->data, signatures->len);
 	buf_puts(out, "Received: from ");
 	header_safe(out, s->helo ? s->helo : "unknown", 255);
 	buf_printf(out, " ([%s])\r\n\tby %s (petrel) with %s id %s", conn_peer(s->conn),
@@ -258,9 +267,66 @@ static bool has_local_rcpt(const struct smtp_session *s)
 	return false;
 }
 
+static bool has_remote_rcpt(const struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++)
+		if (!s->rcpts[i].mailbox_id)
+			return true;
+	return false;
+}
+
+static void store_message(struct smtp_session *s, const struct buf *signatures);
+
+static void signed_done(int result, const struct buf *fields, const char *reason, void *arg)
+{
+	struct smtp_session *s = arg;
+	s->commit_in_flight = false;
+	if (!smtp_release(s))
+		return; /* the client left; the session is gone */
+	if (result < 0) {
+		struct buf v = BUF_INIT;
+		log_value(&v, reason, strlen(reason));
+		log_error("smtp id=%s peer=%s event=dkim-failed trans=%s reason=%s",
+			  conn_id(s->conn), conn_peer(s->conn), s->trans_id, buf_cstr(&v));
+		buf_free(&v);
+		smtp_reply(s, "451 4.3.0 Local error in processing, try again later");
+		smtp_transaction_reset(s);
+		smtp_resume(s);
+		return;
+	}
+	store_message(s, fields);
+}
+
 static void commit_message(struct smtp_session *s)
 {
-	build_message(s, &s->message);
+	if (s->svc->mode != SMTP_MODE_MX && has_remote_rcpt(s)) {
+		struct buf err = BUF_INIT;
+		int r = dkim_submit(s->ctx->store, s->ctx->workers, s->data.data ? s->data.data : "",
+				    s->data.len, buf_cstr(&s->mail_from), signed_done, s, &err);
+		if (r < 0) {
+			log_warn("smtp id=%s peer=%s event=dkim-keys-failed trans=%s reason=\"%s\"",
+				 conn_id(s->conn), conn_peer(s->conn), s->trans_id,
+				 buf_cstr(&err));
+			buf_free(&err);
+			smtp_reply(s, "451 4.3.0 Local error in processing, try again later");
+			smtp_transaction_reset(s);
+			return;
+		}
+		buf_free(&err);
+		if (r > 0) {
+			/* Held like a commit: the reply waits for the signature. */
+			s->commit_in_flight = true;
+			s->pending++;
+			smtp_pause(s);
+			return;
+		}
+	}
+	store_message(s, NULL);
+}
+
+static void store_message(struct smtp_session *s, const struct buf *signatures)
+{
+	build_message(s, signatures, &s->message);
 	struct store_op *op = xcalloc(1, sizeof *op);
 	store_op_init(op, STORE_OP_APPEND);
 	op->u.append.data = s->message.data;

@@ -720,6 +720,33 @@ int store_api_events(struct store *st, int64_t api_key_id, int64_t after, size_t
 				  err);
 }
 
+void store_dkim_key_clear(struct store_dkim_key *k)
+{
+	xfree(&k->domain);
+	xfree(&k->selector);
+	xfree(&k->algorithm);
+	if (k->private_key)
+		memset(k->private_key, 0, strlen(k->private_key));
+	xfree(&k->private_key);
+}
+
+int store_dkim_key_list(struct store *st, const char *domain,
+			void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
+			struct buf *err)
+{
+	if (!domain)
+		return st->be->dkim_key_list(st->reader, NULL, fn, arg, err);
+	struct buf norm = BUF_INIT;
+	if (store_domain_normalize(domain, &norm, err) < 0) {
+		buf_free(&norm);
+		buf_reset(err);
+		return 0; /* not a domain name: no keys */
+	}
+	int r = st->be->dkim_key_list(st->reader, buf_cstr(&norm), fn, arg, err);
+	buf_free(&norm);
+	return r;
+}
+
 void store_stats_received(struct store *st, void (*fn)(const char *source, uint64_t n, void *arg),
 			  void *arg)
 {

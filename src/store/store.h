@@ -103,6 +103,8 @@ enum store_op_kind {
 	STORE_OP_QUEUE_ADMIN,   /* flush, hold, release, remove, recover */
 	STORE_OP_APIKEY_ADD,    /* an HTTP API key (see "the HTTP API") */
 	STORE_OP_APIKEY_REVOKE, /* it stops working at once */
+	STORE_OP_DKIM_KEY_ADD,    /* a domain's DKIM signing key (see "DKIM keys") */
+	STORE_OP_DKIM_KEY_REMOVE, /* by domain and selector */
 };
 
 /* One target of an append: a mailbox, with the message's initial state. */
@@ -316,6 +318,13 @@ struct store_op {
 			double rate;         /* messages per second, 0: no limit */
 			int64_t id_r;
 		} apikey;
+		struct {
+			const char *domain;      /* a local domain */
+			const char *selector;    /* DNS labels: letters, digits, '-', '.' */
+			const char *algorithm;   /* "rsa" or "ed25519" (ADD) */
+			const char *private_key; /* PEM (ADD) */
+			int64_t id_r;
+		} dkim;
 	} u;
 
 	/* Results common to every op. */
@@ -617,6 +626,31 @@ int store_api_events(struct store *st, int64_t api_key_id, int64_t after, size_t
 		     const char *kind, const char *rcpt, const char *tag,
 		     void (*fn)(const struct store_api_event *e, void *arg), void *arg,
 		     struct buf *err);
+
+/* ---- DKIM keys ------------------------------------------------------------------------ */
+
+/*
+ * A local domain's DKIM signing keys, one per selector (a new key is published
+ * and added before the old one is removed; the newest of each algorithm
+ * signs). The private key is PEM text; whoever reads it must not log it.
+ * Removing a domain removes its keys.
+ */
+#define STORE_MAX_DKIM_KEYS 16 /* keys of one domain */
+
+struct store_dkim_key {
+	int64_t id;
+	char *domain;
+	char *selector;
+	char *algorithm; /* "rsa", "ed25519" */
+	char *private_key;
+	int64_t created; /* seconds since the epoch */
+};
+void store_dkim_key_clear(struct store_dkim_key *k);
+/* The keys of domain (any case; NULL: of every domain), by domain, newest
+   first. A domain that is not local has none. */
+int store_dkim_key_list(struct store *st, const char *domain,
+			void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
+			struct buf *err);
 
 /* ---- statistics (for /metrics) ------------------------------------------------------- */
 

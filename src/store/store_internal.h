@@ -96,6 +96,11 @@ struct store_backend {
 			  struct buf *err);
 	int (*stats_queue)(struct store_conn *c, uint64_t *queued_r, uint64_t *deferred_r,
 			   int64_t *oldest_r, struct buf *err);
+
+	/* DKIM keys (see store.h); domain is normalised, or NULL. */
+	int (*dkim_key_list)(struct store_conn *c, const char *domain,
+			     void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
+			     struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -152,5 +157,11 @@ int store_sqlite_api_events(struct store_conn *c, int64_t api_key_id, int64_t af
 			    struct buf *err);
 int store_sqlite_stats_queue(struct store_conn *c, uint64_t *queued_r, uint64_t *deferred_r,
 			     int64_t *oldest_r, struct buf *err);
+
+/* store_sqlite_dkim.c: DKIM keys, through the same hooks. */
+void store_sqlite_dkim_apply(struct store_conn *c, struct store_op *op);
+int store_sqlite_dkim_key_list(struct store_conn *c, const char *domain,
+			       void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
+			       struct buf *err);
 
 #endif

@@ -209,6 +209,19 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX api_message_queue ON api_message(queue_id);"
 	"CREATE INDEX api_message_key ON api_message(api_key_id);",
+
+	/* 4: DKIM signing keys, several per domain (one per selector, so a new
+	   key can be published before the old one goes); the newest of each
+	   algorithm signs. They go with their domain. The dkim_* columns of
+	   domain (version 1) are not used. */
+	"CREATE TABLE dkim_key("
+	"  id INTEGER PRIMARY KEY,"
+	"  domain_id INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,"
+	"  selector TEXT NOT NULL,"
+	"  algorithm TEXT NOT NULL,"     /* rsa, ed25519 */
+	"  private_key TEXT NOT NULL,"   /* PEM */
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE(domain_id, selector));",
 };
 
 int store_schema_version(void)

@@ -1888,6 +1888,10 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 	case STORE_OP_APIKEY_REVOKE:
 		store_sqlite_api_apply(c, op);
 		break;
+	case STORE_OP_DKIM_KEY_ADD:
+	case STORE_OP_DKIM_KEY_REMOVE:
+		store_sqlite_dkim_apply(c, op);
+		break;
 	default:
 		panic("store_sqlite: unknown op %d", (int)op->kind);
 	}
@@ -2451,6 +2455,7 @@ const struct store_backend store_backend_sqlite = {
 	.api_message_get = store_sqlite_api_message_get,
 	.api_events = store_sqlite_api_events,
 	.stats_queue = store_sqlite_stats_queue,
+	.dkim_key_list = store_sqlite_dkim_key_list,
 };
 
 /* ---- hooks for store_sqlite_api.c ------------------------------------------------- */
