@@ -209,6 +209,10 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX api_message_queue ON api_message(queue_id);"
 	"CREATE INDEX api_message_key ON api_message(api_key_id);",
+
+	/* 4: delay warnings. delay_warned is set once the sender was told that the
+	   recipient is delayed (RFC 3464 action delayed), so it is told once. */
+	"ALTER TABLE queue_rcpt ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_schema_version(void)
