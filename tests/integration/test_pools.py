@@ -97,6 +97,18 @@ def test_an_address_that_cannot_be_bound_is_taken_out_and_the_other_used(world):
     assert log.count("event=source-suspended") == 1  # left out: not tried again
 
 
+def test_an_ipv4_destination_gets_only_ipv4_sources(world):
+    route_to_sink(world, "family.example")
+    sink = world.sink("127.0.0.2")
+    p = world.server(extra={"pool.mixed": {"addresses": "::1, 2001:db8::25, 127.0.0.6"},
+                            "pools": {"default": "mixed"}})
+    for i in range(2):
+        submit_as(p, ALICE, ["f%d@family.example" % i])
+        assert final(p, "f%d@family.example" % i) == ["queued", "delivered"]
+    assert [m["peer"] for m in sink.messages] == ["127.0.0.6"] * 2
+    assert "event=source-suspended" not in p.log()  # skipped, not failed
+
+
 def test_a_pool_whose_addresses_all_fail_defers_with_the_reason(world):
     route_to_sink(world, "nosource.example")
     sink = world.sink("127.0.0.2")
