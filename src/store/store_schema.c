@@ -222,6 +222,10 @@ static const char *const migrations[] = {
 	"  private_key TEXT NOT NULL,"   /* PEM */
 	"  created INTEGER NOT NULL,"
 	"  UNIQUE(domain_id, selector));",
+
+	/* 5: delay warnings. delay_warned is set once the sender was told that the
+	   recipient is delayed (RFC 3464 action delayed), so it is told once. */
+	"ALTER TABLE queue_rcpt ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_schema_version(void)
