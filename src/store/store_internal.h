@@ -95,6 +95,20 @@ struct store_backend {
 			  struct buf *err);
 	int (*stats_queue)(struct store_conn *c, uint64_t *queued_r, uint64_t *deferred_r,
 			   int64_t *oldest_r, struct buf *err);
+
+	/* Webhooks (see store.h). */
+	int (*webhook_list)(struct store_conn *c,
+			    void (*fn)(const struct store_webhook *w, void *arg), void *arg,
+			    struct buf *err);
+	int (*webhook_due)(struct store_conn *c, int64_t now_ms, size_t limit,
+			   void (*fn)(const struct store_webhook_delivery *d, void *arg), void *arg,
+			   struct buf *err);
+	enum store_lookup (*webhook_delivery_state)(struct store_conn *c, int64_t id,
+						    struct buf *state_r, unsigned *attempts_r,
+						    int *status_r, struct buf *error_r,
+						    struct buf *err);
+	int (*webhook_backlog)(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
+			       uint64_t *unscanned_r, struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -151,5 +165,20 @@ int store_sqlite_api_events(struct store_conn *c, int64_t api_key_id, int64_t af
 			    struct buf *err);
 int store_sqlite_stats_queue(struct store_conn *c, uint64_t *queued_r, uint64_t *deferred_r,
 			     int64_t *oldest_r, struct buf *err);
+
+/* store_sqlite_webhook.c: webhooks and their deliveries, through the same hooks. */
+void store_sqlite_webhook_apply(struct store_conn *c, struct store_op *op);
+int store_sqlite_webhook_list(struct store_conn *c,
+			      void (*fn)(const struct store_webhook *w, void *arg), void *arg,
+			      struct buf *err);
+int store_sqlite_webhook_due(struct store_conn *c, int64_t now_ms, size_t limit,
+			     void (*fn)(const struct store_webhook_delivery *d, void *arg),
+			     void *arg, struct buf *err);
+enum store_lookup store_sqlite_webhook_delivery_state(struct store_conn *c, int64_t id,
+						      struct buf *state_r, unsigned *attempts_r,
+						      int *status_r, struct buf *error_r,
+						      struct buf *err);
+int store_sqlite_webhook_backlog(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
+				 uint64_t *unscanned_r, struct buf *err);
 
 #endif

@@ -1822,6 +1822,13 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 	case STORE_OP_APIKEY_REVOKE:
 		store_sqlite_api_apply(c, op);
 		break;
+	case STORE_OP_WEBHOOK_ADD:
+	case STORE_OP_WEBHOOK_REMOVE:
+	case STORE_OP_WEBHOOK_TEST:
+	case STORE_OP_WEBHOOK_SCAN:
+	case STORE_OP_WEBHOOK_RESULT:
+		store_sqlite_webhook_apply(c, op);
+		break;
 	default:
 		panic("store_sqlite: unknown op %d", (int)op->kind);
 	}
@@ -2384,6 +2391,10 @@ const struct store_backend store_backend_sqlite = {
 	.api_message_get = store_sqlite_api_message_get,
 	.api_events = store_sqlite_api_events,
 	.stats_queue = store_sqlite_stats_queue,
+	.webhook_list = store_sqlite_webhook_list,
+	.webhook_due = store_sqlite_webhook_due,
+	.webhook_delivery_state = store_sqlite_webhook_delivery_state,
+	.webhook_backlog = store_sqlite_webhook_backlog,
 };
 
 /* ---- hooks for store_sqlite_api.c ------------------------------------------------- */
