@@ -125,6 +125,20 @@ struct queue_transport {
 	void (*abort)(void *session);
 };
 
+/*
+ * Statistics for /metrics, since the runner was made: recipients' outcomes as
+ * committed, and for those delivered the time from queueing to delivery, as a
+ * histogram over QUEUE_LATENCY_BOUNDS (seconds; the last bucket is +Inf).
+ */
+#define QUEUE_LATENCY_BUCKETS 11
+#define QUEUE_LATENCY_BOUNDS {1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}
+struct queue_stats {
+	uint64_t delivered, deferred, bounced, expired;
+	uint64_t latency[QUEUE_LATENCY_BUCKETS]; /* by bucket, not cumulative */
+	double latency_sum;                      /* seconds */
+};
+void queue_stats_get(const struct queue *q, struct queue_stats *out);
+
 /* cfg is the server's live configuration: read at each use, so SIGHUP applies. */
 struct queue *queue_new(struct event_base *base, struct store *st, const struct config *cfg,
                         struct buf *err);

@@ -103,6 +103,7 @@ struct queue {
 	unsigned active; /* sessions */
 	struct queue_link *links;
 	struct queue_qjob *finishing; /* jobs whose outcome is being committed */
+	struct queue_stats stats;
 };
 
 /* ---- queue_sched.c -------------------------------------------------------------- */
