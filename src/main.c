@@ -82,6 +82,18 @@ const struct cli_cmd cli_commands[] = {
 	 "domain), through source-IP pool P, at most N messages per second (N/s, N/m\n"
 	 "or N/h; default: no limit). A revoked key stops working at once and keeps\n"
 	 "its name. Clients send it as 'Authorization: Bearer KEY'.\n"},
+	{"webhook", cli_webhook, "add, list, remove or test webhooks of the HTTP API",
+	 "usage: petrel [-c FILE] webhook add URL [--events KIND,...] [--key NAME]\n"
+	 "       petrel [-c FILE] webhook list\n"
+	 "       petrel [-c FILE] webhook remove ID\n"
+	 "       petrel [-c FILE] webhook test ID\n"
+	 "\n"
+	 "The running server POSTs each delivery event of messages sent through the HTTP\n"
+	 "API (with key NAME only, when given) to URL as JSON, signed with the webhook's\n"
+	 "secret, and retries until the receiver answers 2xx ([webhooks] max_age).\n"
+	 "KINDs: queued, deferred, delivered, bounced, expired, failed, removed (default:\n"
+	 "all). add prints the signing secret once, alone on standard output. test sends\n"
+	 "a test event through the running server and reports the receiver's answer.\n"},
 };
 const size_t cli_ncommands = ARRAY_SIZE(cli_commands);
 
