@@ -3,7 +3,7 @@ against receivers run by the test (Python's http.server, plain and over TLS) tha
 every signature. Mail goes through the HTTP API to a local account and, by a static
 route, to an SMTP sink (aiosmtpd) that accepts some recipients and refuses others, so
 that events of every final kind are posted. Waits are short ([webhooks] retry_first
-and retry_max of 1s)."""
+and retry_max of 1s). The same setting checks the delivery metrics of /metrics."""
 import hashlib
 import hmac
 import http.client
@@ -480,3 +480,29 @@ def test_https_receivers_are_verified_against_the_ca_file(world, tmp_path):
     r = p.cli("webhook", "test", str(hook), check=False)
     assert r.returncode == 1 and "certificate" in r.err, r.err
     assert len(recv.all()) == n
+
+
+# ---- /metrics -------------------------------------------------------------------------------
+
+def test_metrics_count_outcomes_latency_and_failed_logins(world):
+    import imaplib
+    p = world.server()
+    key = make_key(p, "shop")
+    send(p, key, [ANN, NOBODY])
+    final_events(p, key, 2)
+    wait(lambda: metric(p, 'petrel_deliveries_total{result="bounced"}') == 1,
+         what="the outcomes counted")
+    assert metric(p, 'petrel_deliveries_total{result="delivered"}') == 1
+    assert metric(p, 'petrel_delivery_latency_seconds_count') == 1
+    assert metric(p, 'petrel_delivery_latency_seconds_bucket{le="+Inf"}') == 1
+    assert metric(p, 'petrel_delivery_latency_seconds_bucket{le="86400"}') == 1
+    assert metric(p, 'petrel_delivery_latency_seconds_sum') < 60
+    assert metric(p, 'petrel_queue_recipients{state="queued"}') == 0
+    assert metric(p, "petrel_login_failures_total") == 0
+    imap = imaplib.IMAP4("127.0.0.1", p.ports["imap"])
+    with pytest.raises(imaplib.IMAP4.error):
+        imap.login(ALICE, "wrong")
+    imap.logout()
+    assert metric(p, "petrel_login_failures_total") == 1
+    assert metric(p, "petrel_webhook_deliveries_pending") == 0
+    assert metric(p, "petrel_webhook_events_unscanned") == 0
