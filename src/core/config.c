@@ -215,8 +215,8 @@ static const struct cfg_key keys[] = {
         {"queue", "mx_port", CFG_UINT, OFF(queue_mx_port), "25", RANGE(1, 65535),
          "TCP port of MX hosts (25; other values are for tests)."},
 
-        {"webhooks", "retry_first", CFG_DURATION, OFF(webhook_retry_first), "30s",
-         RANGE(1, DAY), "Wait after a delivery's first failed attempt; each further wait doubles."},
+        {"webhooks", "retry_first", CFG_DURATION, OFF(webhook_retry_first), "30s", RANGE(1, DAY),
+         "Wait after a delivery's first failed attempt; each further wait doubles."},
         {"webhooks", "retry_max", CFG_DURATION, OFF(webhook_retry_max), "1h", RANGE(1, DAY),
          "Longest wait between two attempts of a delivery."},
         {"webhooks", "max_age", CFG_DURATION, OFF(webhook_max_age), "24h", RANGE(1, 30 * DAY),
@@ -224,8 +224,9 @@ static const struct cfg_key keys[] = {
         {"webhooks", "timeout", CFG_DURATION, OFF(webhook_timeout), "10s", RANGE(1, 10 * MINUTE),
          "An attempt that has no answer after this long (connecting, sending, waiting) failed."},
         {"webhooks", "max_connections", CFG_UINT, OFF(webhook_max_connections), "16",
-         RANGE(1, 10000), "Most webhook requests at once (at most a quarter of them, and at "
-                          "least one, to one webhook)."},
+         RANGE(1, 10000),
+         "Most webhook requests at once (at most a quarter of them, and at least one, to one "
+         "webhook)."},
         {"webhooks", "ca_file", CFG_STRING, OFF(webhook_ca_file), "", NO_CHECK,
          "PEM file of the certificate authorities that HTTPS receivers are verified against; "
          "empty: the system's."},

@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -55,7 +56,6 @@ static void listener_row(const char *name, size_t open, void *arg)
 
 static void delivery_metrics(struct http_context *ctx, struct buf *out)
 {
-	static const double bounds[] = QUEUE_LATENCY_BOUNDS;
 	struct queue_stats qs = {0};
 	if (ctx->queue)
 		queue_stats_get(ctx->queue, &qs);
@@ -75,12 +75,11 @@ static void delivery_metrics(struct http_context *ctx, struct buf *out)
 	uint64_t n = 0;
 	for (size_t b = 0; b < QUEUE_LATENCY_BUCKETS; b++) {
 		n += qs.latency[b];
-		if (b < ARRAY_SIZE(bounds))
-			buf_printf(out, "petrel_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
-			           bounds[b], (unsigned long long)n);
-		else
-			buf_printf(out, "petrel_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-			           (unsigned long long)n);
+		char le[32] = "+Inf";
+		if (b < QUEUE_LATENCY_BUCKETS - 1)
+			snprintf(le, sizeof le, "%g", queue_latency_bounds[b]);
+		buf_printf(out, "petrel_delivery_latency_seconds_bucket{le=\"%s\"} %llu\n", le,
+		           (unsigned long long)n);
 	}
 	buf_printf(out,
 	           "petrel_delivery_latency_seconds_sum %.3f\n"

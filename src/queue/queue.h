@@ -128,10 +128,11 @@ struct queue_transport {
 /*
  * Statistics for /metrics, since the runner was made: recipients' outcomes as
  * committed, and for those delivered the time from queueing to delivery, as a
- * histogram over QUEUE_LATENCY_BOUNDS (seconds; the last bucket is +Inf).
+ * histogram: bucket i holds latencies up to queue_latency_bounds[i] seconds, the
+ * last bucket the rest (+Inf).
  */
 #define QUEUE_LATENCY_BUCKETS 11
-#define QUEUE_LATENCY_BOUNDS {1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}
+extern const double queue_latency_bounds[QUEUE_LATENCY_BUCKETS - 1];
 struct queue_stats {
 	uint64_t delivered, deferred, bounced, expired;
 	uint64_t latency[QUEUE_LATENCY_BUCKETS]; /* by bucket, not cumulative */

@@ -351,10 +351,14 @@ static void unlink_finishing(struct queue_qjob *j)
 	j->prev = j->next = NULL;
 }
 
+const double queue_latency_bounds[QUEUE_LATENCY_BUCKETS - 1] = {
+        1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600,
+};
+
 /* Counts the committed outcomes of j for /metrics. */
 static void count_results(struct queue_qjob *j)
 {
-	static const double bounds[] = QUEUE_LATENCY_BOUNDS;
+	const double *bounds = queue_latency_bounds;
 	struct queue_stats *st = &j->q->stats;
 	int64_t now_ms = time_now_ms();
 	for (size_t i = 0; i < j->pub.nrcpts; i++) {
@@ -364,7 +368,7 @@ static void count_results(struct queue_qjob *j)
 			double s = (double)(now_ms - j->created * 1000) / 1000;
 			s = s > 0 ? s : 0;
 			size_t b = 0;
-			while (b < ARRAY_SIZE(bounds) && s > bounds[b])
+			while (b < QUEUE_LATENCY_BUCKETS - 1 && s > bounds[b])
 				b++;
 			st->latency[b]++;
 			st->latency_sum += s;
