@@ -95,6 +95,18 @@ const struct cli_cmd cli_commands[] = {
 	 "which ones sign. Mail leaving from a domain with keys (submission and the\n"
 	 "HTTP API) is signed with the newest key of each algorithm, relaxed/relaxed.\n"
 	 "To rotate: generate, publish, wait for DNS, remove the old selector.\n"},
+	{"webhook", cli_webhook, "add, list, remove or test webhooks of the HTTP API",
+	 "usage: petrel [-c FILE] webhook add URL [--events KIND,...] [--key NAME]\n"
+	 "       petrel [-c FILE] webhook list\n"
+	 "       petrel [-c FILE] webhook remove ID\n"
+	 "       petrel [-c FILE] webhook test ID\n"
+	 "\n"
+	 "The running server POSTs each delivery event of messages sent through the HTTP\n"
+	 "API (with key NAME only, when given) to URL as JSON, signed with the webhook's\n"
+	 "secret, and retries until the receiver answers 2xx ([webhooks] max_age).\n"
+	 "KINDs: queued, deferred, delivered, bounced, expired, failed, removed (default:\n"
+	 "all). add prints the signing secret once, alone on standard output. test sends\n"
+	 "a test event through the running server and reports the receiver's answer.\n"},
 };
 const size_t cli_ncommands = ARRAY_SIZE(cli_commands);
 

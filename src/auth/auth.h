@@ -117,6 +117,8 @@ void auth_throttle_failure(struct auth_throttle *t, const char *ip, const char *
 			   int64_t now_ms);
 void auth_throttle_success(struct auth_throttle *t, const char *ip, const char *account,
 			   int64_t now_ms);
+/* Failures recorded since the table was made (every protocol's logins). */
+uint64_t auth_throttle_failures_total(const struct auth_throttle *t);
 
 /* ---- logging in against the store (auth_login.c) ------------------------------------ */
 

@@ -49,6 +49,7 @@ struct auth_throttle {
 	size_t nbuckets; /* a power of two */
 	size_t count;
 	struct throttle_entry *oldest, *newest;
+	uint64_t failures_total; /* since the table was made (for /metrics) */
 };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) -------------------------------- */
@@ -314,6 +315,7 @@ void auth_throttle_failure(struct auth_throttle *t, const char *ip, const char *
                            int64_t now_ms)
 {
 	struct buf key = BUF_INIT;
+	t->failures_total++;
 	purge_expired(t, now_ms);
 	if (make_key(&key, "ip:", ip, false))
 		count_failure(t, &key, now_ms);
@@ -334,4 +336,9 @@ void auth_throttle_success(struct auth_throttle *t, const char *ip, const char *
 	    (e = lookup(t, &key, key_hash(t, &key))) != NULL)
 		remove_entry(t, e);
 	buf_free(&key);
+}
+
+uint64_t auth_throttle_failures_total(const struct auth_throttle *t)
+{
+	return t->failures_total;
 }

@@ -35,6 +35,7 @@ int cli_queue(int argc, char **argv, const char *config_path);
 int cli_receipts(int argc, char **argv, const char *config_path);
 int cli_apikey(int argc, char **argv, const char *config_path);
 int cli_dkim(int argc, char **argv, const char *config_path);
+int cli_webhook(int argc, char **argv, const char *config_path);
 
 /* Helpers shared by the commands (cli_common.c). */
 int cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2); /* prints, returns 1 */

@@ -62,6 +62,7 @@ struct server {
 	struct http_context http;
 	struct queue *queue;        /* outbound delivery, started after the store */
 	struct smtp_client *client; /* its transport */
+	struct http_webhooks *webhooks; /* event POSTs, started after the store */
 	int64_t drain_deadline;
 	bool draining;
 };
@@ -253,6 +254,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	net_drain(s->net);
 	if (s->queue)
 		queue_stop(s->queue);
+	http_webhooks_stop(s->webhooks);
 	s->drain_deadline = time_mono_ms() + DRAIN_SECONDS * 1000;
 	s->drain_timer = event_new(s->base, -1, EV_PERSIST, drain_tick, s);
 	struct timeval tv = {0, 50 * 1000};
@@ -401,6 +403,14 @@ int cli_serve(int argc, char **argv, const char *config_path)
 		cli_error("%s", buf_cstr(&err));
 		goto out;
 	}
+	if (!(s.webhooks = http_webhooks_new(s.base, s.store, &s.cfg, &err)) ||
+	    http_webhooks_start(s.webhooks, &err) < 0) {
+		cli_error("%s", buf_cstr(&err));
+		goto out;
+	}
+	s.http.queue = s.queue;
+	s.http.throttle = s.throttle;
+	s.http.webhooks = s.webhooks;
 	s.sig_term = evsignal_new(s.base, SIGTERM, on_term, &s);
 	s.sig_int = evsignal_new(s.base, SIGINT, on_term, &s);
 	s.sig_hup = evsignal_new(s.base, SIGHUP, on_hup, &s);
@@ -430,6 +440,7 @@ out:
 	   every queued write (outcomes of the queue included), then the loop. */
 	if (s.queue)
 		queue_stop(s.queue);
+	http_webhooks_stop(s.webhooks);
 	smtp_client_free(&s.client);
 	net_free(&s.net);
 	/* Jobs still running finish, and their completions free the sessions
@@ -440,6 +451,7 @@ out:
 	store_close(&s.store);
 	http_context_free(&s.http);
 	queue_free(&s.queue);
+	http_webhooks_free(&s.webhooks);
 	auth_throttle_free(&s.throttle);
 	if (s.base)
 		event_base_free(s.base);

@@ -173,6 +173,8 @@ static const struct cfg_section {
         {"http", "The HTTP API (JSON) and /metrics.", NULL},
         {"dns", "DNS lookups for outbound delivery (MX, A/AAAA, TXT, TLSA).", NULL},
         {"queue", "Outbound delivery: retries, lifetime and concurrency of the queue.", NULL},
+        {"webhooks", "Signed HTTP POSTs of delivery events to the URLs of `petrel webhook`.",
+         NULL},
         {"routes", "Where mail for a domain goes instead of its MX hosts, and how (one key per "
                    "destination domain; `*` for every other domain).", &route_keys},
         {"pool.NAME", "A pool of source addresses for outbound connections, one section per "
@@ -269,6 +271,22 @@ static const struct cfg_key keys[] = {
         {"queue", "source_suspend", CFG_DURATION, OFF(queue_source_suspend), "5m",
          RANGE(1, DAY),
          "How long an address of a `[pool.NAME]` that failed is left out of rotation."},
+
+        {"webhooks", "retry_first", CFG_DURATION, OFF(webhook_retry_first), "30s", RANGE(1, DAY),
+         "Wait after a delivery's first failed attempt; each further wait doubles."},
+        {"webhooks", "retry_max", CFG_DURATION, OFF(webhook_retry_max), "1h", RANGE(1, DAY),
+         "Longest wait between two attempts of a delivery."},
+        {"webhooks", "max_age", CFG_DURATION, OFF(webhook_max_age), "24h", RANGE(1, 30 * DAY),
+         "A delivery not accepted (2xx) this long after its event is given up."},
+        {"webhooks", "timeout", CFG_DURATION, OFF(webhook_timeout), "10s", RANGE(1, 10 * MINUTE),
+         "An attempt that has no answer after this long (connecting, sending, waiting) failed."},
+        {"webhooks", "max_connections", CFG_UINT, OFF(webhook_max_connections), "16",
+         RANGE(1, 10000),
+         "Most webhook requests at once (at most a quarter of them, and at least one, to one "
+         "webhook)."},
+        {"webhooks", "ca_file", CFG_STRING, OFF(webhook_ca_file), "", NO_CHECK,
+         "PEM file of the certificate authorities that HTTPS receivers are verified against; "
+         "empty: the system's."},
 
         {"store", "backend", CFG_ENUM, OFF(store_backend), "sqlite", ONE_OF(store_backends),
          "Storage engine: sqlite (one file, the default) or postgresql (several nodes)."},

@@ -70,6 +70,14 @@ struct config {
 	uint64_t queue_delay_warning;        /* seconds, 4h; 0: no delay reports */
 	uint64_t queue_source_suspend;       /* seconds, 5m: a failing source address rests */
 
+	/* [webhooks] */
+	uint64_t webhook_retry_first;     /* seconds, 30: the wait after a first failed attempt */
+	uint64_t webhook_retry_max;       /* seconds, 1h: waits double up to this */
+	uint64_t webhook_max_age;         /* seconds, 24h: a delivery is given up after it */
+	uint64_t webhook_timeout;         /* seconds, 10: one attempt */
+	uint64_t webhook_max_connections; /* attempts at once, 16 */
+	char *webhook_ca_file;            /* PEM CA certificates; "" = the system's */
+
 	/* [routes]: destination domain (or "*") -> next hops, see config_parse_route */
 	struct config_entry *routes;
 	size_t nroutes;

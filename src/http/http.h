@@ -25,6 +25,10 @@
  * revoked key stops at once; JSON errors {"error": {"status", "code",
  * "message", "field"}} that name the failing field; a send is answered 202 only
  * from the completion of its store op, i.e. once it is durable.
+ *
+ * Webhooks (http_webhook.c) are the outbound side: the delivery events of API
+ * messages, POSTed as signed JSON to the URLs of `petrel webhook`, through
+ * evhttp as a client (see the dispatcher below).
  */
 #ifndef PETREL_HTTP_H
 #define PETREL_HTTP_H
@@ -35,6 +39,9 @@
 struct store;
 struct event_base;
 struct work_pool;
+struct queue;
+struct auth_throttle;
+struct http_webhooks;
 
 /* ---- limits ------------------------------------------------------------------------ */
 
@@ -72,11 +79,68 @@ struct http_context {
 	size_t nbuckets;
 	uint64_t responses[600]; /* by status code */
 	uint64_t auth_failures;
+
+	/* For /metrics, when running (NULL otherwise); not owned. */
+	struct queue *queue;
+	struct auth_throttle *throttle;
+	struct http_webhooks *webhooks;
 };
 
 /* The listener's argument is a struct http_context. */
 extern const struct conn_handler http_conn_handler;
 
 void http_context_free(struct http_context *ctx);
+
+/* ---- webhooks (http_webhook.c) ------------------------------------------------------ */
+
+/*
+ * The dispatcher runs on the loop of `petrel serve`. Every HTTP_WEBHOOK_POLL_MS
+ * it asks the store whether events arrived past the webhooks' cursors and, if
+ * so, submits one STORE_OP_WEBHOOK_SCAN, which turns them into pending
+ * deliveries (store.h, "webhooks"); then it starts the deliveries that are due,
+ * within [webhooks] max_connections in all and a quarter of that per webhook.
+ * Deliveries of one message to one webhook go one at a time, in event order:
+ * the store hands out only the first pending one of each.
+ *
+ * An attempt: the URL's host is resolved on the loop (core/dns.h; an IP literal
+ * or "localhost" is not looked up), then evhttp POSTs the JSON body — the event
+ * object of GET /v1/events, plus "message_id" — with Petrel-Event-Id and
+ * Petrel-Signature: t=UNIX,v1=HEX, v1 = hex(HMAC-SHA256(secret, "<t>.<body>")).
+ * HTTPS receivers are verified against [webhooks] ca_file, else the system's CA
+ * store, for the URL's host name. A 2xx answer within [webhooks] timeout
+ * delivers; anything else is retried after retry_first, doubling up to
+ * retry_max, until max_age after the event, then the delivery is given up. Each
+ * attempt's result is one store op; the next delivery of the message starts
+ * after it commits. A test event (`petrel webhook test`) is tried once.
+ *
+ * Delivery is at least once: an attempt that the receiver took but whose result
+ * did not commit (a crash, a shutdown) is made again. Receivers deduplicate
+ * with Petrel-Event-Id.
+ */
+#define HTTP_WEBHOOK_POLL_MS 500
+#define HTTP_WEBHOOK_SECRET_PREFIX "whsec_"
+#define HTTP_WEBHOOK_MAX_RESPONSE (64 * 1024) /* a receiver's answer body is read and dropped */
+#define HTTP_WEBHOOK_PRUNE_MS (3600 * 1000)   /* how often finished deliveries are pruned */
+
+struct http_webhook_stats {
+	uint64_t attempts_ok, attempts_failed, given_up;
+	unsigned sending; /* attempts under way */
+};
+
+struct http_webhooks *http_webhooks_new(struct event_base *base, struct store *st,
+                                        const struct config *cfg, struct buf *err);
+/* After store_start. */
+int http_webhooks_start(struct http_webhooks *w, struct buf *err);
+/* Shutdown: attempts under way are dropped (their deliveries stay pending). */
+void http_webhooks_stop(struct http_webhooks *w);
+/* After store_close (which runs the last completions). */
+void http_webhooks_free(struct http_webhooks **w);
+void http_webhooks_stats(const struct http_webhooks *w, struct http_webhook_stats *out);
+
+/* Checks a webhook URL as the dispatcher will use it: -1 with a reason. */
+int http_webhook_url_check(const char *url, struct buf *err);
+/* "t=T,v1=HEX" for body signed with secret at time t (seconds). */
+void http_webhook_signature(const char *secret, int64_t t, const char *body, size_t len,
+                            struct buf *out);
 
 #endif

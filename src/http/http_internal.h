@@ -20,6 +20,7 @@
 
 struct json_t;
 struct conn;
+struct store_api_event;
 struct event;
 
 /* ---- parser (http_parse.c) ------------------------------------------------------ */
@@ -143,5 +144,7 @@ void http_post_message(struct http_session *s); /* http_send.c */
 void http_post_raw(struct http_session *s);
 void http_get_message(struct http_session *s, const char *id); /* http_receipts.c */
 void http_get_events(struct http_session *s);
+/* The event object of GET /v1/events (and of webhooks): a new reference. */
+struct json_t *http_event_json(const struct store_api_event *ae);
 
 #endif

@@ -4,13 +4,19 @@
  * /metrics is open to loopback peers (the usual scraper runs beside the
  * server) and to any valid key from elsewhere. Counters count since the
  * server started; gauges are read when scraped (the queue gauges are one
- * indexed query).
+ * indexed query, the webhook backlog another). Outbound outcomes and the
+ * delivery latency histogram come from the queue runner (queue.h), failed
+ * mail logins from the login throttle (auth.h), webhook attempts from the
+ * dispatcher.
  */
 #include "http/http_internal.h"
 
+#include "auth/auth.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -46,6 +52,80 @@ static void listener_row(const char *name, size_t open, void *arg)
 {
 	struct metrics *m = arg;
 	buf_printf(m->out, "petrel_connections{listener=\"%s\"} %zu\n", name, open);
+}
+
+static void delivery_metrics(struct http_context *ctx, struct buf *out)
+{
+	struct queue_stats qs = {0};
+	if (ctx->queue)
+		queue_stats_get(ctx->queue, &qs);
+	buf_printf(out,
+	           "# HELP petrel_deliveries_total Outcomes of outbound delivery attempts, by "
+	           "result, per recipient.\n"
+	           "# TYPE petrel_deliveries_total counter\n"
+	           "petrel_deliveries_total{result=\"delivered\"} %llu\n"
+	           "petrel_deliveries_total{result=\"deferred\"} %llu\n"
+	           "petrel_deliveries_total{result=\"bounced\"} %llu\n"
+	           "petrel_deliveries_total{result=\"expired\"} %llu\n",
+	           (unsigned long long)qs.delivered, (unsigned long long)qs.deferred,
+	           (unsigned long long)qs.bounced, (unsigned long long)qs.expired);
+	buf_puts(out, "# HELP petrel_delivery_latency_seconds Time from queueing to delivery of "
+	              "outbound recipients.\n"
+	              "# TYPE petrel_delivery_latency_seconds histogram\n");
+	uint64_t n = 0;
+	for (size_t b = 0; b < QUEUE_LATENCY_BUCKETS; b++) {
+		n += qs.latency[b];
+		char le[32] = "+Inf";
+		if (b < QUEUE_LATENCY_BUCKETS - 1)
+			snprintf(le, sizeof le, "%g", queue_latency_bounds[b]);
+		buf_printf(out, "petrel_delivery_latency_seconds_bucket{le=\"%s\"} %llu\n", le,
+		           (unsigned long long)n);
+	}
+	buf_printf(out,
+	           "petrel_delivery_latency_seconds_sum %.3f\n"
+	           "petrel_delivery_latency_seconds_count %llu\n",
+	           qs.latency_sum, (unsigned long long)n);
+}
+
+static void webhook_metrics(struct http_context *ctx, struct buf *out)
+{
+	uint64_t pending = 0, unscanned = 0;
+	int64_t oldest = 0;
+	struct buf err = BUF_INIT;
+	if (store_webhook_backlog(ctx->store, &pending, &oldest, &unscanned, &err) == 0) {
+		int64_t age = oldest ? (time_now_ms() - oldest) / 1000 : 0;
+		buf_printf(out,
+		           "# HELP petrel_webhook_deliveries_pending Webhook deliveries not yet "
+		           "accepted by their receiver (the backlog).\n"
+		           "# TYPE petrel_webhook_deliveries_pending gauge\n"
+		           "petrel_webhook_deliveries_pending %llu\n"
+		           "# HELP petrel_webhook_oldest_pending_age_seconds Age of the oldest "
+		           "pending webhook delivery.\n"
+		           "# TYPE petrel_webhook_oldest_pending_age_seconds gauge\n"
+		           "petrel_webhook_oldest_pending_age_seconds %lld\n"
+		           "# HELP petrel_webhook_events_unscanned Delivery events not yet looked "
+		           "at for some webhook.\n"
+		           "# TYPE petrel_webhook_events_unscanned gauge\n"
+		           "petrel_webhook_events_unscanned %llu\n",
+		           (unsigned long long)pending, (long long)(age > 0 ? age : 0),
+		           (unsigned long long)unscanned);
+	}
+	buf_free(&err);
+	struct http_webhook_stats ws = {0};
+	if (ctx->webhooks)
+		http_webhooks_stats(ctx->webhooks, &ws);
+	buf_printf(out,
+	           "# HELP petrel_webhook_attempts_total Webhook requests, by result "
+	           "(delivered: a 2xx answer).\n"
+	           "# TYPE petrel_webhook_attempts_total counter\n"
+	           "petrel_webhook_attempts_total{result=\"delivered\"} %llu\n"
+	           "petrel_webhook_attempts_total{result=\"failed\"} %llu\n"
+	           "# HELP petrel_webhook_deliveries_given_up_total Webhook deliveries given up "
+	           "after [webhooks] max_age.\n"
+	           "# TYPE petrel_webhook_deliveries_given_up_total counter\n"
+	           "petrel_webhook_deliveries_given_up_total %llu\n",
+	           (unsigned long long)ws.attempts_ok, (unsigned long long)ws.attempts_failed,
+	           (unsigned long long)ws.given_up);
 }
 
 void http_get_metrics(struct http_session *s)
@@ -102,6 +182,14 @@ void http_get_metrics(struct http_session *s)
 	           "# TYPE petrel_http_auth_failures_total counter\n"
 	           "petrel_http_auth_failures_total %llu\n",
 	           (unsigned long long)ctx->auth_failures);
+	buf_printf(&out,
+	           "# HELP petrel_login_failures_total Failed logins over SMTP, IMAP and POP3.\n"
+	           "# TYPE petrel_login_failures_total counter\n"
+	           "petrel_login_failures_total %llu\n",
+	           (unsigned long long)(ctx->throttle ? auth_throttle_failures_total(ctx->throttle)
+	                                              : 0));
+	delivery_metrics(ctx, &out);
+	webhook_metrics(ctx, &out);
 	http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, out.data, out.len);
 	buf_free(&out);
 }

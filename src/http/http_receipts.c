@@ -190,9 +190,8 @@ struct page {
 	int64_t last;
 };
 
-static void page_event(const struct store_api_event *ae, void *arg)
+json_t *http_event_json(const struct store_api_event *ae)
 {
-	struct page *pg = arg;
 	json_t *o = event_json(&ae->e);
 	json_t *msg = json_object();
 	set_str(msg, "id", ae->public_id);
@@ -201,7 +200,13 @@ static void page_event(const struct store_api_event *ae, void *arg)
 	set_str(o, "recipient", ae->e.rcpt);
 	json_object_set_new(o, "tags", stored_json(ae->tags, json_array()));
 	json_object_set_new(o, "metadata", stored_json(ae->metadata, json_object()));
-	json_array_append_new(pg->events, o);
+	return o;
+}
+
+static void page_event(const struct store_api_event *ae, void *arg)
+{
+	struct page *pg = arg;
+	json_array_append_new(pg->events, http_event_json(ae));
 	pg->last = ae->e.id;
 }
 

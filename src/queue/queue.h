@@ -170,6 +170,21 @@ struct queue_transport {
 	void (*abort)(void *session);
 };
 
+/*
+ * Statistics for /metrics, since the runner was made: recipients' outcomes as
+ * committed, and for those delivered the time from queueing to delivery, as a
+ * histogram: bucket i holds latencies up to queue_latency_bounds[i] seconds, the
+ * last bucket the rest (+Inf).
+ */
+#define QUEUE_LATENCY_BUCKETS 11
+extern const double queue_latency_bounds[QUEUE_LATENCY_BUCKETS - 1];
+struct queue_stats {
+	uint64_t delivered, deferred, bounced, expired;
+	uint64_t latency[QUEUE_LATENCY_BUCKETS]; /* by bucket, not cumulative */
+	double latency_sum;                      /* seconds */
+};
+void queue_stats_get(const struct queue *q, struct queue_stats *out);
+
 /* cfg is the server's live configuration: read at each use, so SIGHUP applies. */
 struct queue *queue_new(struct event_base *base, struct store *st, const struct config *cfg,
                         struct buf *err);

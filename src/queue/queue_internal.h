@@ -109,6 +109,7 @@ struct queue {
 	struct queue_link *links;
 	struct queue_qjob *finishing; /* jobs whose outcome is being committed */
 	struct queue_pool *pools;     /* runtime pools (queue_pool.c) */
+	struct queue_stats stats;
 };
 
 /* ---- queue_sched.c -------------------------------------------------------------- */

@@ -364,6 +364,42 @@ static void unlink_finishing(struct queue_qjob *j)
 	j->prev = j->next = NULL;
 }
 
+const double queue_latency_bounds[QUEUE_LATENCY_BUCKETS - 1] = {
+        1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600,
+};
+
+/* Counts the committed outcomes of j for /metrics. */
+static void count_results(struct queue_qjob *j)
+{
+	const double *bounds = queue_latency_bounds;
+	struct queue_stats *st = &j->q->stats;
+	int64_t now_ms = time_now_ms();
+	for (size_t i = 0; i < j->pub.nrcpts; i++) {
+		const char *state = j->store_results[i].state;
+		if (strcmp(state, "delivered") == 0) {
+			st->delivered++;
+			double s = (double)(now_ms - j->created * 1000) / 1000;
+			s = s > 0 ? s : 0;
+			size_t b = 0;
+			while (b < QUEUE_LATENCY_BUCKETS - 1 && s > bounds[b])
+				b++;
+			st->latency[b]++;
+			st->latency_sum += s;
+		} else if (strcmp(state, "deferred") == 0) {
+			st->deferred++;
+		} else if (strcmp(state, "bounced") == 0) {
+			st->bounced++;
+		} else if (strcmp(state, "expired") == 0) {
+			st->expired++;
+		}
+	}
+}
+
+void queue_stats_get(const struct queue *q, struct queue_stats *out)
+{
+	*out = q->stats;
+}
+
 static void committed(struct store_op *op, void *arg)
 {
 	struct queue_qjob *j = arg;
@@ -385,6 +421,7 @@ static void committed(struct store_op *op, void *arg)
 		}
 	} else {
 		log_results(j);
+		count_results(j);
 		if (j->bounce)
 			log_info("queue id=%lld event=bounce-%s to=%s", (long long)j->pub.queue_id,
 			         j->bounce->u.append.ntargets ? "delivered" : "queued",

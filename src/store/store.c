@@ -755,6 +755,43 @@ void store_stats_received(struct store *st, void (*fn)(const char *source, uint6
 		fn(st->received[i].source, st->received[i].n, arg);
 }
 
+void store_webhook_clear(struct store_webhook *w)
+{
+	xfree(&w->url);
+	xfree(&w->secret);
+	xfree(&w->events);
+	xfree(&w->key_name);
+}
+
+int store_webhook_list(struct store *st, void (*fn)(const struct store_webhook *w, void *arg),
+		       void *arg, struct buf *err)
+{
+	return st->be->webhook_list(st->reader, fn, arg, err);
+}
+
+int store_webhook_due(struct store *st, int64_t now_ms, size_t limit,
+		      void (*fn)(const struct store_webhook_delivery *d, void *arg), void *arg,
+		      struct buf *err)
+{
+	if (limit > STORE_WEBHOOK_MAX_DUE)
+		limit = STORE_WEBHOOK_MAX_DUE;
+	return st->be->webhook_due(st->reader, now_ms, limit, fn, arg, err);
+}
+
+enum store_lookup store_webhook_delivery_state(struct store *st, int64_t id, struct buf *state_r,
+					       unsigned *attempts_r, int *status_r,
+					       struct buf *error_r, struct buf *err)
+{
+	return st->be->webhook_delivery_state(st->reader, id, state_r, attempts_r, status_r,
+					      error_r, err);
+}
+
+int store_webhook_backlog(struct store *st, uint64_t *pending_r, int64_t *oldest_ms_r,
+			  uint64_t *unscanned_r, struct buf *err)
+{
+	return st->be->webhook_backlog(st->reader, pending_r, oldest_ms_r, unscanned_r, err);
+}
+
 int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r,
 		      int64_t *oldest_r, struct buf *err)
 {

@@ -105,6 +105,11 @@ enum store_op_kind {
 	STORE_OP_APIKEY_REVOKE, /* it stops working at once */
 	STORE_OP_DKIM_KEY_ADD,    /* a domain's DKIM signing key (see "DKIM keys") */
 	STORE_OP_DKIM_KEY_REMOVE, /* by domain and selector */
+	STORE_OP_WEBHOOK_ADD,    /* a webhook (see "webhooks") */
+	STORE_OP_WEBHOOK_REMOVE, /* with its deliveries */
+	STORE_OP_WEBHOOK_TEST,   /* a test delivery to one webhook */
+	STORE_OP_WEBHOOK_SCAN,   /* new events become deliveries */
+	STORE_OP_WEBHOOK_RESULT, /* one attempt's result */
 };
 
 /* One target of an append: a mailbox, with the message's initial state. */
@@ -328,6 +333,27 @@ struct store_op {
 			const char *private_key; /* PEM (ADD) */
 			int64_t id_r;
 		} dkim;
+		struct {
+			int64_t id; /* REMOVE, TEST: the webhook */
+			/* ADD */
+			const char *url;
+			const char *secret;
+			const char *events;   /* "delivered,bounced"; NULL or "": every kind */
+			const char *key_name; /* only this API key's messages; NULL: every key's */
+			/* SCAN */
+			int64_t now_ms;
+			bool prune; /* also drop deliveries finished STORE_WEBHOOK_KEEP_MS ago */
+			/* RESULT: one attempt of delivery_id, made at now_ms */
+			int64_t delivery_id;
+			bool ok;                 /* the receiver answered 2xx */
+			bool give_up;            /* not ok, and no more attempts */
+			int status;              /* HTTP status, 0 when none came */
+			const char *error;       /* why not ok, one line, or NULL */
+			int64_t next_attempt_ms; /* not ok and not give_up */
+			/* results */
+			int64_t id_r;   /* ADD: the webhook; TEST: the delivery */
+			size_t count_r; /* SCAN: deliveries made */
+		} webhook;
 	} u;
 
 	/* Results common to every op. */
@@ -654,6 +680,70 @@ void store_dkim_key_clear(struct store_dkim_key *k);
 int store_dkim_key_list(struct store *st, const char *domain,
 			void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
 			struct buf *err);
+/* ---- webhooks ------------------------------------------------------------------------- */
+
+/*
+ * A webhook receives the delivery events of the messages sent through the HTTP
+ * API — of one key's messages, or of every key's — as signed POSTs (the
+ * dispatcher is in http.h). Progress is kept here: each webhook has a cursor,
+ * the last event id looked at for it. STORE_OP_WEBHOOK_SCAN turns every
+ * matching event after each cursor into a pending delivery and moves the
+ * cursors to the last event, in one transaction: since event ids grow in commit
+ * order, no event is skipped or taken twice. A new webhook starts at the last
+ * event (it gets what happens from then on). A delivery is pending until an
+ * attempt succeeds ("delivered") or it is given up ("failed"); finished ones are
+ * kept STORE_WEBHOOK_KEEP_MS, then a SCAN with prune drops them.
+ */
+#define STORE_WEBHOOK_MAX_URL 2048
+#define STORE_WEBHOOK_MAX_ERROR 300               /* bytes of an attempt's error kept */
+#define STORE_WEBHOOK_KEEP_MS (7 * 24 * 3600 * 1000LL) /* finished deliveries */
+#define STORE_WEBHOOK_MAX_DUE 1000                /* deliveries one store_webhook_due returns */
+
+/* The event kinds a webhook may ask for (NULL-terminated). */
+extern const char *const store_webhook_kinds[];
+
+struct store_webhook {
+	int64_t id;
+	char *url;
+	char *secret;
+	char *events;   /* "" when every kind */
+	char *key_name; /* "" when every key */
+	int64_t created;
+	uint64_t pending, delivered, failed; /* its deliveries */
+};
+void store_webhook_clear(struct store_webhook *w);
+int store_webhook_list(struct store *st, void (*fn)(const struct store_webhook *w, void *arg),
+		       void *arg, struct buf *err);
+
+/* A pending delivery with its webhook and its event (strings live only during
+   the call). */
+struct store_webhook_delivery {
+	int64_t id;
+	int64_t webhook_id;
+	const char *url;
+	const char *secret;
+	unsigned attempts; /* made before this one */
+	int64_t created_ms;
+	bool test; /* a test event: ev is empty */
+	struct store_api_event ev;
+};
+/*
+ * Pending deliveries due at now_ms, oldest first, at most limit (<=
+ * STORE_WEBHOOK_MAX_DUE). Deliveries of one message to one webhook go in order:
+ * only the first pending one of each is returned, due or not.
+ */
+int store_webhook_due(struct store *st, int64_t now_ms, size_t limit,
+		      void (*fn)(const struct store_webhook_delivery *d, void *arg), void *arg,
+		      struct buf *err);
+/* The state of a delivery ("pending", "delivered", "failed"), its attempts and
+   the last one's HTTP status (0: none) and error, appended to the buffers. */
+enum store_lookup store_webhook_delivery_state(struct store *st, int64_t id, struct buf *state_r,
+					       unsigned *attempts_r, int *status_r,
+					       struct buf *error_r, struct buf *err);
+/* Pending deliveries, the creation time of the oldest (0 when none), and how
+   many events are past the oldest cursor (a SCAN has work when > 0). */
+int store_webhook_backlog(struct store *st, uint64_t *pending_r, int64_t *oldest_ms_r,
+			  uint64_t *unscanned_r, struct buf *err);
 
 /* ---- statistics (for /metrics) ------------------------------------------------------- */
 

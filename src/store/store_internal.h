@@ -101,6 +101,19 @@ struct store_backend {
 	int (*dkim_key_list)(struct store_conn *c, const char *domain,
 			     void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
 			     struct buf *err);
+	/* Webhooks (see store.h). */
+	int (*webhook_list)(struct store_conn *c,
+			    void (*fn)(const struct store_webhook *w, void *arg), void *arg,
+			    struct buf *err);
+	int (*webhook_due)(struct store_conn *c, int64_t now_ms, size_t limit,
+			   void (*fn)(const struct store_webhook_delivery *d, void *arg), void *arg,
+			   struct buf *err);
+	enum store_lookup (*webhook_delivery_state)(struct store_conn *c, int64_t id,
+						    struct buf *state_r, unsigned *attempts_r,
+						    int *status_r, struct buf *error_r,
+						    struct buf *err);
+	int (*webhook_backlog)(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
+			       uint64_t *unscanned_r, struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -163,5 +176,19 @@ void store_sqlite_dkim_apply(struct store_conn *c, struct store_op *op);
 int store_sqlite_dkim_key_list(struct store_conn *c, const char *domain,
 			       void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
 			       struct buf *err);
+/* store_sqlite_webhook.c: webhooks and their deliveries, through the same hooks. */
+void store_sqlite_webhook_apply(struct store_conn *c, struct store_op *op);
+int store_sqlite_webhook_list(struct store_conn *c,
+			      void (*fn)(const struct store_webhook *w, void *arg), void *arg,
+			      struct buf *err);
+int store_sqlite_webhook_due(struct store_conn *c, int64_t now_ms, size_t limit,
+			     void (*fn)(const struct store_webhook_delivery *d, void *arg),
+			     void *arg, struct buf *err);
+enum store_lookup store_sqlite_webhook_delivery_state(struct store_conn *c, int64_t id,
+						      struct buf *state_r, unsigned *attempts_r,
+						      int *status_r, struct buf *error_r,
+						      struct buf *err);
+int store_sqlite_webhook_backlog(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
+				 uint64_t *unscanned_r, struct buf *err);
 
 #endif

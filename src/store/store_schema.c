@@ -226,6 +226,29 @@ static const char *const migrations[] = {
 	/* 5: delay warnings. delay_warned is set once the sender was told that the
 	   recipient is delayed (RFC 3464 action delayed), so it is told once. */
 	"ALTER TABLE queue_rcpt ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;",
+
+	/* 6: webhooks. webhook.cursor is the last event id the dispatcher has
+	   looked at for the hook; every matching event after it becomes one
+	   webhook_delivery row in the same transaction that moves the cursor.
+	   A delivery is pending until an attempt succeeds (delivered) or it is
+	   given up (failed); deliveries of one message go in id order. The
+	   webhook_delivery table of version 1 was never written: it is
+	   replaced (times in ms, test deliveries without an event). */
+	"DROP TABLE webhook_delivery;"
+	"ALTER TABLE webhook ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE webhook_delivery("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  webhook_id INTEGER NOT NULL REFERENCES webhook(id) ON DELETE CASCADE,"
+	"  event_id INTEGER,"          /* NULL: a test event */
+	"  queue_id INTEGER,"          /* the event's message */
+	"  state TEXT NOT NULL,"       /* pending, delivered, failed */
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL,"
+	"  next_attempt_ms INTEGER NOT NULL," /* when finished: the time it finished */
+	"  last_status INTEGER,"       /* HTTP status of the last attempt, 0: none */
+	"  last_error TEXT);"
+	"CREATE INDEX webhook_delivery_due ON webhook_delivery(state, next_attempt_ms);"
+	"CREATE INDEX webhook_delivery_message ON webhook_delivery(webhook_id, queue_id, id);",
 };
 
 int store_schema_version(void)

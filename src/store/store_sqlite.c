@@ -1899,6 +1899,13 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 	case STORE_OP_DKIM_KEY_REMOVE:
 		store_sqlite_dkim_apply(c, op);
 		break;
+	case STORE_OP_WEBHOOK_ADD:
+	case STORE_OP_WEBHOOK_REMOVE:
+	case STORE_OP_WEBHOOK_TEST:
+	case STORE_OP_WEBHOOK_SCAN:
+	case STORE_OP_WEBHOOK_RESULT:
+		store_sqlite_webhook_apply(c, op);
+		break;
 	default:
 		panic("store_sqlite: unknown op %d", (int)op->kind);
 	}
@@ -2463,6 +2470,10 @@ const struct store_backend store_backend_sqlite = {
 	.api_events = store_sqlite_api_events,
 	.stats_queue = store_sqlite_stats_queue,
 	.dkim_key_list = store_sqlite_dkim_key_list,
+	.webhook_list = store_sqlite_webhook_list,
+	.webhook_due = store_sqlite_webhook_due,
+	.webhook_delivery_state = store_sqlite_webhook_delivery_state,
+	.webhook_backlog = store_sqlite_webhook_backlog,
 };
 
 /* ---- hooks for store_sqlite_api.c ------------------------------------------------- */
