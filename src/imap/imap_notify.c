@@ -111,7 +111,7 @@ static void put_status(struct imap_notify_box *b, const struct store_mailbox *m,
 	bool msgs = b->events & (IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE);
 	bool news = b->events & IMAP_NOTIFY_MESSAGE_NEW;
 	bool flags = b->events & IMAP_NOTIFY_FLAG_CHANGE;
-	bool modseq = flags && s->condstore;
+	bool modseq = flags; /* HIGHESTMODSEQ: what moves with every flag change */
 	bool changed = !only_changed || m->uidvalidity != b->uidvalidity ||
 	               (msgs && m->messages != b->messages) || (news && m->uidnext != b->uidnext) ||
 	               ((msgs || flags) && m->unseen != b->unseen) ||
