@@ -76,6 +76,7 @@ struct config {
 	char *store_backend; /* sqlite (postgresql later) */
 	char *store_path;    /* default: <data_dir>/petrel.db */
 	char *store_url;     /* for postgresql */
+	bool store_search_index; /* SEARCH BODY/TEXT use the full-text index */
 
 	/* [limits] */
 	uint64_t max_connections;        /* 1000 */

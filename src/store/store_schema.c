@@ -209,6 +209,26 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX api_message_queue ON api_message(queue_id);"
 	"CREATE INDEX api_message_key ON api_message(api_key_id);",
+
+	/* 4: the full-text index for IMAP SEARCH BODY and TEXT
+	   (store_sqlite_search.c). One search_doc per blob that a mailbox holds:
+	   the decoded message header and the rest of the searchable text
+	   (mime_search_text), and the version of the extraction that made them.
+	   The two FTS5 tables index those columns as trigrams (substrings of any
+	   three characters, case-folded); they keep no copy of the text. A blob
+	   without a search_doc of the current version is simply always a
+	   candidate. The FTS5 rows go with their search_doc in C (FTS5 cannot be
+	   used in triggers under trusted_schema=OFF); the cascade only ensures a
+	   forgotten path can never leave an old text on a reused blob id. */
+	"CREATE TABLE search_doc("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL,"
+	"  header TEXT NOT NULL,"
+	"  body TEXT NOT NULL);"
+	"CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
+	"  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	"CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
+	"  content_rowid='blob_id', tokenize='trigram', detail='none');",
 };
 
 int store_schema_version(void)
