@@ -156,6 +156,9 @@ static void text_hits_find(struct imap_session *s, const struct imap_search_key 
 		        store_search_candidates(s->ctx->store, s->mailbox_id, k->str.p, k->str.len,
 		                                k->op == IMAP_SEARCH_TEXT, &h.uids, &h.n, &err);
 		if (l == STORE_FOUND) {
+			log_debug("imap id=%s event=search-index key=%s candidates=%zu messages=%zu",
+			          conn_id(s->conn), k->op == IMAP_SEARCH_TEXT ? "TEXT" : "BODY", h.n,
+			          s->nmsgs);
 			*v = xrealloc(*v, (*n + 1) * sizeof **v);
 			(*v)[(*n)++] = h;
 		} else if (l == STORE_ERROR) {
