@@ -101,7 +101,7 @@ struct store_backend {
 					       const char *needle, size_t len, bool with_header,
 					       uint32_t **uids_r, size_t *n_r, struct buf *err);
 	/* Up to max blob ids above after, ascending, held by account_id's mailboxes
-	   (0: any), that lack an index entry of STORE_SEARCH_VERSION (all: every one). */
+	   (0: any) and listed in search_pending (all: every one). */
 	int (*search_pending)(struct store_conn *c, int64_t account_id, bool all, int64_t after,
 			      size_t max, int64_t *ids_r, size_t *n_r, struct buf *err);
 	/* The bytes of a blob (appended to out); STORE_NOT_FOUND when it is gone. */
@@ -120,10 +120,6 @@ extern const struct store_backend store_backend_sqlite;
 struct sqlite3;
 int store_sqlite_migrate(struct sqlite3 *db, const char *path, struct buf *err);
 
-/* The version of the text extraction (mime_search_text) behind the full-text
-   index: entries of another version count as absent. Raise it when the
-   extraction changes what it keeps; `petrel store reindex` rewrites them. */
-#define STORE_SEARCH_VERSION 1
 /* Fills op->search_header / search_body for an append to a mailbox (a no-op
    when done already, or when the append has no mailbox target). */
 void store_search_prepare(struct store_op *op);

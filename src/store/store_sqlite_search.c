@@ -18,8 +18,16 @@
  * code-point-to-code-point mapping that lower-cases ASCII. So whatever the
  * matcher finds, the lookup finds: it can only return more (a non-ASCII case
  * variant, trigrams in the wrong order), which the caller's check removes.
- * Strings that are shorter, or not valid UTF-8, are not looked up. A blob
- * without an entry of STORE_SEARCH_VERSION is always a candidate.
+ * Strings that are shorter, or not valid UTF-8, are not looked up.
+ *
+ * What the index does not know. Every blob a mailbox holds has a search_doc or
+ * is listed in search_pending (store check verifies it), and pending blobs are
+ * always candidates. Schema version 4 lists there every blob of an existing
+ * store; a later change of what mime_search_text keeps lists them again in
+ * its migration. `petrel store reindex` indexes pending blobs and unlists
+ * them. A lookup is a join from the FTS5 result and the pending list to the
+ * mailbox's messages through the message_blob index: its cost follows the
+ * candidates, not the size of the mailbox.
  *
  * Cost. Extraction (parsing, decoding, iconv) runs outside the commit thread
  * (store_search_prepare on the submitter's thread); the commit thread only
@@ -95,12 +103,15 @@ static int put(struct store_conn *c, int64_t blob_id, const struct buf *header,
 	int rc = store_sqlite_search_drop(c, blob_id);
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_stmt *st = stmt(c, "INSERT INTO search_doc(blob_id, version, header, body) "
-	                           "VALUES(?, ?, ?, ?)");
+	sqlite3_stmt *st = stmt(c, "DELETE FROM search_pending WHERE blob_id = ?");
 	sqlite3_bind_int64(st, 1, blob_id);
-	sqlite3_bind_int(st, 2, STORE_SEARCH_VERSION);
-	bind_buf(st, 3, header);
-	bind_buf(st, 4, body);
+	rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	st = stmt(c, "INSERT INTO search_doc(blob_id, header, body) VALUES(?, ?, ?)");
+	sqlite3_bind_int64(st, 1, blob_id);
+	bind_buf(st, 2, header);
+	bind_buf(st, 3, body);
 	rc = exec_step(st);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -116,12 +127,12 @@ static int put(struct store_conn *c, int64_t blob_id, const struct buf *header,
 	return exec_step(st);
 }
 
-/* Does blob_id have an entry of the current version? */
+/* Does blob_id have an entry, and is it not pending? */
 static bool indexed(struct store_conn *c, int64_t blob_id)
 {
-	sqlite3_stmt *st = stmt(c, "SELECT 1 FROM search_doc WHERE blob_id = ? AND version = ?");
+	sqlite3_stmt *st = stmt(c, "SELECT 1 FROM search_doc WHERE blob_id = ?1 AND NOT EXISTS "
+	                           "(SELECT 1 FROM search_pending WHERE blob_id = ?1)");
 	sqlite3_bind_int64(st, 1, blob_id);
-	sqlite3_bind_int(st, 2, STORE_SEARCH_VERSION);
 	bool r = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_reset(st);
 	return r;
@@ -227,25 +238,24 @@ enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t m
 		buf_free(&q);
 		return STORE_NOT_FOUND;
 	}
-	/* Messages are kept by (mailbox_id, uid): the rows come by uid. */
+	/* From the candidate blobs to the mailbox's messages through the
+	   message_blob index (blob_id, then the key mailbox_id, uid). */
 	sqlite3_stmt *st =
-	        with_header ? stmt(c, "SELECT uid FROM message WHERE mailbox_id = ?1 AND ("
-	                              " blob_id IN (SELECT rowid FROM search_body WHERE "
-	                              "search_body MATCH ?2)"
-	                              " OR blob_id IN (SELECT rowid FROM search_header"
-	                              "  WHERE search_header MATCH ?2)"
-	                              " OR NOT EXISTS (SELECT 1 FROM search_doc d"
-	                              "  WHERE d.blob_id = message.blob_id AND d.version = ?3))"
-	                              " ORDER BY uid")
-	                    : stmt(c, "SELECT uid FROM message WHERE mailbox_id = ?1 AND ("
-	                              " blob_id IN (SELECT rowid FROM search_body WHERE "
-	                              "search_body MATCH ?2)"
-	                              " OR NOT EXISTS (SELECT 1 FROM search_doc d"
-	                              "  WHERE d.blob_id = message.blob_id AND d.version = ?3))"
-	                              " ORDER BY uid");
+	        with_header
+	                ? stmt(c, "SELECT m.uid FROM ("
+	                          " SELECT rowid AS b FROM search_body WHERE search_body MATCH ?2"
+	                          " UNION SELECT rowid FROM search_header"
+	                          "  WHERE search_header MATCH ?2"
+	                          " UNION SELECT blob_id FROM search_pending) AS cand"
+	                          " CROSS JOIN message m ON m.blob_id = cand.b"
+	                          " WHERE m.mailbox_id = ?1 ORDER BY m.uid")
+	                : stmt(c, "SELECT m.uid FROM ("
+	                          " SELECT rowid AS b FROM search_body WHERE search_body MATCH ?2"
+	                          " UNION SELECT blob_id FROM search_pending) AS cand"
+	                          " CROSS JOIN message m ON m.blob_id = cand.b"
+	                          " WHERE m.mailbox_id = ?1 ORDER BY m.uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_text(st, 2, buf_cstr(&q), (int)q.len, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, STORE_SEARCH_VERSION);
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -269,21 +279,21 @@ enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t m
 int store_sqlite_search_pending(struct store_conn *c, int64_t account_id, bool all, int64_t after,
                                 size_t max, int64_t *ids_r, size_t *n_r, struct buf *err)
 {
-	sqlite3_stmt *st =
-	        account_id
-	                ? stmt(c,
-	                       "SELECT DISTINCT m.blob_id FROM message m"
-	                       " JOIN mailbox b ON b.id = m.mailbox_id"
-	                       " WHERE b.account_id = ?4 AND m.blob_id > ?1 AND (?2 OR NOT EXISTS"
-	                       " (SELECT 1 FROM search_doc d WHERE d.blob_id = m.blob_id"
-	                       "  AND d.version = ?3)) ORDER BY m.blob_id LIMIT ?5")
-	                : stmt(c, "SELECT DISTINCT m.blob_id FROM message m"
-	                          " WHERE m.blob_id > ?1 AND (?2 OR NOT EXISTS"
-	                          " (SELECT 1 FROM search_doc d WHERE d.blob_id = m.blob_id"
-	                          "  AND d.version = ?3)) ORDER BY m.blob_id LIMIT ?5");
+	static const char *const sql[2][2] = {
+	        /* pending ones, of every account or of one */
+	        {"SELECT blob_id FROM search_pending WHERE blob_id > ?1 ORDER BY blob_id LIMIT ?5",
+	         "SELECT p.blob_id FROM search_pending p WHERE p.blob_id > ?1 AND EXISTS"
+	         " (SELECT 1 FROM message m JOIN mailbox b ON b.id = m.mailbox_id"
+	         "  WHERE m.blob_id = p.blob_id AND b.account_id = ?4)"
+	         " ORDER BY p.blob_id LIMIT ?5"},
+	        /* all, of every account or of one */
+	        {"SELECT DISTINCT blob_id FROM message WHERE blob_id > ?1 ORDER BY blob_id LIMIT "
+	         "?5",
+	         "SELECT DISTINCT m.blob_id FROM message m JOIN mailbox b ON b.id = m.mailbox_id"
+	         " WHERE b.account_id = ?4 AND m.blob_id > ?1 ORDER BY m.blob_id LIMIT ?5"},
+	};
+	sqlite3_stmt *st = stmt(c, sql[all][account_id != 0]);
 	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int(st, 2, all ? 1 : 0);
-	sqlite3_bind_int(st, 3, STORE_SEARCH_VERSION);
 	if (account_id)
 		sqlite3_bind_int64(st, 4, account_id);
 	sqlite3_bind_int64(st, 5, (int64_t)max);
@@ -373,18 +383,25 @@ int store_sqlite_search_check(struct store_conn *c, struct buf *report, struct b
 			           "full-text index %s holds %lld messages, search_doc %lld\n",
 			           tables[i].name, (long long)rows, (long long)docs);
 	}
-	/* Entries for blobs that no mailbox holds are kept only while the queue
-	   holds the blob; none may outlive it. */
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT 'search_doc ' || d.blob_id || ' of a blob no one holds' "
-	                       "FROM search_doc d LEFT JOIN blob b ON b.id = d.blob_id "
-	                       "WHERE b.id IS NULL OR b.refcount <= 0",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		read_fail(c, err);
-		return -1;
+	static const char *const checks[] = {
+	        /* entries outlive no blob (a blob only the queue holds may keep one) */
+	        "SELECT 'search_doc ' || d.blob_id || ' of a blob no one holds' "
+	        "FROM search_doc d LEFT JOIN blob b ON b.id = d.blob_id "
+	        "WHERE b.id IS NULL OR b.refcount <= 0",
+	        /* every message is known to the index or listed as pending */
+	        "SELECT DISTINCT 'blob ' || m.blob_id || ' of a message is neither indexed nor "
+	        "pending' FROM message m WHERE NOT EXISTS (SELECT 1 FROM search_doc d "
+	        "WHERE d.blob_id = m.blob_id) AND NOT EXISTS (SELECT 1 FROM search_pending p "
+	        "WHERE p.blob_id = m.blob_id)",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
+		if (sqlite3_prepare_v2(db, checks[i], -1, &st, NULL) != SQLITE_OK) {
+			read_fail(c, err);
+			return -1;
+		}
+		while (sqlite3_step(st) == SQLITE_ROW)
+			buf_printf(report, "%s\n", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
 	}
-	while (sqlite3_step(st) == SQLITE_ROW)
-		buf_printf(report, "%s\n", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
 	return 0;
 }

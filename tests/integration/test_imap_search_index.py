@@ -253,7 +253,8 @@ def test_reindex_a_store_the_index_does_not_know(petrel):
     con = sqlite3.connect(os.path.join(petrel.data_dir, "petrel.db"), timeout=10)
     con.executescript("INSERT INTO search_header(search_header) VALUES('delete-all');"
                       "INSERT INTO search_body(search_body) VALUES('delete-all');"
-                      "DELETE FROM search_doc;")
+                      "DELETE FROM search_doc;"
+                      "INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;")
     con.close()
     assert petrel.cli("store", "check").out == "ok\n"
     restart(petrel)
