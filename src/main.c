@@ -67,11 +67,20 @@ const struct cli_cmd cli_commands[] = {
 	 "Every delivery event (queued, deferred, delivered, bounced, expired, removed)\n"
 	 "of a recipient address or of a queue message, oldest first: time, attempt,\n"
 	 "remote host and address, TLS, and the remote server's reply.\n"},
-	{"store", cli_store_cmd, "check the store's integrity",
+	{"store", cli_store_cmd, "check the store's integrity, rebuild its search index",
 	 "usage: petrel [-c FILE] store check\n"
+	 "       petrel [-c FILE] store reindex [ACCOUNT] [--all]\n"
 	 "\n"
-	 "Runs SQLite's integrity check and petrel's own invariants (reference counts,\n"
-	 "counters, UIDs, MODSEQs); prints 'ok' or each problem, exit code 1 if any.\n"},
+	 "check runs SQLite's integrity check and petrel's own invariants (reference\n"
+	 "counts, counters, UIDs, MODSEQs, the full-text index); prints 'ok' or each\n"
+	 "problem, exit code 1 if any.\n"
+	 "\n"
+	 "reindex adds to the full-text index of IMAP SEARCH BODY and TEXT the messages\n"
+	 "it does not know (those of ACCOUNT, or of every account), such as messages\n"
+	 "stored by an older petrel; with --all it rewrites every entry. It works in\n"
+	 "transactions of at most 100 messages, so it is safe while the server runs;\n"
+	 "until it is done, SEARCH reads the messages not yet indexed. Prints the\n"
+	 "number of messages indexed.\n"},
 	{"apikey", cli_apikey, "create, list or revoke keys of the HTTP API",
 	 "usage: petrel [-c FILE] apikey create NAME [--domain D]... [--pool P] [--rate N/s]\n"
 	 "       petrel [-c FILE] apikey list\n"

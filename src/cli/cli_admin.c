@@ -218,8 +218,51 @@ int cli_alias(int argc, char **argv, const char *config_path)
 
 /* ---- store ------------------------------------------------------------------------- */
 
+/* `petrel store reindex [ACCOUNT] [--all]`: batches of one transaction each,
+   so a running server goes on delivering in between. */
+static int store_reindex_cmd(int argc, char **argv, const char *config_path)
+{
+	const char *address = NULL;
+	bool all = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--all") == 0)
+			all = true;
+		else if (argv[i][0] != '-' && !address)
+			address = argv[i];
+		else
+			return cli_usage("store");
+	}
+	struct config cfg;
+	struct store *st;
+	if (cli_open(config_path, &cfg, &st) < 0)
+		return 1;
+	struct buf err = BUF_INIT;
+	struct store_account a = {0};
+	int r = 0;
+	if (address) {
+		enum store_lookup l = store_account_get(st, address, &a, &err);
+		if (l != STORE_FOUND) {
+			r = l == STORE_ERROR ? cli_error("%s", buf_cstr(&err))
+					     : cli_error("no account %s", address);
+			goto out;
+		}
+	}
+	size_t n = 0;
+	if (store_reindex(st, a.id, all, &n, &err) < 0)
+		r = cli_error("%s (%zu messages indexed before)", buf_cstr(&err), n);
+	else
+		printf("%zu messages indexed\n", n);
+out:
+	store_account_clear(&a);
+	buf_free(&err);
+	cli_close(&cfg, &st);
+	return r;
+}
+
 int cli_store_cmd(int argc, char **argv, const char *config_path)
 {
+	if (!cli_wants_help(argc, argv) && argc >= 1 && strcmp(argv[0], "reindex") == 0)
+		return store_reindex_cmd(argc, argv, config_path);
 	if (cli_wants_help(argc, argv) || argc != 1 || strcmp(argv[0], "check") != 0)
 		return cli_usage("store");
 	struct config cfg;

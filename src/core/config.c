@@ -298,6 +298,10 @@ static const struct cfg_key keys[] = {
          "Expunged messages remembered per mailbox for IMAP quick resynchronisation "
          "(0: all). A client resynchronising from before the oldest is told every "
          "missing UID as vanished."},
+        {"store", "search_index", CFG_BOOL, OFF(store_search_index), "yes", NO_CHECK,
+         "IMAP SEARCH BODY and TEXT look up the full-text index first and check only "
+         "the messages it names; no: they read every message (the index is kept up "
+         "to date either way). The answers are the same."},
 
         {"limits", "max_connections", CFG_UINT, OFF(max_connections), "1000", RANGE(1, 1000000),
          "Most client connections at once, all protocols together."},

@@ -94,6 +94,7 @@ struct config {
 	char *store_path;    /* default: <data_dir>/petrel.db */
 	char *store_url;     /* for postgresql */
 	uint64_t store_tombstones; /* expunge tombstones kept per mailbox; 0: all */
+	bool store_search_index; /* SEARCH BODY/TEXT use the full-text index */
 
 	/* [limits] */
 	uint64_t max_connections;        /* 1000 */

@@ -8,6 +8,13 @@
  * case-insensitive substring matching on decoded UTF-8 (RFC 9051 6.4.4):
  * headers with RFC 2047 words decoded, bodies with transfer encodings undone
  * and charsets converted.
+ *
+ * BODY and TEXT ask the store's full-text index first, once per key and
+ * command: it names the messages that may hold the string (never fewer than
+ * do), and only those are read and checked. A message it does not name fails
+ * the key without being read, wherever the key sits (under NOT too: the
+ * index's "no" is exact). When the index cannot answer (a string shorter than
+ * three characters, the index switched off, an error), every message is read.
  */
 #include "imap/imap.h"
 #include "imap/imap_internal.h"
@@ -21,12 +28,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The index's answer for one BODY or TEXT key of the command. */
+struct text_hits {
+	const struct imap_search_key *key;
+	uint32_t *uids; /* candidates, ascending */
+	size_t n;
+};
+
 struct cand {
 	struct imap_session *s;
 	size_t index; /* in s->msgs */
 	struct buf blob;
 	bool loaded, failed;
 	struct mime_part *root;
+	const struct text_hits *hits; /* keys the index answered */
+	size_t nhits;
 };
 
 static bool load(struct cand *c)
@@ -122,43 +138,78 @@ static bool header_matches(struct cand *c, struct str field, struct str value)
 	return found;
 }
 
-static bool text_in_parts(struct cand *c, const struct mime_part *p, struct str needle)
+static bool piece_contains(const char *text, size_t len, void *arg)
 {
-	if (p->kind == MIME_PART_LEAF) {
-		struct buf t = BUF_INIT;
-		mime_part_text(p, buf_cstr(&c->blob), &t);
-		bool r = contains(buf_cstr(&t), t.len, needle);
-		buf_free(&t);
-		return r;
-	}
-	/* The body holds the headers of the parts and of embedded messages too
-	   (Dovecot searches them as well: a file name, a charset). */
-	for (const struct mime_part *ch = p->children; ch; ch = ch->next) {
-		struct buf h = BUF_INIT;
-		mime_decode_header(buf_cstr(&c->blob) + ch->header_offset, ch->header_len, &h);
-		bool r = contains(buf_cstr(&h), h.len, needle);
-		buf_free(&h);
-		if (r)
-			return true;
-		if (text_in_parts(c, ch, needle))
-			return true;
-	}
-	return false;
+	return contains(text, len, *(const struct str *)arg);
 }
 
-static bool body_matches(struct cand *c, struct str needle, bool with_headers)
+/* BODY and TEXT look into the pieces mime_search_walk() defines, the same
+   ones the store's full-text index keeps. */
+/* Collects the index's candidates for every BODY and TEXT key of the tree. */
+static void text_hits_find(struct imap_session *s, const struct imap_search_key *k,
+                           struct text_hits **v, size_t *n)
 {
-	if (!load(c))
-		return false;
-	if (with_headers) {
-		struct buf h = BUF_INIT;
-		mime_decode_header(buf_cstr(&c->blob), c->root->header_len, &h);
-		bool r = contains(buf_cstr(&h), h.len, needle);
-		buf_free(&h);
-		if (r)
-			return true;
+	if (k->op == IMAP_SEARCH_BODY || k->op == IMAP_SEARCH_TEXT) {
+		struct text_hits h = {.key = k};
+		struct buf err = BUF_INIT;
+		enum store_lookup l =
+		        store_search_candidates(s->ctx->store, s->mailbox_id, k->str.p, k->str.len,
+		                                k->op == IMAP_SEARCH_TEXT, &h.uids, &h.n, &err);
+		if (l == STORE_FOUND) {
+			log_debug("imap id=%s event=search-index key=%s candidates=%zu messages=%zu",
+			          conn_id(s->conn), k->op == IMAP_SEARCH_TEXT ? "TEXT" : "BODY", h.n,
+			          s->nmsgs);
+			*v = xrealloc(*v, (*n + 1) * sizeof **v);
+			(*v)[(*n)++] = h;
+		} else if (l == STORE_ERROR) {
+			log_warn("imap id=%s event=search-index result=scan reason=\"%s\"",
+			         conn_id(s->conn), buf_cstr(&err));
+		}
+		buf_free(&err);
 	}
-	return text_in_parts(c, c->root, needle);
+	for (size_t i = 0; i < k->nchildren; i++)
+		text_hits_find(s, &k->children[i], v, n);
+	if (k->a)
+		text_hits_find(s, k->a, v, n);
+	if (k->b)
+		text_hits_find(s, k->b, v, n);
+}
+
+static void text_hits_free(struct text_hits *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].uids);
+	free(v);
+}
+
+/* False when the index says the message cannot match key; true when it may
+   (or the index did not answer for key). */
+static bool text_may_match(const struct cand *c, const struct imap_search_key *k)
+{
+	for (size_t i = 0; i < c->nhits; i++) {
+		const struct text_hits *h = &c->hits[i];
+		if (h->key != k)
+			continue;
+		uint32_t uid = c->s->msgs[c->index].uid;
+		size_t lo = 0, hi = h->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (h->uids[mid] < uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < h->n && h->uids[lo] == uid;
+	}
+	return true;
+}
+
+static bool body_matches(struct cand *c, const struct imap_search_key *k, bool with_headers)
+{
+	struct str needle = k->str;
+	if (!text_may_match(c, k) || !load(c))
+		return false;
+	return mime_search_walk(c->root, buf_cstr(&c->blob), with_headers, piece_contains, &needle);
 }
 
 /* Days since 1970-01-01 of an RFC 5322 date ("Fri, 27 Nov 2026 12:00:00 +0100"), in
@@ -270,9 +321,9 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 	case IMAP_SEARCH_HEADER:
 		return header_matches(c, k->str, k->str2);
 	case IMAP_SEARCH_BODY:
-		return body_matches(c, k->str, false);
+		return body_matches(c, k, false);
 	case IMAP_SEARCH_TEXT:
-		return body_matches(c, k->str, true);
+		return body_matches(c, k, true);
 	case IMAP_SEARCH_BEFORE:
 		return day < (int64_t)k->num;
 	case IMAP_SEARCH_ON:
@@ -336,10 +387,14 @@ void imap_cmd_search(struct imap_session *s)
 	/* the highest MODSEQ among the hits (RFC 7162 3.1.5), or among those
 	   returned when that is only MIN and/or MAX (RFC 4731 3.2) */
 	uint64_t top = 0, first_modseq = 0, last_modseq = 0;
+	struct text_hits *text = NULL;
+	size_t ntext = 0;
+	if (s->nmsgs)
+		text_hits_find(s, &q.root, &text, &ntext);
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
 	for (size_t i = 0; i < s->nmsgs; i++) {
-		struct cand c = {.s = s, .index = i};
+		struct cand c = {.s = s, .index = i, .hits = text, .nhits = ntext};
 		if (eval(&c, &q.root, uid)) {
 			if (s->msgs[i].modseq > top)
 				top = s->msgs[i].modseq;
@@ -352,6 +407,7 @@ void imap_cmd_search(struct imap_session *s)
 		buf_free(&c.blob);
 		mime_part_free(&c.root);
 	}
+	text_hits_free(text, ntext);
 	if (q.ret_save) {
 		/* SAVE with MIN and/or MAX alone keeps just those (RFC 5182 2.1). */
 		size_t nsave = nhits;

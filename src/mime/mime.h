@@ -297,6 +297,33 @@ void mime_decode_header(const char *value, size_t len, struct buf *out);
  */
 void mime_part_text(const struct mime_part *part, const char *msg, struct buf *out);
 
+/* ---- search text (mime_search.c) ----------------------------------------------------- */
+
+/*
+ * What IMAP SEARCH BODY and TEXT look into (RFC 9051 6.4.4), as pieces of
+ * UTF-8 text, in this order:
+ *   - TEXT only: the message header, RFC 2047 words decoded (mime_decode_header
+ *     over the raw header block, folding kept);
+ *   - for every part below the root, depth first: its MIME header decoded the
+ *     same way (embedded messages' headers included), then, for a leaf of type
+ *     "text", its text (mime_part_text: transfer encoding undone, charset
+ *     converted; HTML as written, tags included).
+ * The bodies of other leaves (images, archives, opaque parts) are not searched.
+ * A match never spans two pieces.
+ *
+ * mime_search_walk() calls fn with each piece (valid UTF-8 without NUL, not
+ * NUL-terminated); fn returns true to stop, and the walk then returns true.
+ * mime_search_text() appends, for the full-text index, the message header's
+ * piece to header and every other piece to body, each after a "\n" when body
+ * is not empty: any string found by the walk is thus a substring of header or
+ * body.
+ */
+typedef bool mime_search_fn(const char *text, size_t len, void *arg);
+bool mime_search_walk(const struct mime_part *root, const char *msg, bool with_header,
+                      mime_search_fn *fn, void *arg);
+void mime_search_text(const struct mime_part *root, const char *msg, struct buf *header,
+                      struct buf *body);
+
 /* ---- building messages (mime_build.c) ------------------------------------------------ */
 
 /*

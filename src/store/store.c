@@ -17,6 +17,7 @@
 #include "store/store_internal.h"
 
 #include "core/config.h"
+#include "mime/mime.h"
 
 #include <event2/event.h>
 #include <openssl/sha.h>
@@ -40,6 +41,7 @@ struct store {
 	char *path;
 	struct store_conn *writer;
 	struct store_conn *reader;
+	bool search_index; /* [store] search_index: SEARCH may use the full-text index */
 
 	/* commit thread */
 	pthread_t thread;
@@ -86,6 +88,7 @@ int store_open_path(struct store **st_r, const char *path, struct buf *err)
 	pthread_cond_init(&st->wake, NULL);
 	st->pending_tail = &st->pending;
 	st->done_tail = &st->done;
+	st->search_index = true;
 	if (st->be->open(&st->writer, path, true, err) < 0 ||
 	    st->be->open(&st->reader, path, false, err) < 0) {
 		store_close(&st);
@@ -105,6 +108,7 @@ int store_open(struct store **st_r, const struct config *cfg, struct buf *err)
 	if (store_open_path(st_r, cfg->store_path, err) < 0)
 		return -1;
 	(*st_r)->be->set_tombstones_kept((*st_r)->writer, (uint32_t)cfg->store_tombstones);
+	(*st_r)->search_index = cfg->store_search_index;
 	return 0;
 }
 
@@ -222,6 +226,9 @@ void store_op_clear(struct store_op *op)
 {
 	op_free_results(op);
 	buf_free(&op->err);
+	buf_free(&op->search_header);
+	buf_free(&op->search_body);
+	op->have_search = false;
 }
 
 void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
@@ -320,6 +327,11 @@ void store_submit(struct store *st, struct store_op *op, store_done_fn *done, vo
 		SHA256((const unsigned char *)op->u.append.data, op->u.append.len, op->sha256);
 		op->have_sha256 = true;
 	}
+	/* So is the text for the full-text index (parsing, decoding, iconv). */
+	if (op->kind == STORE_OP_APPEND)
+		store_search_prepare(op);
+	else if (op->kind == STORE_OP_QUEUE_OUTCOME && op->u.outcome.also)
+		store_search_prepare(op->u.outcome.also);
 	pthread_mutex_lock(&st->lock);
 	*st->pending_tail = op;
 	st->pending_tail = &op->next;
@@ -796,6 +808,124 @@ int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r
 		      int64_t *oldest_r, struct buf *err)
 {
 	return st->be->stats_queue(st->reader, queued_r, deferred_r, oldest_r, err);
+}
+
+/* ---- full-text search -------------------------------------------------------------- */
+
+void store_search_extract(const char *msg, size_t len, struct buf *header, struct buf *body)
+{
+	struct mime_part *root = NULL;
+	mime_parse(msg, len, &root);
+	mime_search_text(root, msg, header, body);
+	mime_part_free(&root);
+}
+
+void store_search_prepare(struct store_op *op)
+{
+	if (op->kind != STORE_OP_APPEND || op->have_search || op->u.append.ntargets == 0)
+		return;
+	buf_reset(&op->search_header);
+	buf_reset(&op->search_body);
+	store_search_extract(op->u.append.data, op->u.append.len, &op->search_header,
+			     &op->search_body);
+	op->have_search = true;
+}
+
+enum store_lookup store_search_candidates(struct store *st, int64_t mailbox_id, const char *needle,
+					  size_t len, bool with_header, uint32_t **uids_r,
+					  size_t *n_r, struct buf *err)
+{
+	*uids_r = NULL;
+	*n_r = 0;
+	if (!st->search_index)
+		return STORE_NOT_FOUND;
+	return st->be->search_candidates(st->reader, mailbox_id, needle, len, with_header, uids_r,
+					 n_r, err);
+}
+
+/* One message (blob) of a store_reindex batch, its text made before the
+   batch's transaction. */
+struct reindex_item {
+	int64_t blob_id;
+	uint8_t sha256[32];
+	struct buf header, body;
+};
+
+static int reindex_batch(struct store *st, struct reindex_item *items, size_t n, size_t *count_r,
+			 struct buf *err)
+{
+	const struct store_backend *be = st->be;
+	if (be->begin(st->writer, err) < 0)
+		return -1;
+	size_t done = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool gone;
+		if (be->search_put(st->writer, items[i].blob_id, items[i].sha256, &items[i].header,
+				   &items[i].body, &gone, err) < 0) {
+			be->rollback(st->writer);
+			return -1;
+		}
+		done += !gone;
+	}
+	if (be->commit(st->writer, err) < 0) {
+		be->rollback(st->writer);
+		return -1;
+	}
+	*count_r += done;
+	return 0;
+}
+
+int store_reindex(struct store *st, int64_t account_id, bool all, size_t *count_r,
+		  struct buf *err)
+{
+	if (st->running)
+		panic("store_reindex while the commit thread runs");
+	*count_r = 0;
+	int64_t ids[STORE_REINDEX_BATCH];
+	struct reindex_item items[STORE_REINDEX_BATCH];
+	int64_t after = 0;
+	for (;;) {
+		size_t n = 0;
+		if (st->be->search_pending(st->reader, account_id, all, after, STORE_REINDEX_BATCH,
+					   ids, &n, err) < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		/* Read and extract outside the transaction, at most
+		   STORE_REINDEX_BATCH_BYTES of text per transaction. A blob
+		   gone meanwhile is skipped (its id is not indexed). */
+		size_t k = 0, bytes = 0, i = 0;
+		int r = 0;
+		struct buf data = BUF_INIT;
+		for (; i < n && bytes < STORE_REINDEX_BATCH_BYTES; i++) {
+			buf_reset(&data);
+			enum store_lookup l = st->be->search_blob(st->reader, ids[i], &data, err);
+			if (l == STORE_ERROR) {
+				r = -1;
+				break;
+			}
+			if (l == STORE_NOT_FOUND)
+				continue;
+			struct reindex_item *it = &items[k++];
+			it->blob_id = ids[i];
+			it->header = (struct buf)BUF_INIT;
+			it->body = (struct buf)BUF_INIT;
+			const char *msg = data.data ? data.data : "";
+			SHA256((const unsigned char *)msg, data.len, it->sha256);
+			store_search_extract(msg, data.len, &it->header, &it->body);
+			bytes += it->header.len + it->body.len;
+		}
+		buf_free(&data);
+		if (r == 0 && k > 0)
+			r = reindex_batch(st, items, k, count_r, err);
+		for (size_t j = 0; j < k; j++) {
+			buf_free(&items[j].header);
+			buf_free(&items[j].body);
+		}
+		if (r < 0)
+			return -1;
+		after = ids[i - 1];
+	}
 }
 
 /* ---- recipient resolution -------------------------------------------------------- */

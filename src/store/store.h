@@ -369,6 +369,10 @@ struct store_op {
 	size_t nchanges;
 	uint8_t sha256[32]; /* APPEND: the blob's hash, computed by store_submit's caller */
 	bool have_sha256;
+	/* APPEND to a mailbox: the text for the full-text index (mime_search_text),
+	   made on store_submit's caller's thread too; freed once applied. */
+	struct buf search_header, search_body;
+	bool have_search;
 };
 
 /* Zeroes an op and sets its kind. */
@@ -755,6 +759,46 @@ void store_stats_received(struct store *st, void (*fn)(const char *source, uint6
    message that has one (0 when none). */
 int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r,
 		      int64_t *oldest_r, struct buf *err);
+
+/* ---- full-text search ------------------------------------------------------------- */
+
+/*
+ * SEARCH BODY and TEXT (RFC 9051 6.4.4) are exact: a case-insensitive
+ * substring match over the pieces of text mime_search_walk() defines. So that
+ * a search need not read every message, the store keeps a full-text index of
+ * those pieces (SQLite FTS5 with trigrams), written in the same transaction as
+ * the message and removed in the same transaction as its last copy.
+ * store_search_candidates() names the messages that may hold a string - a
+ * superset of those that do, never missing one - and the caller checks only
+ * those with the exact matcher. Messages the index does not know (stored by an
+ * older petrel, until `petrel store reindex`) are always candidates.
+ */
+#define STORE_SEARCH_MIN_CHARS 3   /* shorter strings are not looked up: scan */
+#define STORE_REINDEX_BATCH 100    /* messages per transaction of store_reindex */
+#define STORE_REINDEX_BATCH_BYTES (8 * 1024 * 1024) /* and text per transaction */
+
+/*
+ * The UIDs, ascending, of mailbox_id's messages whose text may contain needle
+ * (UTF-8, len bytes); with_header: TEXT (the message header too), else BODY.
+ * *uids_r is the caller's to free. STORE_NOT_FOUND when the index cannot narrow
+ * this search - fewer than STORE_SEARCH_MIN_CHARS characters, not valid UTF-8,
+ * or the index switched off ([store] search_index = no) - and the caller must
+ * check every message.
+ */
+enum store_lookup store_search_candidates(struct store *st, int64_t mailbox_id, const char *needle,
+					  size_t len, bool with_header, uint32_t **uids_r,
+					  size_t *n_r, struct buf *err);
+
+/*
+ * Indexes the messages of account_id's mailboxes (0: every account) that the
+ * index does not know, or with all every one of them again, in transactions of
+ * at most STORE_REINDEX_BATCH messages; the text is extracted outside them.
+ * Safe while a server runs on the store (it sees each batch at once); a bug to
+ * call while this process's commit thread runs. *count_r: messages indexed
+ * (copies of one message count once).
+ */
+int store_reindex(struct store *st, int64_t account_id, bool all, size_t *count_r,
+		  struct buf *err);
 
 /* ---- maintenance ---------------------------------------------------------------- */
 

@@ -114,6 +114,22 @@ struct store_backend {
 						    struct buf *err);
 	int (*webhook_backlog)(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
 			       uint64_t *unscanned_r, struct buf *err);
+	/* The full-text index (see store.h). */
+	enum store_lookup (*search_candidates)(struct store_conn *c, int64_t mailbox_id,
+					       const char *needle, size_t len, bool with_header,
+					       uint32_t **uids_r, size_t *n_r, struct buf *err);
+	/* Up to max blob ids above after, ascending, held by account_id's mailboxes
+	   (0: any) and listed in search_pending (all: every one). */
+	int (*search_pending)(struct store_conn *c, int64_t account_id, bool all, int64_t after,
+			      size_t max, int64_t *ids_r, size_t *n_r, struct buf *err);
+	/* The bytes of a blob (appended to out); STORE_NOT_FOUND when it is gone. */
+	enum store_lookup (*search_blob)(struct store_conn *c, int64_t blob_id, struct buf *out,
+					 struct buf *err);
+	/* Inside a transaction of the writer: (re)writes the entry of blob_id when
+	   the blob is still the one whose SHA-256 is given; *gone_r otherwise. */
+	int (*search_put)(struct store_conn *c, int64_t blob_id, const uint8_t sha256[32],
+			  const struct buf *header, const struct buf *body, bool *gone_r,
+			  struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -121,6 +137,12 @@ extern const struct store_backend store_backend_sqlite;
 /* store_schema.c: brings an SQLite database to store_schema_version(). */
 struct sqlite3;
 int store_sqlite_migrate(struct sqlite3 *db, const char *path, struct buf *err);
+
+/* Fills op->search_header / search_body for an append to a mailbox (a no-op
+   when done already, or when the append has no mailbox target). */
+void store_search_prepare(struct store_op *op);
+/* The header and body texts of a raw message (mime_search_text). */
+void store_search_extract(const char *msg, size_t len, struct buf *header, struct buf *body);
 
 /* Shared helpers for backends. */
 void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
@@ -190,5 +212,24 @@ enum store_lookup store_sqlite_webhook_delivery_state(struct store_conn *c, int6
 						      struct buf *err);
 int store_sqlite_webhook_backlog(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
 				 uint64_t *unscanned_r, struct buf *err);
+/* store_sqlite_search.c: the full-text index of the SQLite backend. */
+/* Indexes an appended blob unless it has a current entry (inside the append's
+   savepoint); returns an SQLite code. */
+int store_sqlite_search_append(struct store_conn *c, struct store_op *op, int64_t blob_id);
+/* Removes the entries of blob_id, or with blob_id 0 of every blob whose
+   refcount is 0 or less, before the blobs go. An SQLite code. */
+int store_sqlite_search_drop(struct store_conn *c, int64_t blob_id);
+/* Appends to report the index's problems (one line each). */
+int store_sqlite_search_check(struct store_conn *c, struct buf *report, struct buf *err);
+enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t mailbox_id,
+						 const char *needle, size_t len, bool with_header,
+						 uint32_t **uids_r, size_t *n_r, struct buf *err);
+int store_sqlite_search_pending(struct store_conn *c, int64_t account_id, bool all, int64_t after,
+				size_t max, int64_t *ids_r, size_t *n_r, struct buf *err);
+enum store_lookup store_sqlite_search_blob(struct store_conn *c, int64_t blob_id, struct buf *out,
+					   struct buf *err);
+int store_sqlite_search_put(struct store_conn *c, int64_t blob_id, const uint8_t sha256[32],
+			    const struct buf *header, const struct buf *body, bool *gone_r,
+			    struct buf *err);
 
 #endif

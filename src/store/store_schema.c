@@ -249,6 +249,29 @@ static const char *const migrations[] = {
 	"  last_error TEXT);"
 	"CREATE INDEX webhook_delivery_due ON webhook_delivery(state, next_attempt_ms);"
 	"CREATE INDEX webhook_delivery_message ON webhook_delivery(webhook_id, queue_id, id);",
+
+	/* 7: the full-text index for IMAP SEARCH BODY and TEXT
+	   (store_sqlite_search.c). One search_doc per blob that a mailbox holds:
+	   the decoded message header and the rest of the searchable text
+	   (mime_search_text). The two FTS5 tables index those columns as trigrams
+	   (substrings of any three characters, case-folded); they keep no copy of
+	   the text. search_pending lists the blobs whose text the index lacks or
+	   has from an older extraction - here every blob a mailbox already holds
+	   - and those are always candidates until `petrel store reindex`. The
+	   FTS5 rows go with their search_doc in C (FTS5 cannot be used in
+	   triggers under trusted_schema=OFF); the cascades only ensure a
+	   forgotten path can never leave an old text on a reused blob id. */
+	"CREATE TABLE search_doc("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,"
+	"  header TEXT NOT NULL,"
+	"  body TEXT NOT NULL);"
+	"CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
+	"  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	"CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
+	"  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	"CREATE TABLE search_pending("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE);"
+	"INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;",
 };
 
 int store_schema_version(void)

@@ -304,15 +304,24 @@ static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *
 	return rc;
 }
 
+/* Drops n references; the last one takes the blob and its full-text entry. */
 static int blob_unref(struct store_conn *c, int64_t blob_id, int64_t n)
 {
-	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - ? WHERE id = ?");
+	sqlite3_stmt *st =
+		stmt(c, "UPDATE blob SET refcount = refcount - ? WHERE id = ? RETURNING refcount");
 	sqlite3_bind_int64(st, 1, n);
 	sqlite3_bind_int64(st, 2, blob_id);
-	int rc = exec_step(st);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	int64_t left = sqlite3_column_int64(st, 0);
+	rc = exec_step(st);
+	if (rc != SQLITE_OK || left > 0)
+		return rc;
+	rc = store_sqlite_search_drop(c, blob_id);
 	if (rc != SQLITE_OK)
 		return rc;
-	st = stmt(c, "DELETE FROM blob WHERE id = ? AND refcount <= 0");
+	st = stmt(c, "DELETE FROM blob WHERE id = ?");
 	sqlite3_bind_int64(st, 1, blob_id);
 	return exec_step(st);
 }
@@ -568,6 +577,8 @@ static void op_account_remove(struct store_conn *c, struct store_op *op)
 		sqlite3_bind_int64(st, 1, id);
 		rc = exec_step(st);
 	}
+	if (rc == SQLITE_OK)
+		rc = store_sqlite_search_drop(c, 0);
 	if (rc == SQLITE_OK)
 		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
 	if (rc != SQLITE_OK)
@@ -901,6 +912,11 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		t->modseq_r = modseq;
 		t->uidvalidity_r = uidvalidity;
 		store_op_changed(op, t->mailbox_id, modseq);
+	}
+	rc = store_sqlite_search_append(c, op, blob_id);
+	if (rc != SQLITE_OK) {
+		op_sql_fail(op, c, rc);
+		return;
 	}
 	if (op->u.append.nqueue > 0)
 		queue_insert(c, op, blob_id);
@@ -1337,6 +1353,8 @@ static void op_mailbox_delete(struct store_conn *c, struct store_op *op)
 		sqlite3_bind_int64(st, 1, id);
 		rc = exec_step(st);
 	}
+	if (rc == SQLITE_OK)
+		rc = store_sqlite_search_drop(c, 0);
 	if (rc == SQLITE_OK)
 		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
 	if (rc != SQLITE_OK)
@@ -2429,6 +2447,8 @@ static int conn_check(struct store_conn *c, struct buf *report, struct buf *err)
 			buf_printf(report, "%s\n", (const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
+	if (store_sqlite_search_check(c, report, err) < 0)
+		return -1;
 	if (report->len == start)
 		buf_puts(report, "ok\n");
 	return 0;
@@ -2474,6 +2494,10 @@ const struct store_backend store_backend_sqlite = {
 	.webhook_due = store_sqlite_webhook_due,
 	.webhook_delivery_state = store_sqlite_webhook_delivery_state,
 	.webhook_backlog = store_sqlite_webhook_backlog,
+	.search_candidates = store_sqlite_search_candidates,
+	.search_pending = store_sqlite_search_pending,
+	.search_blob = store_sqlite_search_blob,
+	.search_put = store_sqlite_search_put,
 };
 
 /* ---- hooks for store_sqlite_api.c ------------------------------------------------- */

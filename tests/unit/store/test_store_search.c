@@ -1,0 +1,435 @@
+/*
+ * Unit tests for the store's full-text index (store_sqlite_search.c, the
+ * search parts of store.c): entries written with the append, shared by copies,
+ * gone with the last copy, candidates that never miss a match, messages the
+ * index does not know, store_reindex, and store_check finding a damaged index.
+ *
+ * Every test runs on a fresh store in its own mkdtemp folder, removed
+ * afterwards; where store.h does not show a row count, the test opens the
+ * SQLite file itself.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+struct fx {
+	char dir[64];
+	char *path;
+	struct store *st;
+	int64_t acct, inbox, archive;
+};
+
+static void exec_ok(struct store *st, struct store_op *op)
+{
+	if (store_exec(st, op) != 0)
+		fail_msg("op %d failed: %s", (int)op->kind, buf_cstr(&op->err));
+}
+
+static int64_t mailbox_id(struct store *st, int64_t acct, const char *name)
+{
+	struct store_mailbox m = {0};
+	struct buf err = BUF_INIT;
+	if (store_mailbox_get(st, acct, name, &m, &err) != STORE_FOUND)
+		fail_msg("no mailbox %s %s", name, buf_cstr(&err));
+	int64_t id = m.id;
+	store_mailbox_clear(&m);
+	buf_free(&err);
+	return id;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/petrel-test-search-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->path = xasprintf("%s/petrel.db", f->dir);
+	struct buf err = BUF_INIT;
+	if (store_open_path(&f->st, f->path, &err) < 0)
+		fail_msg("store_open_path: %s", buf_cstr(&err));
+	buf_free(&err);
+	struct store_op op;
+	store_op_init(&op, STORE_OP_DOMAIN_ADD);
+	op.u.domain.name = "example.test";
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	store_op_init(&op, STORE_OP_ACCOUNT_ADD);
+	op.u.account.address = "a@example.test";
+	exec_ok(f->st, &op);
+	f->acct = op.u.account.id_r;
+	store_op_clear(&op);
+	f->inbox = mailbox_id(f->st, f->acct, "INBOX");
+	f->archive = mailbox_id(f->st, f->acct, "Archive");
+	*state = f;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(&f->st);
+	nftw(f->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static int64_t sql_int(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void sql_write(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *e = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("%s: %s", sql, e);
+	sqlite3_close(db);
+}
+
+/* The FTS5 tables' own check of their index against search_doc. */
+static void assert_fts_consistent(struct fx *f)
+{
+	sql_write(f, "INSERT INTO search_body(search_body) VALUES('integrity-check');"
+	             "INSERT INTO search_header(search_header) VALUES('integrity-check');");
+}
+
+static void assert_check_ok(struct fx *f)
+{
+	struct buf report = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(store_check(f->st, &report, &err), 0);
+	assert_string_equal(buf_cstr(&report), "ok\n");
+	buf_free(&report);
+	buf_free(&err);
+}
+
+static uint32_t append(struct fx *f, int64_t mailbox, const char *msg)
+{
+	struct store_append_target t = {.mailbox_id = mailbox};
+	struct store_op op;
+	store_op_init(&op, STORE_OP_APPEND);
+	op.u.append.data = msg;
+	op.u.append.len = strlen(msg);
+	op.u.append.targets = &t;
+	op.u.append.ntargets = 1;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	return t.uid_r;
+}
+
+/* The candidates as "1 2 3", or "scan" when the index does not answer. */
+static char *cands(struct fx *f, int64_t mailbox, const char *needle, bool text)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	enum store_lookup l = store_search_candidates(f->st, mailbox, needle, strlen(needle), text,
+	                                              &uids, &n, &err);
+	assert_int_not_equal(l, STORE_ERROR);
+	if (l == STORE_NOT_FOUND)
+		buf_puts(&out, "scan");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&out, "%s%u", i ? " " : "", uids[i]);
+	free(uids);
+	buf_free(&err);
+	buf_reserve(&out, 0);
+	return buf_steal(&out);
+}
+
+#define ASSERT_CANDS(f, mb, needle, text, want)                                                    \
+	do {                                                                                       \
+		char *got_ = cands((f), (mb), (needle), (text));                                   \
+		if (strcmp(got_, (want)) != 0)                                                     \
+			fail_msg("candidates for '%s': got '%s', want '%s'", (needle), got_,       \
+			         (want));                                                          \
+		free(got_);                                                                        \
+	} while (0)
+
+static const char *const msg1 = "Subject: lunch on Friday\r\n"
+                                "From: Carol <carol@example.test>\r\n"
+                                "\r\n"
+                                "Shall we meet at the Bistro?\r\n";
+static const char *const msg2 = "Subject: =?ISO-8859-1?Q?Gr=FC=DFe?=\r\n"
+                                "MIME-Version: 1.0\r\n"
+                                "Content-Type: text/plain; charset=koi8-r\r\n"
+                                "Content-Transfer-Encoding: base64\r\n"
+                                "\r\n"
+                                "8NLJ18XULCDNydI=\r\n"; /* "Привет, мир" */
+static const char *const msg3 = "Subject: quotes\r\n"
+                                "\r\n"
+                                "she said \"hello there\" and left; the quick brown fox "
+                                "jumps over the lazy dog again and again\r\n";
+
+static void test_appended_messages_are_candidates_for_their_words(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->inbox, msg2);
+	append(f, f->inbox, msg3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 3);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	ASSERT_CANDS(f, f->inbox, "bIsTrO", false, "1"); /* ASCII case folded */
+	ASSERT_CANDS(f, f->inbox, "Привет", false, "2");
+	ASSERT_CANDS(f, f->inbox, "\"hello there\"", false, "3");
+	ASSERT_CANDS(f, f->inbox, "lazy dog again and again", false, "3");
+	ASSERT_CANDS(f, f->inbox, "nowhere", false, "");
+	/* a long string still finds its message (a spread of its trigrams) */
+	ASSERT_CANDS(f, f->inbox,
+	             "said \"hello there\" and left; the quick brown fox jumps over the lazy "
+	             "dog again and",
+	             false, "3");
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+}
+
+static void test_body_leaves_out_the_message_header_and_text_does_not(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->inbox, msg2);
+	ASSERT_CANDS(f, f->inbox, "lunch", false, "");
+	ASSERT_CANDS(f, f->inbox, "lunch", true, "1");
+	ASSERT_CANDS(f, f->inbox, "Grüße", true, "2"); /* RFC 2047 decoded */
+	ASSERT_CANDS(f, f->inbox, "Grüße", false, "");
+	/* the part's own MIME header is body: here the message is the part */
+	ASSERT_CANDS(f, f->inbox, "koi8", false, "");
+}
+
+static void test_short_or_invalid_strings_are_not_looked_up(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	ASSERT_CANDS(f, f->inbox, "", false, "scan");
+	ASSERT_CANDS(f, f->inbox, "Bi", false, "scan");
+	ASSERT_CANDS(f, f->inbox, "мир", false, ""); /* three characters, six bytes */
+	ASSERT_CANDS(f, f->inbox, "ми", false, "scan");
+	ASSERT_CANDS(f, f->inbox, "Bis\xff", false, "scan");
+}
+
+static void test_copies_share_the_entry_and_the_last_one_takes_it(void **state)
+{
+	struct fx *f = *state;
+	uint32_t uid = append(f, f->inbox, msg1);
+	struct store_op op;
+	store_op_init(&op, STORE_OP_COPY);
+	op.u.copy.from_mailbox_id = f->inbox;
+	op.u.copy.to_mailbox_id = f->archive;
+	op.u.copy.uids = &uid;
+	op.u.copy.nuids = 1;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	ASSERT_CANDS(f, f->archive, "Bistro", false, "1");
+
+	store_op_init(&op, STORE_OP_EXPUNGE);
+	op.u.expunge.mailbox_id = f->inbox;
+	op.u.expunge.uids = &uid;
+	op.u.expunge.nuids = 1;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	ASSERT_CANDS(f, f->archive, "Bistro", false, "1");
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "");
+
+	store_op_init(&op, STORE_OP_EXPUNGE);
+	op.u.expunge.mailbox_id = f->archive;
+	op.u.expunge.uids = &uid; /* uid 1 in Archive too */
+	op.u.expunge.nuids = 1;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_body WHERE search_body MATCH "
+	                            "'\"ist\"'"),
+	                 0);
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+}
+
+static void test_deleting_a_mailbox_or_account_removes_entries(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->archive, msg1);
+	append(f, f->inbox, msg2);
+	struct store_op op;
+	store_op_init(&op, STORE_OP_MAILBOX_DELETE);
+	op.u.mailbox.account_id = f->acct;
+	op.u.mailbox.name = "Archive";
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	store_op_init(&op, STORE_OP_ACCOUNT_REMOVE);
+	op.u.account.address = "a@example.test";
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+}
+
+static void test_a_queued_only_message_is_indexed_once_a_mailbox_holds_it(void **state)
+{
+	struct fx *f = *state;
+	struct store_queue_rcpt q = {.rcpt = "x@elsewhere.example"};
+	struct store_op op;
+	store_op_init(&op, STORE_OP_APPEND);
+	op.u.append.data = msg1;
+	op.u.append.len = strlen(msg1);
+	op.u.append.queue = &q;
+	op.u.append.nqueue = 1;
+	op.u.append.env_from = "a@example.test";
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	append(f, f->inbox, msg1); /* the same bytes: the same blob */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	assert_check_ok(f);
+}
+
+/* What the migration makes of an older petrel's store: messages without
+   entries, listed as pending. */
+static void forget_index(struct fx *f)
+{
+	sql_write(f, "INSERT INTO search_header(search_header) VALUES('delete-all');"
+	             "INSERT INTO search_body(search_body) VALUES('delete-all');"
+	             "DELETE FROM search_doc;"
+	             "INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;");
+}
+
+static void test_unknown_messages_are_candidates_until_reindexed(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->inbox, msg2);
+	append(f, f->archive, msg3);
+	forget_index(f);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1 2");
+	ASSERT_CANDS(f, f->inbox, "nowhere", true, "1 2");
+	assert_check_ok(f);
+
+	size_t n = 0;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_reindex(f->st, f->acct, false, &n, &err), 0);
+	assert_int_equal(n, 3);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	ASSERT_CANDS(f, f->inbox, "nowhere", true, "");
+	ASSERT_CANDS(f, f->archive, "lazy dog", false, "1");
+	/* nothing left to do; --all rewrites every entry */
+	assert_int_equal(store_reindex(f->st, 0, false, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_reindex(f->st, 0, true, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 3);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	buf_free(&err);
+}
+
+static void test_pending_entries_are_candidates_until_rewritten(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->inbox, msg3);
+	/* what a migration does when the extraction changes */
+	sql_write(f, "INSERT INTO search_pending(blob_id) "
+	             "SELECT blob_id FROM message WHERE uid = 2");
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1 2");
+	size_t n = 0;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_reindex(f->st, 0, false, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_pending"), 0);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	/* a pending blob delivered again is indexed then and there */
+	sql_write(f,
+	          "INSERT INTO search_pending(blob_id) SELECT blob_id FROM message WHERE uid = 1");
+	append(f, f->archive, msg1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_pending"), 0);
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	buf_free(&err);
+}
+
+static void test_reindex_of_many_messages_goes_in_batches(void **state)
+{
+	struct fx *f = *state;
+	size_t total = STORE_REINDEX_BATCH * 2 + 7;
+	for (size_t i = 0; i < total; i++) {
+		char *m = xasprintf("Subject: n%zu\r\n\r\nmessage number %zu here\r\n", i, i);
+		append(f, f->inbox, m);
+		free(m);
+	}
+	forget_index(f);
+	size_t n = 0;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_reindex(f->st, 0, false, &n, &err), 0);
+	assert_int_equal(n, total);
+	ASSERT_CANDS(f, f->inbox, "number 150 here", false, "151");
+	buf_free(&err);
+}
+
+static void test_check_finds_a_damaged_index(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->inbox, msg2);
+	/* a search_doc removed without its FTS5 rows, and not listed as pending */
+	sql_write(f,
+	          "DELETE FROM search_doc WHERE blob_id = (SELECT min(blob_id) FROM search_doc)");
+	struct buf report = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(store_check(f->st, &report, &err), 0);
+	assert_non_null(strstr(buf_cstr(&report), "full-text index search_body holds 2 messages, "
+	                                          "search_doc 1"));
+	assert_non_null(strstr(buf_cstr(&report), "is neither indexed nor pending"));
+	buf_free(&report);
+	buf_free(&err);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	        T(test_appended_messages_are_candidates_for_their_words),
+	        T(test_body_leaves_out_the_message_header_and_text_does_not),
+	        T(test_short_or_invalid_strings_are_not_looked_up),
+	        T(test_copies_share_the_entry_and_the_last_one_takes_it),
+	        T(test_deleting_a_mailbox_or_account_removes_entries),
+	        T(test_a_queued_only_message_is_indexed_once_a_mailbox_holds_it),
+	        T(test_unknown_messages_are_candidates_until_reindexed),
+	        T(test_pending_entries_are_candidates_until_rewritten),
+	        T(test_reindex_of_many_messages_goes_in_batches),
+	        T(test_check_finds_a_damaged_index),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
