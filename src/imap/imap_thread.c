@@ -149,9 +149,12 @@ static void append_child(struct forest *f, size_t p, size_t c)
 	f->v[p].last = c;
 }
 
-/* Whether a is b or one of b's ancestors. */
+/* Whether a is b or one of b's ancestors. A childless a can only be b,
+   which keeps a long chain of replies linear rather than quadratic. */
 static bool is_ancestor(const struct forest *f, size_t a, size_t b)
 {
+	if (f->v[a].first == NONE)
+		return a == b;
 	for (size_t k = b; k != NONE; k = f->v[k].parent)
 		if (k == a)
 			return true;
