@@ -1,6 +1,8 @@
 // fuzz-sources: src/imap/imap_parse.c src/imap/imap_parse_fetch.c src/imap/imap_parse_search.c
 // fuzz-sources: src/imap/imap_parse_misc.c src/imap/imap_seqset.c src/imap/imap_parse_cond.c
 // fuzz-sources: src/imap/imap_parse_notify.c
+// fuzz-sources: src/imap/imap_parse_sort.c src/imap/imap_thread.c src/mime/mime_decode.c
+// fuzz-sources: src/mime/mime_parse.c src/mime/mime_header.c src/mime/mime_param.c
 // fuzz-sources: src/core/mem.c src/core/buf.c src/core/str.c src/core/codec.c
 // fuzz-libs:
 /*
@@ -12,12 +14,14 @@
  * with the same struct imap_cmd, which must give the same tree. Then:
  *  - imap_literal_at_end() on its first line;
  *  - imap_fetch_parse() on the arguments after the first (as FETCH does) and
- *    imap_search_parse() on all of them;
+ *    imap_search_parse(), imap_sort_parse() and imap_thread_parse() on all of
+ *    them;
  *  - imap_select_params_parse() and imap_store_modifiers_parse() on every
  *    top-level list, imap_notify_parse() on all the arguments;
  *  - imap_seqset_parse() on every atom;
  *  - modified UTF-7 both ways, imap_parse_date() and imap_parse_datetime() on
- *    every atom, string and literal.
+ *    every atom, string and literal, and SORT's and THREAD's readers of
+ *    text: the base subject, RFC 5322 dates, ENVELOPE strings, Message-IDs.
  *
  * Checked: no crash, leak or sanitizer report; statuses in range and a reason
  * exactly on failure; the tag and every value point where they should; the
@@ -474,7 +478,76 @@ static void check_search(const struct imap_arg *args, size_t nargs)
 	buf_free(&why);
 }
 
+static void check_sort(const struct imap_arg *args, size_t nargs)
+{
+	struct imap_sort s;
+	struct buf why = BUF_INIT;
+	int rc = imap_sort_parse(args, nargs, &s, &why);
+	check(rc == 0 || rc == -1 || rc == -2, "sort status out of range");
+	check((rc == 0) == (why.len == 0), "sort: a reason without failure or none");
+	if (rc == 0) {
+		check(s.ncrit >= 1 && s.ncrit <= IMAP_MAX_SORT_CRITERIA, "criteria count wrong");
+		check(s.search.charset && *s.search.charset, "SORT without a charset");
+		check(s.search.root.nchildren >= 1, "SORT without search keys");
+		const struct imap_search *q = &s.search;
+		check(!q->ret_partial || (q->partial_lo >= 1 && q->partial_lo <= q->partial_hi),
+		      "PARTIAL range out of order");
+		check(!(q->ret_partial && q->ret_all), "PARTIAL with ALL");
+	} else {
+		check(s.ncrit == 0 && s.search.charset == NULL && s.search.root.children == NULL,
+		      "a refused SORT left something");
+	}
+	imap_sort_free(&s);
+	buf_reset(&why);
+	enum imap_thread_alg alg;
+	rc = imap_thread_parse(args, nargs, &alg, &s.search, &why);
+	check(rc == 0 || rc == -1 || rc == -2, "thread status out of range");
+	check((rc == 0) == (why.len == 0), "thread: a reason without failure or none");
+	if (rc == 0)
+		check(alg == IMAP_THREAD_REFERENCES || alg == IMAP_THREAD_ORDEREDSUBJECT,
+		      "unknown algorithm");
+	imap_search_free(&s.search);
+	buf_free(&why);
+}
+
 /* ---- strings ------------------------------------------------------------------------ */
+
+/* SORT's and THREAD's readers of header text. */
+static void check_sort_text(struct str v)
+{
+	struct buf b = BUF_INIT;
+	bool reply;
+	imap_base_subject(v.p, v.len, &b, &reply);
+	check(valid_utf8((const unsigned char *)b.data, b.len), "base subject is not UTF-8");
+	for (size_t k = 0; k < b.len; k++)
+		check(!(b.data[k] >= 'a' && b.data[k] <= 'z'), "base subject not upper-cased");
+	check(!b.len || (b.data[0] != ' ' && b.data[b.len - 1] != ' '),
+	      "base subject with outer spaces");
+	buf_free(&b);
+
+	int64_t t;
+	if (imap_parse_rfc5322_date(v.p, v.len, &t) == 0)
+		check(t >= -62167219200 - 2 * 86400 && t <= 253402300799 + 2 * 86400,
+		      "RFC 5322 date out of range");
+
+	struct imap_envelope e;
+	if (imap_envelope_parse(v.p, v.len, &e) < 0)
+		check(!e.date && !e.subject && !e.from.mailbox && !e.message_id,
+		      "a refused ENVELOPE left strings");
+	imap_envelope_free(&e);
+
+	char **ids = NULL;
+	size_t n = 0;
+	imap_thread_msgids(v.p, v.len, 8, &ids, &n);
+	check(n <= 8, "more Message-IDs than asked");
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(ids[i]);
+		check(l >= 4 && ids[i][0] == '<' && ids[i][l - 1] == '>' && strchr(ids[i], '@') &&
+		              !strpbrk(ids[i], " \t\r\n"),
+		      "malformed Message-ID");
+	}
+	imap_thread_msgids_free(&ids, n);
+}
 
 static void check_string(struct str v)
 {
@@ -503,6 +576,8 @@ static void check_string(struct str v)
 		check(str_eq(str_buf(&b), v), "UTF-8 does not round-trip");
 	buf_free(&a);
 	buf_free(&b);
+
+	check_sort_text(v);
 
 	int64_t days = imap_parse_date(v);
 	check(days >= -1 && days <= 2932896, "date out of range");
@@ -582,6 +657,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cmd.nargs >= 1)
 		check_fetch(cmd.args + 1, cmd.nargs - 1);
 	check_search(cmd.args, cmd.nargs);
+	check_sort(cmd.args, cmd.nargs);
 	check_cond(cmd.args, cmd.nargs);
 	check_notify(cmd.args, cmd.nargs);
 	check_strings(cmd.args, cmd.nargs);

@@ -1,6 +1,7 @@
 /*
  * imap_cmd_search — SEARCH and UID SEARCH, with ESEARCH answers when the
- * client asks for RETURN options.
+ * client asks for RETURN options (RFC 5267's PARTIAL and UPDATE included).
+ * The evaluator is SORT's and THREAD's too (imap_search_matches).
  *
  * Each message is tested against the key tree; flags, dates and sizes come
  * from the session's index, and the message bytes are read (and parsed) only
@@ -364,6 +365,21 @@ static bool uses_modseq(const struct imap_search_key *k)
 	return (k->a && uses_modseq(k->a)) || (k->b && uses_modseq(k->b));
 }
 
+bool imap_search_uses_modseq(const struct imap_search *q)
+{
+	return uses_modseq(&q->root);
+}
+
+bool imap_search_matches(struct imap_session *s, size_t index, const struct imap_search *q,
+                         bool uid)
+{
+	struct cand c = {.s = s, .index = index};
+	bool r = eval(&c, &q->root, uid);
+	buf_free(&c.blob);
+	mime_part_free(&c.root);
+	return r;
+}
+
 void imap_cmd_search(struct imap_session *s)
 {
 	bool uid = strcmp(s->cmd.name, "UID SEARCH") == 0;
@@ -381,6 +397,10 @@ void imap_cmd_search(struct imap_session *s)
 		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
 		goto out;
 	}
+	if (q.ret_update && imap_update_tag_in_use(s, s->tag)) {
+		imap_bad(s, "Tag reuse");
+		goto out;
+	}
 	bool modseq = uses_modseq(&q.root);
 	if (modseq)
 		imap_condstore_enable(s);
@@ -394,8 +414,12 @@ void imap_cmd_search(struct imap_session *s)
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
 	for (size_t i = 0; i < s->nmsgs; i++) {
+		/* the index's answers (text) spare reading most messages */
 		struct cand c = {.s = s, .index = i, .hits = text, .nhits = ntext};
-		if (eval(&c, &q.root, uid)) {
+		bool match = eval(&c, &q.root, uid);
+		buf_free(&c.blob);
+		mime_part_free(&c.root);
+		if (match) {
 			if (s->msgs[i].modseq > top)
 				top = s->msgs[i].modseq;
 			if (!nhits)
@@ -404,8 +428,6 @@ void imap_cmd_search(struct imap_session *s)
 			hit_uids[nhits] = s->msgs[i].uid;
 			hits[nhits++] = uid ? s->msgs[i].uid : (uint32_t)i + 1;
 		}
-		buf_free(&c.blob);
-		mime_part_free(&c.root);
 	}
 	text_hits_free(text, ntext);
 	if (q.ret_save) {
@@ -437,6 +459,8 @@ void imap_cmd_search(struct imap_session *s)
 			buf_puts(&out, " ALL ");
 			imap_put_set(&out, hits, nhits);
 		}
+		if (q.ret_partial)
+			imap_put_partial(&out, &q, hits, nhits);
 		if (modseq && nhits && (q.ret_min || q.ret_max) && !q.ret_all && !q.ret_count) {
 			top = 0;
 			if (q.ret_min)
@@ -453,10 +477,13 @@ void imap_cmd_search(struct imap_session *s)
 		if (modseq && nhits)
 			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)top);
 	}
-	if (!q.esearch || q.ret_min || q.ret_max || q.ret_count || q.ret_all) {
+	if (!q.esearch || q.ret_min || q.ret_max || q.ret_count || q.ret_all || q.ret_partial ||
+	    q.ret_update) {
 		buf_puts(&out, "\r\n");
 		imap_write(s, out.data, out.len);
 	}
+	if (q.ret_update)
+		imap_update_add_search(s, s->tag, uid, &q, hits, nhits);
 	imap_sync(s, uid); /* UID SEARCH may report expunges, SEARCH not */
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:

@@ -233,9 +233,12 @@ struct imap_search_key {
 struct imap_search {
 	char *charset;          /* CHARSET argument, upper-cased, or NULL */
 	struct imap_search_key root; /* an AND of the top-level keys */
-	/* RETURN options (ESEARCH): MIN MAX ALL COUNT SAVE */
+	/* RETURN options (ESEARCH): MIN MAX ALL COUNT SAVE; RFC 5267 CONTEXT
+	   UPDATE and PARTIAL lo:hi (lo <= hi, both 1..2^32-1) */
 	bool esearch;
 	bool ret_min, ret_max, ret_all, ret_count, ret_save;
+	bool ret_context, ret_update, ret_partial;
+	uint32_t partial_lo, partial_hi;
 	size_t nkeys;           /* total, for IMAP_MAX_SEARCH_KEYS */
 };
 
@@ -246,12 +249,113 @@ struct imap_search {
 int imap_search_parse(const struct imap_arg *args, size_t nargs, struct imap_search *search,
 		      struct buf *why);
 void imap_search_free(struct imap_search *search);
+/* The pieces of imap_search_parse for commands that put something between
+   RETURN and the keys (SORT, THREAD): the RETURN option list (the argument
+   after "RETURN"), and the keys up to the end of args. Same results;
+   on failure the caller frees search. */
+int imap_search_parse_return(const struct imap_arg *list, struct imap_search *search,
+                             struct buf *why);
+int imap_search_parse_keys(const struct imap_arg *args, size_t nargs, struct imap_search *search,
+                           struct buf *why);
 
 /* "27-Nov-2026" -> days since 1970-01-01; -1 when invalid (dates before 1970
    included). The text is the value without its quotes. */
 int64_t imap_parse_date(struct str text);
 /* "27-Nov-2026 12:34:56 +0100" (APPEND date-time) -> seconds since the epoch, UTC. */
 int imap_parse_datetime(struct str text, int64_t *t_r);
+
+/* ---- SORT and THREAD (imap_parse_sort.c, imap_thread.c) --------------------------- */
+
+#define IMAP_MAX_SORT_CRITERIA 16 /* criteria in one SORT, REVERSE not counted */
+#define IMAP_MAX_THREAD_REFS 1000 /* Message-IDs read from one References field */
+
+enum imap_sort_key {
+	IMAP_SORT_ARRIVAL, IMAP_SORT_CC, IMAP_SORT_DATE, IMAP_SORT_FROM, IMAP_SORT_SIZE,
+	IMAP_SORT_SUBJECT, IMAP_SORT_TO,
+	IMAP_SORT_DISPLAYFROM, IMAP_SORT_DISPLAYTO, /* RFC 5957 */
+};
+
+struct imap_sort_criterion {
+	enum imap_sort_key key;
+	bool reverse;
+};
+
+struct imap_sort {
+	struct imap_sort_criterion crit[IMAP_MAX_SORT_CRITERIA];
+	size_t ncrit;
+	struct imap_search search; /* RETURN options, CHARSET (always set), keys */
+};
+
+/* SORT arguments (RFC 5256, with RFC 5267's RETURN options):
+       [RETURN (opts)] (criteria) charset search-key *(SP search-key)
+   0, -1 ("BAD") or -2 ("BAD [LIMIT]") as imap_search_parse. A criterion
+   list that only says REVERSE, REVERSE twice, or more than
+   IMAP_MAX_SORT_CRITERIA criteria is -1. On failure sort is left empty. */
+int imap_sort_parse(const struct imap_arg *args, size_t nargs, struct imap_sort *sort,
+                    struct buf *why);
+void imap_sort_free(struct imap_sort *sort);
+
+enum imap_thread_alg { IMAP_THREAD_ORDEREDSUBJECT, IMAP_THREAD_REFERENCES };
+
+/* THREAD arguments: algorithm charset search-key *(SP search-key). */
+int imap_thread_parse(const struct imap_arg *args, size_t nargs, enum imap_thread_alg *alg_r,
+                      struct imap_search *search, struct buf *why);
+
+/*
+ * RFC 5256 section 2.1: the base subject of a raw Subject value (RFC 2047
+ * words are decoded here), appended to out upper-cased (i;ascii-casemap, so
+ * that plain byte comparison sorts it). *reply_r tells whether anything
+ * marking a reply or forward was removed ("Re:", "Fwd:", "(fwd)", "[fwd: ]").
+ */
+void imap_base_subject(const char *subject, size_t len, struct buf *out, bool *reply_r);
+
+/* An RFC 5322 date-time ("Fri, 22 Feb 2008 02:00:00 +0200", obsolete forms
+   and zone names included) -> seconds since the epoch, UTC. -1 when it
+   cannot be read. */
+int imap_parse_rfc5322_date(const char *text, size_t len, int64_t *t_r);
+
+/* One address of an ENVELOPE: a group start has host NULL (mailbox is the
+   group's name). Strings are NUL-terminated copies; name is raw (RFC 2047
+   words not decoded), NULL when NIL. */
+struct imap_envelope_addr {
+	char *name, *mailbox, *host;
+};
+
+/* What SORT and THREAD need of a cached ENVELOPE: the first address of
+   From, To and Cc (mailbox NULL when the field is NIL or empty). */
+struct imap_envelope {
+	char *date, *subject, *in_reply_to, *message_id; /* NULL when NIL */
+	struct imap_envelope_addr from, to, cc;
+};
+
+/* Reads an ENVELOPE as mime_envelope() writes it: "(date subject from ...)".
+   -1 when it is not one (env is then empty). */
+int imap_envelope_parse(const char *text, size_t len, struct imap_envelope *env);
+void imap_envelope_free(struct imap_envelope *env);
+
+/* The valid Message-IDs ("<left@right>", brackets kept, whitespace inside
+   dropped) of a References or In-Reply-To value, in order, at most max in
+   all. Appended to *ids_r / *n_r (NULL / 0, or from earlier calls). */
+void imap_thread_msgids(const char *value, size_t len, size_t max, char ***ids_r, size_t *n_r);
+void imap_thread_msgids_free(char ***ids, size_t n);
+
+/* One message as the threading algorithms see it. */
+struct imap_thread_msg {
+	uint32_t id;       /* what the response shows: sequence number or UID */
+	int64_t date;      /* sent date (UTC), INTERNALDATE when there is none */
+	const char *msgid; /* own Message-ID, or NULL */
+	char **refs;       /* References (or the first In-Reply-To id), oldest first */
+	size_t nrefs;
+	const char *subject; /* base subject (imap_base_subject) */
+	bool reply;          /* the subject said reply or forward */
+};
+
+/* Threads msgs (in mailbox order: ties in date go by this order) with the
+   algorithm and appends the THREAD response's data, the thread lists
+   without "* THREAD": "(3 6 (4 23)(44 7 96))(2)". A pure function; work is
+   O(n log n) plus the references. */
+void imap_thread(enum imap_thread_alg alg, const struct imap_thread_msg *msgs, size_t n,
+                 struct buf *out);
 
 /* ---- RFC 7162 parameters (imap_parse_cond.c) ----------------------------------------- */
 
@@ -346,6 +450,10 @@ struct store_op;
 struct store_watch;
 struct store_mailbox;
 struct event;
+struct imap_update;
+struct imap_sort_keys;
+
+#define IMAP_MAX_UPDATES 16 /* UPDATE contexts in one session (RFC 5267 4.3.1) */
 
 enum imap_state {
 	IMAP_STATE_NOAUTH = 1 << 0,
@@ -409,6 +517,8 @@ struct imap_session {
 	size_t nrecent;     /* messages with recent set */
 	char **keywords;    /* keywords announced in FLAGS (NULL-terminated) */
 	size_t nkeywords;
+	struct imap_update **updates; /* RFC 5267 UPDATE contexts (imap_update.c) */
+	size_t nupdates;
 	uint32_t *saved;       /* SEARCHRES "$" (uids) */
 	const uint32_t *quiet; /* sync: these uids' changes are the session's own (sorted) */
 	size_t nquiet;
@@ -501,6 +611,44 @@ long imap_msg_by_uid(const struct imap_session *s, uint32_t uid);
 int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid, size_t **idx_r,
                      size_t *n_r);
 
+/* imap_cmd_search.c: the search evaluator, for SEARCH, SORT, THREAD and
+   the UPDATE contexts. Whether message index matches the program (its
+   bytes are read only for keys that need them). */
+bool imap_search_matches(struct imap_session *s, size_t index, const struct imap_search *q,
+                         bool uid);
+bool imap_search_uses_modseq(const struct imap_search *q);
+
+/* imap_cmd_sort.c */
+/* The sort keys of message index for the criteria of sort (only those it
+   needs are read); never NULL. Compared by the criteria, then by UID. */
+struct imap_sort_keys *imap_sort_keys_load(struct imap_session *s, size_t index,
+                                           const struct imap_sort *sort);
+void imap_sort_keys_free(struct imap_sort_keys **k);
+uint32_t imap_sort_keys_uid(const struct imap_sort_keys *k);
+int imap_sort_keys_cmp(const struct imap_sort *sort, const struct imap_sort_keys *a,
+                       const struct imap_sort_keys *b);
+/* False, after answering NO [BADCHARSET], when q's charset is not one we know. */
+bool imap_charset_ok(struct imap_session *s, const struct imap_search *q);
+/* Numbers in the given order, ascending runs as ranges: "5,3:4,2" */
+void imap_put_ordered_set(struct buf *out, const uint32_t *v, size_t n);
+/* " PARTIAL (lo:hi set-or-NIL)" of a result v (RFC 5267 4.4). */
+void imap_put_partial(struct buf *out, const struct imap_search *q, const uint32_t *v, size_t n);
+
+/* imap_update.c: UPDATE contexts of the selected mailbox */
+bool imap_update_tag_in_use(struct imap_session *s, const char *tag);
+/* New contexts; they take the program (left empty) and, for a SORT, the
+   keys of its result in order. hits are what SEARCH answered. */
+void imap_update_add(struct imap_session *s, const char *tag, bool uid, struct imap_sort *sort,
+                     struct imap_sort_keys **keys, size_t n);
+void imap_update_add_search(struct imap_session *s, const char *tag, bool uid,
+                            struct imap_search *q, const uint32_t *hits, size_t n);
+/* From imap_sync(): uids (ascending) about to be reported expunged, with
+   the index still holding them; then the uids that are new or changed,
+   once the index has them. Updates go to out. */
+void imap_update_expunged(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out);
+void imap_update_changed(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out);
+void imap_update_free_all(struct imap_session *s);
+
 /* imap_cmd_*.c */
 void imap_cmd_capability(struct imap_session *s);
 void imap_cmd_noop(struct imap_session *s);
@@ -524,6 +672,9 @@ void imap_cmd_check(struct imap_session *s);
 void imap_cmd_close(struct imap_session *s);
 void imap_cmd_expunge(struct imap_session *s);
 void imap_cmd_search(struct imap_session *s);
+void imap_cmd_sort(struct imap_session *s);
+void imap_cmd_thread(struct imap_session *s);
+void imap_cmd_cancelupdate(struct imap_session *s);
 void imap_cmd_fetch(struct imap_session *s);
 void imap_cmd_store(struct imap_session *s);
 void imap_cmd_copy(struct imap_session *s);

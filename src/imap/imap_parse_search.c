@@ -17,7 +17,8 @@
  * their UN- forms UNFLAG. Dates become days since 1970-01-01 in num; OLDER and
  * YOUNGER seconds; LARGER, SMALLER and MODSEQ their number. MODSEQ with an
  * entry keeps the entry name (unquoted, "/flags/\seen") in str and the entry
- * type in lower case in str2. "RETURN ()" means RETURN (ALL).
+ * type in lower case in str2. "RETURN ()" means RETURN (ALL). RFC 5267 adds
+ * CONTEXT, UPDATE and PARTIAL n:m (not with ALL).
  *
  * Limits: every key counts towards IMAP_MAX_SEARCH_KEYS (groups, NOT and OR
  * included; not the root); NOT, OR and groups nest to IMAP_MAX_SEARCH_DEPTH,
@@ -310,6 +311,24 @@ static int parse_key(struct search_ctx *c, const struct imap_arg *args, size_t n
 	return bad(c, -1, "unknown search key");
 }
 
+/* RFC 5267 partial-range: nz-number ":" nz-number, either way round. */
+static bool parse_partial(const struct imap_arg *arg, uint32_t *lo_r, uint32_t *hi_r)
+{
+	if (arg->type != IMAP_ARG_ATOM)
+		return false;
+	const char *colon = memchr(arg->value.p, ':', arg->value.len);
+	if (!colon)
+		return false;
+	struct str a = {arg->value.p, (size_t)(colon - arg->value.p)};
+	struct str b = {colon + 1, arg->value.len - a.len - 1};
+	uint32_t x, y;
+	if (!imap_parse_nz_number(a, &x) || !imap_parse_nz_number(b, &y))
+		return false;
+	*lo_r = x < y ? x : y;
+	*hi_r = x < y ? y : x;
+	return true;
+}
+
 static int parse_return(struct search_ctx *c, const struct imap_arg *list)
 {
 	struct imap_search *s = c->search;
@@ -332,10 +351,37 @@ static int parse_return(struct search_ctx *c, const struct imap_arg *list)
 			s->ret_count = true;
 		else if (str_eq_cstr_nocase(o->value, "SAVE"))
 			s->ret_save = true;
-		else
+		else if (str_eq_cstr_nocase(o->value, "CONTEXT"))
+			s->ret_context = true;
+		else if (str_eq_cstr_nocase(o->value, "UPDATE"))
+			s->ret_update = true;
+		else if (str_eq_cstr_nocase(o->value, "PARTIAL")) {
+			if (s->ret_partial || ++k == list->nlist ||
+			    !parse_partial(&list->list[k], &s->partial_lo, &s->partial_hi))
+				return bad(c, -1, "PARTIAL needs a range n:m");
+			s->ret_partial = true;
+		} else
 			return bad(c, -1, "unknown RETURN option");
 	}
+	if (s->ret_partial && s->ret_all)
+		return bad(c, -1, "PARTIAL and ALL cannot be used together");
 	return 0;
+}
+
+int imap_search_parse_return(const struct imap_arg *list, struct imap_search *search,
+                             struct buf *why)
+{
+	struct search_ctx c = {search, why};
+	return parse_return(&c, list);
+}
+
+int imap_search_parse_keys(const struct imap_arg *args, size_t nargs, struct imap_search *search,
+                           struct buf *why)
+{
+	struct search_ctx c = {search, why};
+	if (nargs == 0)
+		return bad(&c, -1, "missing search key");
+	return parse_keys(&c, args, nargs, &search->root, 0);
 }
 
 static int parse_program(struct search_ctx *c, const struct imap_arg *args, size_t nargs)

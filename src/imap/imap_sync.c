@@ -313,6 +313,7 @@ void imap_unselect(struct imap_session *s)
 	s->nmsgs = s->msgs_cap = 0;
 	xfree(&s->mailbox_name);
 	xfree(&s->saved);
+	imap_update_free_all(s);
 	imap_strv_free(&s->keywords);
 	s->nkeywords = 0;
 	s->nsaved = 0;
@@ -333,6 +334,8 @@ struct sync {
 	uint32_t *gone;
 	size_t ngone;
 	uint64_t gone_low; /* the lowest MODSEQ among gone */
+	uint32_t *touched; /* new or changed uids, for UPDATE contexts */
+	size_t ntouched;
 };
 
 static void put_fetch_flags(struct imap_session *s, struct buf *out, size_t idx)
@@ -366,6 +369,10 @@ static void sync_changed(const struct store_message *m, void *arg)
 		y->top = m->modseq;
 	if (learn_keywords(s, m->keywords))
 		imap_put_flags_announce(s, &y->out);
+	if (s->nupdates) {
+		y->touched = xrealloc(y->touched, (y->ntouched + 1) * sizeof(*y->touched));
+		y->touched[y->ntouched++] = m->uid;
+	}
 	long idx = imap_msg_by_uid(s, m->uid);
 	if (idx < 0) {
 		if (s->nmsgs == 0 || m->uid > s->msgs[s->nmsgs - 1].uid) {
@@ -445,12 +452,14 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 		buf_free(&err);
 		buf_free(&y.out);
 		free(y.gone);
+		free(y.touched);
 		return;
 	}
 	if (y.ngone && allow_expunge) {
 		/* Highest sequence numbers first, so the lower ones stay valid;
 		   QRESYNC clients get one VANISHED with the uids instead. */
 		qsort(y.gone, y.ngone, sizeof *y.gone, cmp_uid);
+		imap_update_expunged(s, y.gone, y.ngone, &y.out);
 		size_t j = y.ngone, nvanished = 0;
 		uint32_t *vanished = s->qresync ? xmalloc(y.ngone * sizeof *vanished) : NULL;
 		for (size_t k = s->nmsgs; k-- > 0 && j > 0;) {
@@ -486,12 +495,15 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 		if (!s->rev2)
 			buf_printf(&y.out, "* %zu RECENT\r\n", s->nrecent);
 	}
+	if (y.ntouched)
+		imap_update_changed(s, y.touched, y.ntouched, &y.out);
 	if (!y.ngone || allow_expunge)
 		s->modseq = y.top;
 	imap_write(s, y.out.data, y.out.len);
 	buf_free(&y.out);
 	buf_free(&err);
 	free(y.gone);
+	free(y.touched);
 }
 
 void imap_condstore_enable(struct imap_session *s)

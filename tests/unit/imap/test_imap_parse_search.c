@@ -1,6 +1,7 @@
 /*
  * Unit tests for src/imap/imap_parse_search.c: every search key and what it
- * maps to, dates, sequence sets, NOT / OR / groups, RETURN options, CHARSET,
+ * maps to, dates, sequence sets, NOT / OR / groups, RETURN options (RFC 5267's
+ * CONTEXT, UPDATE and PARTIAL included), CHARSET,
  * MODSEQ with and without an entry, OLDER / YOUNGER, every error path, the
  * key-count and nesting limits at their edges, and the RFC examples. Commands
  * go through the tokenizer first, as in the session.
@@ -395,13 +396,30 @@ static void test_return_options_set_esearch_and_an_empty_list_means_all(void **s
 	        "RETURN ALL",
 	        "RETURN (MIN)",
 	        "RETURN (FOO) ALL",
-	        "RETURN (PARTIAL 1:10) ALL",
+	        "RETURN (PARTIAL 1:10 ALL) ALL",
+	        "RETURN (PARTIAL) ALL",
+	        "RETURN (PARTIAL 1:*) ALL",
+	        "RETURN (PARTIAL -1:-10) ALL",
 	        "RETURN (\"MIN\") ALL",
 	        "RETURN ((MIN)) ALL",
 	        "RETURN (MIN) RETURN (MAX) ALL",
 	        "CHARSET UTF-8 RETURN (MIN) ALL",
 	};
 	expect_refused(bad, ARRAY_SIZE(bad), -1);
+}
+
+static void test_context_return_options_are_read(void **state)
+{
+	struct imap_search s;
+	assert_int_equal(search("RETURN (CONTEXT UPDATE PARTIAL 10:1 COUNT) SEEN", &s), 0);
+	assert_true(s.esearch && s.ret_context && s.ret_update && s.ret_partial && s.ret_count);
+	assert_false(s.ret_all);
+	assert_int_equal(s.partial_lo, 1);
+	assert_int_equal(s.partial_hi, 10);
+	imap_search_free(&s);
+	assert_int_equal(search("RETURN (PARTIAL 4294967295:4294967295) ALL", &s), 0);
+	assert_int_equal(s.partial_lo, 4294967295u);
+	imap_search_free(&s);
 }
 
 static void test_charset_is_kept_upper_cased(void **state)
@@ -580,6 +598,7 @@ int main(void)
 	        cmocka_unit_test(test_modseq_takes_an_optional_entry_name_and_type),
 	        cmocka_unit_test(test_keys_with_missing_or_wrong_arguments_are_refused),
 	        cmocka_unit_test(test_return_options_set_esearch_and_an_empty_list_means_all),
+	        cmocka_unit_test(test_context_return_options_are_read),
 	        cmocka_unit_test(test_charset_is_kept_upper_cased),
 	        cmocka_unit_test(test_1000_keys_pass_and_1001_are_over_the_limit),
 	        cmocka_unit_test(test_nesting_to_the_depth_limit_passes_and_one_more_is_over),
