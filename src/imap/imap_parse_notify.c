@@ -16,9 +16,9 @@
  *                       "MailboxName" / "SubscriptionChange" /
  *                       "MailboxMetadataChange" / "ServerMetadataChange" / atom
  *
- * Rules of RFC 5465 section 5 checked here: MessageNew and MessageExpunge
- * come together, FlagChange needs them, fetch attributes only for the
- * selected mailbox, at most one SELECTED group. Events petrel does not
+ * Rules of RFC 5465 sections 5 and 6.1 checked here: MessageNew and
+ * MessageExpunge come together, FlagChange needs them, only message events
+ * and fetch attributes for the selected mailbox, at most one SELECTED group. Events petrel does not
  * support (annotations, metadata, unknown atoms) make the whole command
  * fail with -2, for "NO [BADEVENT (...)]". Mailbox names stay as the client
  * wrote them (the session decodes them).
@@ -112,6 +112,8 @@ static int parse_events(const struct imap_arg *a, struct imap_notify_group *g, s
 		return bad(why, -1, "MessageNew and MessageExpunge go together");
 	if ((g->events & IMAP_NOTIFY_FLAG_CHANGE) && !(g->events & ne))
 		return bad(why, -1, "FlagChange needs MessageNew and MessageExpunge");
+	if (selected && (g->events & ~IMAP_NOTIFY_MESSAGE_EVENTS))
+		return bad(why, -1, "only message events for the selected mailbox");
 	if (unsupported)
 		return bad(why, -2, "unsupported NOTIFY event");
 	return 0;

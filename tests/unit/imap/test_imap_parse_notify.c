@@ -129,6 +129,8 @@ static void test_errors(void **state)
 	        "SET (personal (MessageNew MessageNew MessageExpunge))",
 	        "SET (personal (\"MessageNew\" MessageExpunge))",
 	        "SET (personal NONE extra)",
+	        "SET (selected (MessageNew MessageExpunge MailboxName))",
+	        "SET (selected-delayed (SubscriptionChange))",
 	        /* a syntax error wins over an unsupported event */
 	        "SET (personal (AnnotationChange)) (bogus NONE)",
 	};
