@@ -101,6 +101,12 @@ struct store_backend {
 	int (*dkim_key_list)(struct store_conn *c, const char *domain,
 			     void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
 			     struct buf *err);
+
+	/* URLAUTH keys (see store.h). */
+	enum store_lookup (*urlauth_key_get)(struct store_conn *c, int64_t account_id,
+					     int64_t mailbox_id,
+					     unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+					     struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -163,5 +169,12 @@ void store_sqlite_dkim_apply(struct store_conn *c, struct store_op *op);
 int store_sqlite_dkim_key_list(struct store_conn *c, const char *domain,
 			       void (*fn)(const struct store_dkim_key *k, void *arg), void *arg,
 			       struct buf *err);
+
+/* store_sqlite_urlauth.c: IMAP URLAUTH keys, through the same hooks. */
+void store_sqlite_urlauth_apply(struct store_conn *c, struct store_op *op);
+enum store_lookup store_sqlite_urlauth_key_get(struct store_conn *c, int64_t account_id,
+					       int64_t mailbox_id,
+					       unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+					       struct buf *err);
 
 #endif

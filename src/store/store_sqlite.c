@@ -1892,6 +1892,10 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 	case STORE_OP_DKIM_KEY_REMOVE:
 		store_sqlite_dkim_apply(c, op);
 		break;
+	case STORE_OP_URLAUTH_KEY_SET:
+	case STORE_OP_URLAUTH_KEY_RESET:
+		store_sqlite_urlauth_apply(c, op);
+		break;
 	default:
 		panic("store_sqlite: unknown op %d", (int)op->kind);
 	}
@@ -2456,6 +2460,7 @@ const struct store_backend store_backend_sqlite = {
 	.api_events = store_sqlite_api_events,
 	.stats_queue = store_sqlite_stats_queue,
 	.dkim_key_list = store_sqlite_dkim_key_list,
+	.urlauth_key_get = store_sqlite_urlauth_key_get,
 };
 
 /* ---- hooks for store_sqlite_api.c ------------------------------------------------- */
