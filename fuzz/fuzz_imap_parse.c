@@ -1,5 +1,6 @@
 // fuzz-sources: src/imap/imap_parse.c src/imap/imap_parse_fetch.c src/imap/imap_parse_search.c
 // fuzz-sources: src/imap/imap_parse_misc.c src/imap/imap_seqset.c src/imap/imap_parse_cond.c
+// fuzz-sources: src/imap/imap_parse_notify.c
 // fuzz-sources: src/core/mem.c src/core/buf.c src/core/str.c src/core/codec.c
 // fuzz-libs:
 /*
@@ -13,7 +14,7 @@
  *  - imap_fetch_parse() on the arguments after the first (as FETCH does) and
  *    imap_search_parse() on all of them;
  *  - imap_select_params_parse() and imap_store_modifiers_parse() on every
- *    top-level list;
+ *    top-level list, imap_notify_parse() on all the arguments;
  *  - imap_seqset_parse() on every atom;
  *  - modified UTF-7 both ways, imap_parse_date() and imap_parse_datetime() on
  *    every atom, string and literal.
@@ -414,6 +415,36 @@ static void check_cond(const struct imap_arg *args, size_t nargs)
 	}
 }
 
+/* NOTIFY: a reason exactly on failure, nothing left then; groups within
+   their limits, fetch attributes only for SELECTED, events paired. */
+static void check_notify(const struct imap_arg *args, size_t nargs)
+{
+	struct imap_notify_spec spec;
+	struct buf why = BUF_INIT;
+	int rc = imap_notify_parse(args, nargs, &spec, &why);
+	check(rc == 0 || rc == -1 || rc == -2, "notify status");
+	check((rc == 0) == (why.len == 0), "notify reason");
+	if (rc < 0)
+		check(!spec.groups && !spec.ngroups && !spec.none, "failure leaves spec empty");
+	check(spec.ngroups <= IMAP_MAX_NOTIFY_GROUPS, "notify group limit");
+	size_t names = 0;
+	for (size_t i = 0; i < spec.ngroups; i++) {
+		const struct imap_notify_group *g = &spec.groups[i];
+		names += g->nnames;
+		unsigned ne = IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE;
+		check((g->events & ne) == 0 || (g->events & ne) == ne, "MessageNew/Expunge paired");
+		if (g->has_fetch)
+			check(g->filter == IMAP_NOTIFY_SELECTED ||
+			              g->filter == IMAP_NOTIFY_SELECTED_DELAYED,
+			      "fetch only for SELECTED");
+		for (size_t j = 0; j < g->nnames; j++)
+			check(g->names[j] && g->names[j][0], "names non-empty");
+	}
+	check(names <= IMAP_MAX_NOTIFY_NAMES, "notify name limit");
+	imap_notify_spec_free(&spec);
+	buf_free(&why);
+}
+
 static void check_search(const struct imap_arg *args, size_t nargs)
 {
 	struct imap_search s;
@@ -552,6 +583,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_fetch(cmd.args + 1, cmd.nargs - 1);
 	check_search(cmd.args, cmd.nargs);
 	check_cond(cmd.args, cmd.nargs);
+	check_notify(cmd.args, cmd.nargs);
 	check_strings(cmd.args, cmd.nargs);
 
 	imap_cmd_free(&cmd);

@@ -167,11 +167,18 @@ int cli_apikey(int argc, char **argv, const char *config_path)
 	}
 	if (!list && !name)
 		return cli_usage("apikey");
+	if (pool && !config_pool_name_ok(pool))
+		return cli_error("bad pool name '%s' (letters, digits, '-' and '_')", pool);
 	struct config cfg;
 	struct store *st;
 	if (cli_open(config_path, &cfg, &st) < 0)
 		return 1;
 	int r = 0;
+	if (create_cmd && pool && !config_pool_find(&cfg, pool))
+		fprintf(stderr,
+		        "petrel: note: %s has no [pool.%s]; until it has, this key's mail leaves "
+		        "from the pool [pools] chooses\n",
+		        cfg.source, pool);
 	if (create_cmd) {
 		r = create(st, name, domains, ndomains, pool, rate);
 	} else if (list) {

@@ -416,6 +416,16 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	event_base_dispatch(s.base);
 	r = 0;
 out:
+	/* The timers and signals that reach the listeners go first: the loop
+	   runs once more below, after the listeners are gone. */
+	if (s.drain_timer)
+		event_free(s.drain_timer);
+	if (s.sig_term)
+		event_free(s.sig_term);
+	if (s.sig_int)
+		event_free(s.sig_int);
+	if (s.sig_hup)
+		event_free(s.sig_hup);
 	/* Sessions first (they may still hold store ops), then the store finishes
 	   every queued write (outcomes of the queue included), then the loop. */
 	if (s.queue)
@@ -430,14 +440,6 @@ out:
 	store_close(&s.store);
 	http_context_free(&s.http);
 	queue_free(&s.queue);
-	if (s.sig_term)
-		event_free(s.sig_term);
-	if (s.sig_int)
-		event_free(s.sig_int);
-	if (s.sig_hup)
-		event_free(s.sig_hup);
-	if (s.drain_timer)
-		event_free(s.drain_timer);
 	auth_throttle_free(&s.throttle);
 	if (s.base)
 		event_base_free(s.base);

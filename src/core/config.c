@@ -86,6 +86,7 @@ static bool check_user(const struct cfg_key *k, const void *value, struct buf *w
 static bool check_resolver(const struct cfg_key *k, const void *value, struct buf *why);
 static bool check_retry(const struct cfg_key *k, const void *value, struct buf *why);
 static bool check_route_entry(const char *key, const char *value, struct buf *why);
+static bool check_pool_map_entry(const char *key, const char *value, struct buf *why);
 
 /* Initialisers for the check column; clang-format would spread each over four lines. */
 // clang-format off
@@ -116,8 +117,48 @@ static const struct cfg_free_keys route_keys = {
         "Next hops, then policy words: `[host]:port` (addresses of host, or an IP literal; no MX "
         "lookup), `host:port` (the MX hosts of host), or `mx` (the domain's own MX hosts); "
         "`require-tls` (STARTTLS or no delivery), `verify` (and a certificate valid for the "
-        "host's name). Without a port: `[queue] mx_port`. Example: "
-        "`example.org = [127.0.0.1]:2526`."};
+        "host's name); `auth=USER:PASSWORD` or `auth-file=PATH` (SMTP AUTH PLAIN or LOGIN at "
+        "a smarthost, only over TLS: it implies `require-tls`; the file's first line is "
+        "`USER:PASSWORD`, read at each use). Without a port: `[queue] mx_port`. Examples: "
+        "`example.org = [127.0.0.1]:2526`, `* = [smtp.relay.example]:587 "
+        "auth-file=/etc/petrel/relay.secret`."};
+
+static const struct cfg_free_keys pool_map_keys = {
+        OFF(pool_map), OFF(npool_map), check_pool_map_entry, "SENDER", "pool name",
+        "The pool of mail whose envelope sender is this address (`alice@example.com`), or is "
+        "in this domain (`example.com`); `default` for every other sender, bounces included. "
+        "The whole address is looked up first, then the domain, then `default`."};
+
+/*
+ * The keys of a [pool.NAME] section, one struct config_pool each. set parses
+ * value into the pool; false with a reason in why (never quoting the value:
+ * the caller does).
+ */
+struct pool_key {
+	const char *key, *type, *def, *help;
+	bool (*set)(struct config_pool *p, const char *value, struct buf *why);
+};
+
+static bool pool_set_addresses(struct config_pool *p, const char *value, struct buf *why);
+static bool pool_set_ehlo(struct config_pool *p, const char *value, struct buf *why);
+static bool pool_set_max(struct config_pool *p, const char *value, struct buf *why);
+
+static const struct pool_key pool_keys[] = {
+        {"addresses", "address list", "(none)",
+         "Source addresses, separated by commas: an IP literal, optionally followed by the "
+         "name that address says in EHLO (`192.0.2.10 mx1.example.com, 192.0.2.11, "
+         "2001:db8::25`). An IPv4 destination gets an IPv4 source, an IPv6 one an IPv6 "
+         "source; the addresses take turns. Required.",
+         pool_set_addresses},
+        {"ehlo", "string", "(empty)",
+         "EHLO name of the addresses that give none; empty: `[server] hostname`.", pool_set_ehlo},
+        {"max_connections", "integer, 0 to 100000", "`0`",
+         "Most connections at once from each address of the pool (0: no limit but "
+         "`[queue]`'s).",
+         pool_set_max},
+};
+
+#define POOL_SECTION_PREFIX "pool."
 
 static const struct cfg_section {
 	const char *name;
@@ -134,6 +175,14 @@ static const struct cfg_section {
         {"queue", "Outbound delivery: retries, lifetime and concurrency of the queue.", NULL},
         {"routes", "Where mail for a domain goes instead of its MX hosts, and how (one key per "
                    "destination domain; `*` for every other domain).", &route_keys},
+        {"pool.NAME", "A pool of source addresses for outbound connections, one section per "
+                      "pool (`[pool.main]`; a name of letters, digits, `-` and `_`). An "
+                      "address that cannot be used (it cannot be bound, or connections from "
+                      "it to several hosts in a row fail) is left out for `[queue] "
+                      "source_suspend`.", NULL},
+        {"pools", "Which pool a message leaves from, by its envelope sender (an API key's "
+                  "pool comes first). Without a pool the system chooses the source address.",
+         &pool_map_keys},
         {"store", "Where accounts, mailboxes, messages and the queue are kept.", NULL},
         {"limits", "Connection limits, timeouts and login throttling, for every protocol.", NULL},
 };
@@ -212,6 +261,14 @@ static const struct cfg_key keys[] = {
          "Messages sent over one connection before it is closed."},
         {"queue", "mx_port", CFG_UINT, OFF(queue_mx_port), "25", RANGE(1, 65535),
          "TCP port of MX hosts (25; other values are for tests)."},
+        {"queue", "delay_warning", CFG_DURATION, OFF(queue_delay_warning), "4h",
+         RANGE(0, 30 * DAY),
+         "Tell the sender once (an RFC 3464 report, action delayed) when a recipient is still "
+         "undelivered this long after the message was queued, unless its DSN NOTIFY says "
+         "otherwise; 0: never."},
+        {"queue", "source_suspend", CFG_DURATION, OFF(queue_source_suspend), "5m",
+         RANGE(1, DAY),
+         "How long an address of a `[pool.NAME]` that failed is left out of rotation."},
 
         {"store", "backend", CFG_ENUM, OFF(store_backend), "sqlite", ONE_OF(store_backends),
          "Storage engine: sqlite (one file, the default) or postgresql (several nodes)."},
@@ -243,6 +300,12 @@ static const struct cfg_key keys[] = {
 };
 
 /* ---- small helpers ------------------------------------------------------- */
+
+/* The [pool.NAME] sections, whose keys are pool_keys[]. */
+static bool is_pool_section(const struct cfg_section *sec)
+{
+	return strcmp(sec->name, POOL_SECTION_PREFIX "NAME") == 0;
+}
 
 static void *field_of(struct config *cfg, const struct cfg_key *k)
 {
@@ -555,6 +618,39 @@ void config_route_free(struct config_route *r)
 		free(r->hops[i].host);
 	xfree(&r->hops);
 	r->nhops = 0;
+	xfree(&r->auth_user);
+	xfree(&r->auth_password);
+	xfree(&r->auth_file);
+}
+
+/* "USER:PASSWORD" (bytes p..p+len) into two strings; errors never quote it. */
+static int split_auth(const char *p, size_t len, char **user_r, char **password_r, struct buf *err)
+{
+	const char *colon = memchr(p, ':', len);
+	if (!colon || colon == p || colon + 1 == p + len) {
+		buf_puts(err, "credentials must be USER:PASSWORD");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (is_ctl((unsigned char)p[i])) {
+			buf_puts(err, "a control character in the credentials");
+			return -1;
+		}
+	}
+	*user_r = xstrndup(p, (size_t)(colon - p));
+	*password_r = xstrndup(colon + 1, len - (size_t)(colon - p) - 1);
+	return 0;
+}
+
+int config_parse_auth(const char *text, size_t len, char **user_r, char **password_r,
+                      struct buf *err)
+{
+	const char *nl = memchr(text, '\n', len);
+	size_t n = nl ? (size_t)(nl - text) : len;
+	if (n > 0 && text[n - 1] == '\r')
+		n--;
+	*user_r = *password_r = NULL;
+	return split_auth(text, n, user_r, password_r, err);
 }
 
 /* One next hop: "[host]:port", "[host]", "host:port" or "host". */
@@ -626,10 +722,32 @@ int config_parse_route(const char *value, struct config_route *r, struct buf *er
 		size_t len = strcspn(p, " \t,");
 		struct str t = {p, len};
 		p += len;
+		bool auth = str_has_prefix_nocase(t, "auth=");
+		bool auth_file = str_has_prefix_nocase(t, "auth-file=");
 		if (str_eq(t, STR_LIT("require-tls"))) {
 			r->require_tls = true;
 		} else if (str_eq(t, STR_LIT("verify"))) {
 			r->require_tls = r->verify = true;
+		} else if (auth || auth_file) {
+			/* Credentials go only over TLS. */
+			if (r->auth_user || r->auth_file) {
+				buf_puts(err, "credentials given twice (auth= or auth-file=)");
+				goto fail;
+			}
+			if (r->nhops == 0) {
+				buf_puts(err, "auth= and auth-file= need a next hop (a smarthost)");
+				goto fail;
+			}
+			r->require_tls = true;
+			if (auth && split_auth(t.p + 5, t.len - 5, &r->auth_user, &r->auth_password,
+			                       err) < 0)
+				goto fail;
+			if (auth_file && t.len == 10) {
+				buf_puts(err, "auth-file= needs a path");
+				goto fail;
+			}
+			if (auth_file)
+				r->auth_file = xstrndup(t.p + 10, t.len - 10);
 		} else if (r->require_tls) {
 			buf_puts(err, "next hops come before the policy words: ");
 			put_quoted(err, t.p, t.len);
@@ -658,6 +776,167 @@ int config_parse_route(const char *value, struct config_route *r, struct buf *er
 fail:
 	config_route_free(r);
 	return -1;
+}
+
+/* ---- source-IP pools ------------------------------------------------------------------ */
+
+bool config_pool_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n >= 1 && n <= CONFIG_MAX_POOL_NAME &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+	               n;
+}
+
+static void pool_clear(struct config_pool *p)
+{
+	for (size_t i = 0; i < p->naddrs; i++) {
+		free(p->addrs[i].ip);
+		free(p->addrs[i].ehlo);
+	}
+	xfree(&p->addrs);
+	p->naddrs = 0;
+	xfree(&p->ehlo);
+	p->max_connections = 0;
+}
+
+static void pools_free(struct config_pool **pools, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		pool_clear(&(*pools)[i]);
+		free((*pools)[i].name);
+	}
+	xfree(pools);
+	*n = 0;
+}
+
+/* "ip [ehlo], ip [ehlo], ..." */
+static bool pool_set_addresses(struct config_pool *p, const char *value, struct buf *why)
+{
+	struct config_pool_addr *addrs = NULL;
+	size_t n = 0;
+	struct str rest = str_trim(str_c(value));
+	bool ok = false;
+	int family;
+
+	if (rest.len == 0) {
+		buf_puts(why, "no address given");
+		return false;
+	}
+	for (;;) {
+		const char *comma = memchr(rest.p, ',', rest.len);
+		size_t ilen = comma ? (size_t)(comma - rest.p) : rest.len;
+		struct str item = str_trim((struct str){rest.p, ilen});
+		size_t alen = 0;
+		while (alen < item.len && !is_blank(item.p[alen]))
+			alen++;
+		struct str name = str_trim((struct str){item.p + alen, item.len - alen});
+		if (item.len == 0) {
+			buf_puts(why, "empty address in the list");
+			goto out;
+		}
+		if (n == CONFIG_MAX_POOL_ADDRS) {
+			buf_printf(why, "more than %d addresses", CONFIG_MAX_POOL_ADDRS);
+			goto out;
+		}
+		char *ip = xstrndup(item.p, alen);
+		if (!is_ip_literal(ip, &family)) {
+			buf_puts(why, "not an IP address: ");
+			put_quoted(why, item.p, alen);
+			free(ip);
+			goto out;
+		}
+		if (name.len > 0 &&
+		    (memchr(name.p, ' ', name.len) || memchr(name.p, '\t', name.len) ||
+		     !is_dns_name(name.p, name.len))) {
+			buf_puts(why, "not a host name for EHLO: ");
+			put_quoted(why, name.p, name.len);
+			free(ip);
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(addrs[i].ip, ip) == 0) {
+				buf_printf(why, "address listed twice: '%s'", ip);
+				free(ip);
+				goto out;
+			}
+		}
+		addrs = xrealloc(addrs, (n + 1) * sizeof *addrs);
+		addrs[n++] = (struct config_pool_addr){ip, name.len ? str_dup(name) : NULL};
+		if (!comma)
+			break;
+		rest.len -= ilen + 1;
+		rest.p = comma + 1;
+	}
+	ok = true;
+	for (size_t i = 0; i < p->naddrs; i++) {
+		free(p->addrs[i].ip);
+		free(p->addrs[i].ehlo);
+	}
+	free(p->addrs);
+	p->addrs = addrs;
+	p->naddrs = n;
+	addrs = NULL;
+	n = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(addrs[i].ip);
+		free(addrs[i].ehlo);
+	}
+	free(addrs);
+	return ok;
+}
+
+static bool pool_set_ehlo(struct config_pool *p, const char *value, struct buf *why)
+{
+	if (*value && !is_dns_name(value, strlen(value))) {
+		buf_puts(why, "not a valid DNS name");
+		return false;
+	}
+	xfree(&p->ehlo);
+	p->ehlo = *value ? xstrdup(value) : NULL;
+	return true;
+}
+
+static bool pool_set_max(struct config_pool *p, const char *value, struct buf *why)
+{
+	uint64_t v;
+	if (!parse_number(CFG_UINT, value, &v, why))
+		return false;
+	if (v > 100000) {
+		buf_puts(why, "must be 0 to 100000");
+		return false;
+	}
+	p->max_connections = v;
+	return true;
+}
+
+const struct config_pool *config_pool_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; name && i < cfg->npools; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	return NULL;
+}
+
+static const char *pool_map_get(const struct config *cfg, struct str key)
+{
+	for (size_t i = 0; i < cfg->npool_map; i++)
+		if (str_eq_nocase(str_c(cfg->pool_map[i].key), key))
+			return cfg->pool_map[i].value;
+	return NULL;
+}
+
+const char *config_pool_for(const struct config *cfg, const char *sender)
+{
+	const char *at = strrchr(sender, '@');
+	const char *v = NULL;
+	if (at && at != sender && at[1]) {
+		v = pool_map_get(cfg, str_c(sender));
+		if (!v)
+			v = pool_map_get(cfg, str_c(at + 1));
+	}
+	return v ? v : pool_map_get(cfg, STR_LIT("default"));
 }
 
 const char *config_route_for(const struct config *cfg, const char *domain)
@@ -925,6 +1204,29 @@ static bool check_retry(const struct cfg_key *k, const void *value, struct buf *
 	return config_parse_durations(value, v, CONFIG_MAX_RETRY, &n, why) == 0;
 }
 
+/* A [pools] line: "default", a domain or an address, and a pool's name (which
+   must exist: checked once the whole text is read). */
+static bool check_pool_map_entry(const char *key, const char *value, struct buf *why)
+{
+	const char *at = strrchr(key, '@');
+	bool ok;
+	if (at)
+		ok = at != key && strcspn(key, " \t\"<>,;") == strlen(key) &&
+		     is_dns_name(at + 1, strlen(at + 1));
+	else
+		ok = strcmp(key, "default") == 0 || is_dns_name(key, strlen(key));
+	if (!ok) {
+		buf_puts(why, "not a sender address, domain or 'default'");
+		return false;
+	}
+	if (!config_pool_name_ok(value)) {
+		buf_puts(why, "not a pool name: ");
+		put_quoted(why, value, strlen(value));
+		return false;
+	}
+	return true;
+}
+
 /* A [routes] line: a destination domain or "*", and a route. */
 static bool check_route_entry(const char *key, const char *value, struct buf *why)
 {
@@ -1000,6 +1302,23 @@ static void config_copy(struct config *dst, const struct config *src)
 							0};
 		*e = copy;
 	}
+	if (src->pools) {
+		dst->pools = xcalloc(src->npools + 1, sizeof *dst->pools);
+		for (size_t i = 0; i < src->npools; i++) {
+			const struct config_pool *sp = &src->pools[i];
+			struct config_pool *dp = &dst->pools[i];
+			dp->name = xstrdup(sp->name);
+			dp->ehlo = sp->ehlo ? xstrdup(sp->ehlo) : NULL;
+			dp->max_connections = sp->max_connections;
+			dp->addrs = xcalloc(sp->naddrs + 1, sizeof *dp->addrs);
+			dp->naddrs = sp->naddrs;
+			for (size_t a = 0; a < sp->naddrs; a++)
+				dp->addrs[a] = (struct config_pool_addr){
+				        xstrdup(sp->addrs[a].ip),
+				        sp->addrs[a].ehlo ? xstrdup(sp->addrs[a].ehlo) : NULL};
+			dp->line = 0;
+		}
+	}
 }
 
 void config_free(struct config *cfg)
@@ -1010,6 +1329,7 @@ void config_free(struct config *cfg)
 	for (size_t s = 0; s < ARRAY_SIZE(sections); s++)
 		if (sections[s].free_keys)
 			entries_free(entries_of(cfg, &sections[s]), count_of(cfg, &sections[s]));
+	pools_free(&cfg->pools, &cfg->npools);
 	xfree(&cfg->source);
 }
 
@@ -1025,6 +1345,8 @@ struct parse_ctx {
 	bool after_key;                 /* a key line came earlier in the current section */
 	int section;                    /* index in sections[], -1 before the first header */
 	int set_line[ARRAY_SIZE(keys)]; /* line that set each key in this text, 0: unset */
+	int pool;                       /* in a [pool.NAME] section: its index in cfg->pools */
+	int pool_line[ARRAY_SIZE(pool_keys)]; /* lines that set its keys, 0: unset */
 	int err_line;                   /* line of the first error, 0: none yet */
 	struct buf msg;                 /* its reason */
 };
@@ -1073,6 +1395,58 @@ static int find_section(const char *name, size_t len)
 	return -1;
 }
 
+/*
+ * "[pool.NAME]": a pool defined earlier in this text is an error; one from an
+ * earlier text (layered parses) is replaced.
+ */
+static bool enter_pool_section(struct parse_ctx *c, const char *name, size_t len)
+{
+	struct config *cfg = c->cfg;
+	char *n = xstrndup(name, len);
+	bool ok = false;
+	if (!config_pool_name_ok(n)) {
+		struct buf echo = BUF_INIT;
+		put_echo(&echo, name, len);
+		fail_line(c, "[pool.%s]: a pool's name is 1 to %d letters, digits, '-' or '_'",
+		          buf_cstr(&echo), CONFIG_MAX_POOL_NAME);
+		buf_free(&echo);
+		goto out;
+	}
+	int found = -1;
+	for (size_t i = 0; i < cfg->npools; i++)
+		if (strcmp(cfg->pools[i].name, n) == 0)
+			found = (int)i;
+	if (found >= 0 && cfg->pools[found].line) {
+		fail(c, "duplicate section [pool.%s] (first on line %d)", n,
+		     cfg->pools[found].line);
+		goto out;
+	}
+	if (found < 0) {
+		if (cfg->npools >= CONFIG_MAX_POOLS) {
+			fail(c, "more than %d [pool.NAME] sections", CONFIG_MAX_POOLS);
+			goto out;
+		}
+		cfg->pools = xrealloc(cfg->pools, (cfg->npools + 1) * sizeof *cfg->pools);
+		found = (int)cfg->npools++;
+		memset(&cfg->pools[found], 0, sizeof cfg->pools[found]);
+		cfg->pools[found].name = n;
+		n = NULL;
+	} else {
+		pool_clear(&cfg->pools[found]);
+	}
+	cfg->pools[found].line = c->line;
+	for (size_t s = 0; s < ARRAY_SIZE(sections); s++)
+		if (is_pool_section(&sections[s]))
+			c->section = (int)s;
+	c->pool = found;
+	memset(c->pool_line, 0, sizeof c->pool_line);
+	c->after_key = false;
+	ok = true;
+out:
+	free(n);
+	return ok;
+}
+
 /* "[name]" optionally followed by blanks and a comment. */
 static bool check_section_line(struct parse_ctx *c, const char *line, size_t len)
 {
@@ -1089,8 +1463,11 @@ static bool check_section_line(struct parse_ctx *c, const char *line, size_t len
 		fail_line(c, "syntax error: text after ']'");
 		return false;
 	}
+	size_t plen = strlen(POOL_SECTION_PREFIX);
+	if (nlen > plen && memcmp(line + 1, POOL_SECTION_PREFIX, plen) == 0)
+		return enter_pool_section(c, line + 1 + plen, nlen - plen);
 	int s = find_section(line + 1, nlen);
-	if (s < 0) {
+	if (s < 0 || is_pool_section(&sections[s])) {
 		struct buf name = BUF_INIT;
 		put_echo(&name, line + 1, nlen);
 		fail_line(c, "unknown section [%s]", buf_cstr(&name));
@@ -1238,6 +1615,44 @@ out:
 	buf_free(&echo);
 }
 
+/* A line of a [pool.NAME] section. */
+static void set_pool_key(struct parse_ctx *c, const char *name, const char *value)
+{
+	struct config_pool *p = &c->cfg->pools[c->pool];
+	struct buf why = BUF_INIT, echo = BUF_INIT;
+	size_t len = strlen(value);
+	int found = -1;
+
+	put_echo(&echo, name, strlen(name));
+	for (size_t i = 0; i < ARRAY_SIZE(pool_keys); i++)
+		if (strcmp(pool_keys[i].key, name) == 0)
+			found = (int)i;
+	if (found < 0) {
+		fail_line(c, "[pool.%s] unknown key '%s'", p->name, buf_cstr(&echo));
+	} else if (c->pool_line[found]) {
+		fail(c, "[pool.%s] duplicate key '%s' (first set on line %d)", p->name, name,
+		     c->pool_line[found]);
+	} else if (len > CONFIG_MAX_VALUE) {
+		fail(c, "[pool.%s] %s: value too long (%zu bytes, at most %d)", p->name, name, len,
+		     CONFIG_MAX_VALUE);
+	} else if (value[0] == ';') {
+		fail(c, "[pool.%s] %s: a value cannot start with ';' (it would read as a comment)",
+		     p->name, name);
+	} else if (!pool_keys[found].set(p, value, &why)) {
+		if (found == 0) /* addresses: the reason quotes the bad item */
+			fail(c, "[pool.%s] %s: %s", p->name, name, buf_cstr(&why));
+		else {
+			buf_puts(&why, ": ");
+			put_quoted(&why, value, len);
+			fail(c, "[pool.%s] %s: %s", p->name, name, buf_cstr(&why));
+		}
+	} else {
+		c->pool_line[found] = c->line;
+	}
+	buf_free(&why);
+	buf_free(&echo);
+}
+
 /* The ini_handler: one call per "key = value" line. Returns 0 to report an error. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -1254,6 +1669,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	sec = sections[c->section].name;
 	if (sections[c->section].free_keys) {
 		set_entry(c, &sections[c->section], name, value);
+		goto out;
+	}
+	if (is_pool_section(&sections[c->section])) {
+		set_pool_key(c, name, value);
 		goto out;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
@@ -1321,6 +1740,19 @@ static void check_combined(struct parse_ctx *c)
 		if (c->line)
 			fail(c, "[store] backend = postgresql needs [store] url");
 	}
+	for (size_t i = 0; i < c->cfg->npools; i++) {
+		const struct config_pool *p = &c->cfg->pools[i];
+		c->line = p->line;
+		if (p->line && p->naddrs == 0)
+			fail(c, "[pool.%s] needs addresses", p->name);
+	}
+	for (size_t i = 0; i < c->cfg->npool_map; i++) {
+		const struct config_entry *e = &c->cfg->pool_map[i];
+		c->line = e->line;
+		if (e->line && !config_pool_find(c->cfg, e->value))
+			fail(c, "[pools] %s: no pool named '%s' (no [pool.%s] section)", e->key,
+			     e->value, e->value);
+	}
 }
 
 int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len,
@@ -1337,6 +1769,7 @@ int config_parse_text(struct config *cfg, const char *name, const char *text, si
 	c.p = text ? text : "";
 	c.left = text ? len : 0;
 	c.section = -1;
+	c.pool = -1;
 	buf_init(&c.msg);
 
 	/*
@@ -1435,6 +1868,16 @@ static void print_value(struct buf *out, const struct config *cfg, const struct 
 		print_number(out, k->type, *(const uint64_t *)f);
 }
 
+static void print_pool(struct buf *out, const struct config_pool *p)
+{
+	buf_printf(out, "\n[%s%s]\naddresses =", POOL_SECTION_PREFIX, p->name);
+	for (size_t a = 0; a < p->naddrs; a++)
+		buf_printf(out, "%s %s%s%s", a ? "," : "", p->addrs[a].ip,
+		           p->addrs[a].ehlo ? " " : "", p->addrs[a].ehlo ? p->addrs[a].ehlo : "");
+	buf_printf(out, "\nehlo =%s%s\n", p->ehlo ? " " : "", p->ehlo ? p->ehlo : "");
+	buf_printf(out, "max_connections = %" PRIu64 "\n", p->max_connections);
+}
+
 void config_print(const struct config *cfg, struct buf *out)
 {
 	const char *src = nz(cfg->source);
@@ -1443,6 +1886,11 @@ void config_print(const struct config *cfg, struct buf *out)
 	put_echo(out, src, strlen(src));
 	buf_puts(out, "\n");
 	for (size_t s = 0; s < ARRAY_SIZE(sections); s++) {
+		if (is_pool_section(&sections[s])) {
+			for (size_t i = 0; i < cfg->npools; i++)
+				print_pool(out, &cfg->pools[i]);
+			continue;
+		}
 		buf_printf(out, "\n[%s]\n", sections[s].name);
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 			if (strcmp(keys[i].section, sections[s].name) != 0)
@@ -1514,6 +1962,9 @@ void config_print_reference(struct buf *out)
 				buf_printf(out, " | `%s` | ", k->def);
 			buf_printf(out, "%s |\n", k->help);
 		}
+		for (size_t i = 0; is_pool_section(&sections[s]) && i < ARRAY_SIZE(pool_keys); i++)
+			buf_printf(out, "| `%s` | %s | %s | %s |\n", pool_keys[i].key,
+			           pool_keys[i].type, pool_keys[i].def, pool_keys[i].help);
 		if (sections[s].free_keys)
 			buf_printf(out, "| `%s` | %s | (none) | %s |\n",
 			           sections[s].free_keys->entry_key, sections[s].free_keys->entry_type,

@@ -67,10 +67,19 @@ struct config {
 	uint64_t queue_max_per_destination;  /* to one destination domain at once, 10 */
 	uint64_t queue_max_messages_per_connection; /* 100 */
 	uint64_t queue_mx_port;              /* 25 */
+	uint64_t queue_delay_warning;        /* seconds, 4h; 0: no delay reports */
+	uint64_t queue_source_suspend;       /* seconds, 5m: a failing source address rests */
 
 	/* [routes]: destination domain (or "*") -> next hops, see config_parse_route */
 	struct config_entry *routes;
 	size_t nroutes;
+
+	/* [pool.NAME] sections: source addresses of outbound connections */
+	struct config_pool *pools;
+	size_t npools;
+	/* [pools]: sender address, sender domain or "default" -> pool name */
+	struct config_entry *pool_map;
+	size_t npool_map;
 
 	/* [store] */
 	char *store_backend; /* sqlite (postgresql later) */
@@ -107,7 +116,10 @@ struct config_entry {
 #define CONFIG_MAX_LISTEN 64
 #define CONFIG_MAX_ENTRIES 1000 /* keys of one free-key section ([routes]) */
 #define CONFIG_MAX_RETRY 32     /* intervals of [queue] retry */
-#define CONFIG_MAX_HOPS 16      /* next hops of one route */
+#define CONFIG_MAX_HOPS 16        /* next hops of one route */
+#define CONFIG_MAX_POOLS 100      /* [pool.NAME] sections */
+#define CONFIG_MAX_POOL_ADDRS 256 /* addresses of one pool */
+#define CONFIG_MAX_POOL_NAME 32   /* bytes of a pool's name */
 
 /* Fills cfg with the embedded defaults (data_dir-relative paths resolved). */
 void config_defaults(struct config *cfg);
@@ -192,10 +204,54 @@ struct config_route {
 	size_t nhops;
 	bool require_tls;
 	bool verify; /* implies require_tls */
+	/* SMTP AUTH at the next hop (a smarthost), which implies require_tls:
+	 *   auth=USER:PASSWORD   the credentials (the password may hold ':', not
+	 *                        blanks or commas)
+	 *   auth-file=PATH       a file whose first line is USER:PASSWORD, read at
+	 *                        each use (not by the parser, which does no I/O) */
+	char *auth_user, *auth_password; /* NULL when not given */
+	char *auth_file;                 /* NULL when not given */
 };
 int config_parse_route(const char *value, struct config_route *r, struct buf *err);
 void config_route_free(struct config_route *r);
 /* The route value for domain (exact name, case-insensitive, else "*"), or NULL. */
 const char *config_route_for(const struct config *cfg, const char *domain);
+/*
+ * Reads "USER:PASSWORD" from the first line of an auth-file (a CR before the
+ * newline is dropped). 0, or -1 with a reason (the secret is never quoted).
+ */
+int config_parse_auth(const char *text, size_t len, char **user_r, char **password_r,
+                      struct buf *err);
+
+/*
+ * Source-IP pools. A section [pool.NAME] lists the addresses outbound
+ * connections may come from:
+ *   addresses = 192.0.2.10 mx1.example.com, 192.0.2.11, 2001:db8::25
+ * each an IP literal, optionally followed by the name this address says in
+ * EHLO (else the pool's `ehlo`, else [server] hostname), and
+ *   ehlo = mail.example.com      the pool's EHLO name
+ *   max_connections = 20         connections at once from each address (0: no limit)
+ * The section [pools] chooses a pool for a message by its envelope sender:
+ * the whole address first, then its domain, then the key `default`; an API
+ * key's own pool comes before all of these. Without a pool, the kernel chooses
+ * the source address as before.
+ */
+struct config_pool_addr {
+	char *ip;   /* an IP literal as written */
+	char *ehlo; /* NULL: the pool's */
+};
+struct config_pool {
+	char *name;
+	struct config_pool_addr *addrs;
+	size_t naddrs;
+	char *ehlo;               /* NULL: [server] hostname */
+	uint64_t max_connections; /* per address, 0: no limit */
+	int line;                 /* private: the line of its section header */
+};
+const struct config_pool *config_pool_find(const struct config *cfg, const char *name);
+/* The pool name [pools] gives sender ("" for <>), or NULL. */
+const char *config_pool_for(const struct config *cfg, const char *sender);
+/* Letters, digits, '-' and '_', 1 to CONFIG_MAX_POOL_NAME bytes. */
+bool config_pool_name_ok(const char *name);
 
 #endif

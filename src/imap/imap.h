@@ -19,6 +19,7 @@ struct store;
 struct auth_throttle;
 struct work_pool;
 struct event_base;
+struct imap_session;
 
 #define IMAP_MAX_ERRORS 20       /* BAD commands before BYE */
 #define IMAP_MAX_AUTH_FAILURES 3 /* failed logins before BYE */
@@ -30,6 +31,7 @@ struct imap_context {
 	struct work_pool *workers; /* password checks off the loop */
 	struct event_base *base;
 	bool tls_available;
+	struct imap_session *notifying; /* sessions with NOTIFY on (imap_notify.c) */
 };
 
 struct imap_service {

@@ -351,6 +351,26 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 	return body;
 }
 
+int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, size_t idx,
+                   struct buf *out)
+{
+	struct imap_msg *m = &s->msgs[idx];
+	struct one o = {.s = s, .m = m};
+	int rc = preload(&o, spec);
+	if (rc == 0) {
+		buf_printf(out, "* %zu FETCH (UID %u", idx + 1, m->uid);
+		for (size_t k = 0; k < spec->natts; k++)
+			if (spec->atts[k].item != IMAP_FETCH_UID)
+				put_item(&o, &spec->atts[k], out, false);
+		buf_puts(out, ")\r\n");
+	}
+	buf_free(&o.blob);
+	buf_free(&o.envelope);
+	buf_free(&o.bodystructure);
+	mime_part_free(&o.root);
+	return rc < 0 ? -1 : 0;
+}
+
 /* The end of FETCH. A message expunged by another session and not yet
    reported: FETCH must keep sequence numbers and says EXPUNGEISSUED (RFC
    5530); UID FETCH may report the EXPUNGE now (RFC 9051 7.5.1) and is OK. */

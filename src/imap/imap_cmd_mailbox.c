@@ -174,12 +174,37 @@ out:
 
 /* ---- CREATE / DELETE / RENAME / SUBSCRIBE ----------------------------------------------- */
 
+/* What the account's NOTIFY sessions hear of a mailbox op that succeeded. */
+static void notify_others(struct imap_session *s, const struct store_op *op)
+{
+	const char *name = op->u.mailbox.name, *new_name = op->u.mailbox.new_name;
+	switch (op->kind) {
+	case STORE_OP_MAILBOX_CREATE:
+		imap_notify_mailbox_event(s, IMAP_NOTIFY_MAILBOX_NAME, name, NULL, true);
+		break;
+	case STORE_OP_MAILBOX_DELETE:
+		imap_notify_mailbox_event(s, IMAP_NOTIFY_MAILBOX_NAME, name, NULL, false);
+		break;
+	case STORE_OP_MAILBOX_RENAME:
+		imap_notify_mailbox_event(s, IMAP_NOTIFY_MAILBOX_NAME, new_name, name, true);
+		break;
+	case STORE_OP_MAILBOX_SUBSCRIBE:
+		imap_notify_mailbox_event(s, IMAP_NOTIFY_SUBSCRIPTION_CHANGE, name, NULL,
+		                          op->u.mailbox.subscribed);
+		break;
+	default:
+		break;
+	}
+}
+
 static void simple_done(struct imap_session *s, struct store_op *op)
 {
-	if (op->result == 0)
+	if (op->result == 0) {
+		notify_others(s, op);
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
-	else
+	} else {
 		store_error_reply(s, op);
+	}
 	free((void *)op->u.mailbox.name);
 	free((void *)op->u.mailbox.new_name);
 	store_op_clear(op);

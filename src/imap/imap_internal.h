@@ -279,6 +279,54 @@ void imap_select_params_free(struct imap_select_params *p);
 int imap_store_modifiers_parse(const struct imap_arg *arg, uint64_t *unchangedsince_r,
                                struct buf *why);
 
+/* ---- NOTIFY (imap_parse_notify.c) -------------------------------------------------------- */
+
+#define IMAP_MAX_NOTIFY_GROUPS 64
+#define IMAP_MAX_NOTIFY_NAMES 1000 /* mailbox names in one NOTIFY */
+
+enum imap_notify_event {
+	IMAP_NOTIFY_MESSAGE_NEW = 1 << 0,
+	IMAP_NOTIFY_MESSAGE_EXPUNGE = 1 << 1,
+	IMAP_NOTIFY_FLAG_CHANGE = 1 << 2,
+	IMAP_NOTIFY_MAILBOX_NAME = 1 << 3,
+	IMAP_NOTIFY_SUBSCRIPTION_CHANGE = 1 << 4,
+};
+#define IMAP_NOTIFY_MESSAGE_EVENTS                                                                 \
+	(IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE | IMAP_NOTIFY_FLAG_CHANGE)
+
+enum imap_notify_filter {
+	IMAP_NOTIFY_SELECTED,
+	IMAP_NOTIFY_SELECTED_DELAYED,
+	IMAP_NOTIFY_INBOXES,
+	IMAP_NOTIFY_PERSONAL,
+	IMAP_NOTIFY_SUBSCRIBED,
+	IMAP_NOTIFY_SUBTREE,
+	IMAP_NOTIFY_MAILBOXES,
+};
+
+struct imap_notify_group {
+	enum imap_notify_filter filter;
+	char **names; /* SUBTREE / MAILBOXES: as written (modified UTF-7 or UTF-8) */
+	size_t nnames;
+	unsigned events; /* enum imap_notify_event bits; 0 is NONE */
+	struct imap_fetch_spec fetch; /* SELECTED MessageNew (fetch-att ...) */
+	bool has_fetch;
+};
+
+struct imap_notify_spec {
+	bool none;   /* NOTIFY NONE */
+	bool status; /* SET STATUS: STATUS now for every mailbox watched */
+	struct imap_notify_group *groups;
+	size_t ngroups;
+};
+
+/* The arguments after NOTIFY. 0 on success; -1 when malformed ("BAD"); -2
+   when an event petrel does not support is named ("NO [BADEVENT ...]").
+   On failure spec is left empty. */
+int imap_notify_parse(const struct imap_arg *args, size_t nargs, struct imap_notify_spec *spec,
+                      struct buf *why);
+void imap_notify_spec_free(struct imap_notify_spec *spec);
+
 /* ---- mailbox names --------------------------------------------------------------- */
 
 /* Modified UTF-7 (RFC 3501 5.1.3) <-> UTF-8, appended to out. -1 on malformed
@@ -425,6 +473,16 @@ struct imap_session {
 	/* IDLE */
 	bool idling;
 
+	/* NOTIFY (imap_notify.c) */
+	bool notifying;
+	struct imap_notify_spec notify;
+	struct imap_notify_box **notify_boxes; /* watched mailboxes */
+	size_t nnotify_boxes;
+	unsigned notify_selected; /* events of the SELECTED group */
+	bool notify_delayed;      /* SELECTED-DELAYED */
+	const struct imap_fetch_spec *notify_fetch;
+	struct imap_session *notify_next; /* in the context's list */
+
 	/* an asynchronous store op in flight (APPEND, STORE, EXPUNGE, COPY...) */
 	struct store_op *op;
 	void (*op_done)(struct imap_session *s, struct store_op *op);
@@ -549,5 +607,25 @@ void imap_cmd_copy(struct imap_session *s);
 void imap_cmd_idle(struct imap_session *s);
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);
 void imap_capabilities(struct imap_session *s, struct buf *out);
+void imap_cmd_notify(struct imap_session *s);
+/* One message's "* n FETCH (...)" with spec's items, never setting \Seen;
+   -1 (nothing written) when its data is gone. */
+int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, size_t idx,
+                   struct buf *out);
+
+/* imap_notify.c */
+struct imap_notify_box;
+void imap_notify_stop(struct imap_session *s);
+/* A committed change to the selected mailbox: reported now if NOTIFY asks
+   for it and no command runs; false if it was left for later. */
+bool imap_notify_push_selected(struct imap_session *s);
+/* imap_sync, then the MessageNew fetch attributes of the new messages. */
+void imap_notify_sync(struct imap_session *s, bool allow_expunge);
+/* A mailbox was created (on), deleted (!on) or renamed (old_name), or its
+   subscription set (on) or cleared, by from: the account's other notifying
+   sessions hear of it. event is IMAP_NOTIFY_MAILBOX_NAME or
+   IMAP_NOTIFY_SUBSCRIPTION_CHANGE. */
+void imap_notify_mailbox_event(struct imap_session *from, enum imap_notify_event event,
+                               const char *name, const char *old_name, bool on);
 
 #endif

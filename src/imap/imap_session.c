@@ -190,6 +190,7 @@ static const struct imap_command commands[] = {
         {"STATUS", IMAP_STATES_AUTHED, imap_cmd_status},
         {"APPEND", IMAP_STATES_AUTHED, imap_cmd_append},
         {"IDLE", IMAP_STATES_AUTHED, imap_cmd_idle},
+        {"NOTIFY", IMAP_STATES_AUTHED, imap_cmd_notify},
         {"CHECK", IMAP_STATE_SELECTED, imap_cmd_check},
         {"CLOSE", IMAP_STATE_SELECTED, imap_cmd_close},
         {"UNSELECT", IMAP_STATE_SELECTED, imap_cmd_close},
@@ -391,6 +392,7 @@ static void imap_read(struct conn *c)
 
 void imap_session_free(struct imap_session *s)
 {
+	imap_notify_stop(s);
 	imap_unselect(s);
 	buf_free(&s->cmdbuf);
 	imap_cmd_free(&s->cmd);

@@ -256,7 +256,9 @@ static void on_change(int64_t mailbox_id, uint64_t modseq, void *arg)
 {
 	struct imap_session *s = arg;
 	if (s->idling && s->conn)
-		imap_sync(s, true);
+		imap_notify_sync(s, true);
+	else
+		imap_notify_push_selected(s);
 }
 
 struct load {

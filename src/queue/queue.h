@@ -19,6 +19,19 @@
  * queued otherwise, never to the null sender. When every recipient of a message
  * is final, the store drops the message.
  *
+ * Source addresses. A message leaves from a pool of source addresses
+ * ([pool.NAME], chosen by its API key or by [pools] from its envelope sender)
+ * or, without one, from whatever address the kernel picks. A destination is a
+ * recipient domain *and* a pool, so a connection that is reused carries only
+ * mail of its own pool. The transport takes an address of the pool for each
+ * connection (queue_source_acquire, round-robin among the addresses of the
+ * destination's family that are under their max_connections), binds it, says
+ * that it worked or failed (queue_source_report: an address that cannot be
+ * bound, or whose connections to QUEUE_SOURCE_MAX_FAILURES different hosts in
+ * a row fail, is left out for [queue] source_suspend), and gives it back
+ * (queue_source_release). The runner starts no more sessions of a pool than
+ * its usable addresses can carry.
+ *
  * Wake-ups: the store calls the runner after every commit that queued mail
  * (store_queue_notify); a timer (QUEUE_POLL_MS) finds retries that came due and
  * changes made by other processes (`petrel queue flush`).
@@ -43,6 +56,7 @@ struct queue;
 #define QUEUE_MAX_HOPS 20            /* addresses tried for one delivery */
 #define QUEUE_ROUTE_CACHE_SECONDS 60 /* a resolved route is reused this long */
 #define QUEUE_OUTCOME_RETRY_MS 1000  /* an outcome that failed to commit is retried */
+#define QUEUE_SOURCE_MAX_FAILURES 3  /* failed connects to as many hosts suspend a source */
 
 /* One address to try, in order: every address of a host before the next host. */
 struct queue_hop {
@@ -51,12 +65,43 @@ struct queue_hop {
 	unsigned port;
 };
 
+struct queue_pool; /* a pool of source addresses (queue_pool.c) */
+
 struct queue_route {
 	struct queue_hop *hops;
 	size_t nhops;
-	bool require_tls; /* STARTTLS or no delivery (deferred) */
-	bool verify;      /* and a certificate valid for the host's name */
+	bool require_tls;        /* STARTTLS or no delivery (deferred) */
+	bool verify;             /* and a certificate valid for the host's name */
+	char *auth_user;         /* SMTP AUTH at the hops (a smarthost), or NULL; implies */
+	char *auth_password;     /* require_tls */
+	struct queue_pool *pool; /* where source addresses come from; NULL: the kernel
+	                            chooses. Owned by the runner, valid until queue_free. */
 };
+
+/* A source address handed to a transport for one connection. */
+struct queue_source {
+	const char *ip;   /* an IP literal */
+	const char *ehlo; /* the name to say in EHLO from it */
+	int family;       /* AF_INET or AF_INET6 */
+};
+
+enum queue_source_result {
+	QUEUE_SOURCE_OK,             /* a connection from it was established */
+	QUEUE_SOURCE_BIND_FAILED,    /* it cannot be bound: left out at once */
+	QUEUE_SOURCE_CONNECT_FAILED, /* a connection from it failed (refused, timed out) */
+};
+
+/*
+ * An address of pool for a connection to an address of family (round-robin,
+ * within the limits), or NULL with why. Each one acquired is released once,
+ * when its connection is closed (or only says QUIT).
+ */
+const struct queue_source *queue_source_acquire(struct queue_pool *pool, int family,
+                                                struct buf *why);
+void queue_source_release(const struct queue_source *src);
+/* How a connection from src went; remote_ip is where it was going. */
+void queue_source_report(const struct queue_source *src, enum queue_source_result r,
+                         const char *remote_ip, const char *why);
 
 struct queue_job_rcpt {
 	const char *addr;

@@ -43,7 +43,7 @@ size_t queue_message_start(const char *msg, size_t len)
 bool queue_dsn_wanted(const char *notify, const char *kind)
 {
 	if (!notify || !*notify)
-		return strcmp(kind, "FAILURE") == 0;
+		return strcmp(kind, "FAILURE") == 0 || strcmp(kind, "DELAY") == 0;
 	const char *p = notify;
 	size_t klen = strlen(kind);
 	while (*p) {
@@ -169,6 +169,8 @@ static void human_part(const struct queue_dsn *d, struct summary s, struct buf *
 		buf_puts(&t, "Your message could not be delivered to the recipients below. "
 		             "The reasons are given after each address; the report that "
 		             "follows has the details, and your message is attached.\n");
+	if (s.failed && s.delayed)
+		buf_puts(&t, "\nDelivery to those marked delayed is still being tried.\n");
 	else if (s.delayed)
 		buf_puts(&t, "Your message has not been delivered yet to the recipients "
 		             "below. Nothing needs to be done: delivery will be tried again "
@@ -233,6 +235,11 @@ static void status_part(const struct queue_dsn *d, bool utf8, struct buf *out)
 		buf_reset(&v);
 		rfc5322_date(&v, d->now);
 		put_field(out, "Last-Attempt-Date", buf_cstr(&v));
+		if (r->retry_until > 0 && strcmp(r->action, "delayed") == 0) {
+			buf_reset(&v);
+			rfc5322_date(&v, r->retry_until);
+			put_field(out, "Will-Retry-Until", buf_cstr(&v));
+		}
 	}
 	buf_free(&v);
 }

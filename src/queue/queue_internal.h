@@ -3,10 +3,12 @@
  *
  *   queue_sched.c    the runner: claims, destinations, jobs, sessions, limits
  *   queue_route.c    a destination's route: [routes], MX, implicit MX, null MX
+ *   queue_pool.c     source-IP pools: addresses, limits, suspensions
  *   queue_outcome.c  the outcome API: results, retry times, expiry, the store op
  *   queue_dsn.c      pure: the RFC 3464 report, the message as it leaves
  *
- * A destination (struct queue_dest) is a recipient domain: its jobs waiting,
+ * A destination (struct queue_dest) is a recipient domain and the pool of
+ * source addresses its mail leaves from (none: the kernel's): its jobs waiting,
  * its sessions, its resolved route. A job (struct queue_qjob) wraps the public
  * struct queue_job with what the runner keeps: recipient ids, results, and the
  * store op that records them.
@@ -52,6 +54,7 @@ struct queue_qjob {
 	/* from the claim */
 	int64_t *rcpt_ids;
 	unsigned *attempts; /* attempts before this one, per recipient */
+	bool *delay_warned; /* the sender was told of a delay already, per recipient */
 	int64_t created;
 	int64_t blob_id;
 	char *source;
@@ -71,6 +74,8 @@ struct queue_qjob {
 struct queue_dest {
 	struct queue *q;
 	char *domain;
+	char *pool_name;                /* NULL: no pool */
+	struct queue_pool *pool;        /* its runtime pool, NULL until found (or none) */
 	struct queue_qjob *head, *tail; /* jobs waiting */
 	size_t njobs;
 	unsigned active; /* sessions */
@@ -103,6 +108,7 @@ struct queue {
 	unsigned active; /* sessions */
 	struct queue_link *links;
 	struct queue_qjob *finishing; /* jobs whose outcome is being committed */
+	struct queue_pool *pools;     /* runtime pools (queue_pool.c) */
 };
 
 /* ---- queue_sched.c -------------------------------------------------------------- */
@@ -111,6 +117,28 @@ struct queue {
 void queue_sched_job_finished(struct queue_qjob *j, bool reusable);
 /* Lower-case domain of an address (after the last '@'), into out. */
 void queue_rcpt_domain(const char *addr, struct buf *out);
+
+/* ---- queue_pool.c ---------------------------------------------------------------- */
+
+/* The runtime pool of a configured pool name, or NULL when there is none. */
+struct queue_pool *queue_pool_get(struct queue *q, const char *name);
+const char *queue_pool_name(const struct queue_pool *p);
+/* Follows the configuration's [pool.NAME] sections (after SIGHUP). */
+void queue_pools_sync(struct queue *q);
+void queue_pools_free(struct queue *q);
+/* The pool of a message: its API key's when configured, else what [pools]
+   says for its envelope sender; NULL for none. Points into the configuration. */
+const char *queue_pool_choose(struct queue *q, const char *api_pool, const char *env_from,
+                              int64_t queue_id);
+
+enum queue_pool_room {
+	QUEUE_POOL_ROOM, /* another session may start */
+	QUEUE_POOL_BUSY, /* every usable address is at its max_connections: wait */
+	QUEUE_POOL_NONE, /* no address is usable now (why): defer */
+};
+enum queue_pool_room queue_pool_room(struct queue_pool *p, struct buf *why);
+/* The runner's sessions of a pool: +1 when one starts, -1 when it ends. */
+void queue_pool_sessions(struct queue_pool *p, int delta);
 
 /* ---- queue_route.c --------------------------------------------------------------- */
 
@@ -147,7 +175,8 @@ int64_t queue_retry_delay(const struct config *cfg, unsigned attempts);
 /* Where the message to send starts: after a first "Return-Path:" field. */
 size_t queue_message_start(const char *msg, size_t len);
 /* Does RFC 3461 NOTIFY (NULL: not given) ask for this kind of report?
-   kind: "FAILURE", "SUCCESS" or "DELAY". Not given means FAILURE only. */
+   kind: "FAILURE", "SUCCESS" or "DELAY". Not given means FAILURE and DELAY
+   (RFC 3461 4.1 leaves DELAY to the MTA; most MTAs send it). */
 bool queue_dsn_wanted(const char *notify, const char *kind);
 
 struct queue_dsn_rcpt {
@@ -158,6 +187,7 @@ struct queue_dsn_rcpt {
 	const char *remote_mta; /* host name, or NULL */
 	const char *diagnostic; /* the remote reply, or NULL */
 	const char *reason;     /* our words when there is no remote reply, or NULL */
+	int64_t retry_until;    /* delayed: when delivery stops being tried (0: unsaid) */
 };
 
 struct queue_dsn {

@@ -8,11 +8,13 @@
  *                attempts, never past created + max_age), or "expired" when
  *                the message is older than [queue] max_age;
  * each with its delivery event, and, in the same transaction, the bounce (or
- * success report) to the envelope sender when RFC 3461 NOTIFY asks for it (by
- * default: failures only): into the sender's INBOX when the sender is one of
- * our accounts, else queued. The null sender never gets one (a bounce of a
- * bounce is dropped, with a log line). The job is freed once the op is durable;
- * an op that fails for a temporary reason is tried again.
+ * success or delay report) to the envelope sender when RFC 3461 NOTIFY asks for
+ * it (by default: failures, and delays): into the sender's INBOX when the sender is one of
+ * our accounts, else queued. A delay report (action delayed) is sent once per
+ * recipient, at the first deferral [queue] delay_warning or more after the
+ * message was queued; the store remembers that it was. The null sender never gets one (a bounce of
+ * a bounce is dropped, with a log line). The job is freed once the op is durable; an op that fails
+ * for a temporary reason is tried again.
  */
 #include "queue/queue_internal.h"
 
@@ -118,6 +120,7 @@ void queue_qjob_free(struct queue_qjob *j)
 	free((void *)j->pub.dsn_envid);
 	free(j->rcpt_ids);
 	free(j->attempts);
+	free(j->delay_warned);
 	free(j->source);
 	buf_free(&j->blob);
 	free(j->store_results);
@@ -211,22 +214,26 @@ static int make_bounce(struct queue_qjob *j, int64_t now)
 		const struct store_queue_result *sr = &j->store_results[i];
 		bool fail = strcmp(sr->state, "bounced") == 0 || strcmp(sr->state, "expired") == 0;
 		bool success = strcmp(sr->state, "delivered") == 0 && !r->dsn_relayed;
+		bool delayed = sr->delay_warned; /* queue_outcome_commit checked NOTIFY */
 		if (fail && !queue_dsn_wanted(job->rcpts[i].dsn_notify, "FAILURE"))
 			continue;
 		if (success && !queue_dsn_wanted(job->rcpts[i].dsn_notify, "SUCCESS"))
 			continue;
-		if (!fail && !success)
+		if (!fail && !success && !delayed)
 			continue;
 		bool expired = strcmp(sr->state, "expired") == 0;
 		const char *status = r->status_code ? r->status_code : default_status(r->status);
-		if (!fail)
+		if (success)
 			status = "2.0.0";
 		else if (expired && !r->status_code)
 			status = "4.4.7";
 		dr[n] = (struct queue_dsn_rcpt){
 		        .rcpt = job->rcpts[i].addr,
 		        .orcpt = job->rcpts[i].dsn_orcpt,
-		        .action = fail ? "failed" : "relayed",
+		        .action = fail      ? "failed"
+		                  : delayed ? "delayed"
+		                            : "relayed",
+		        .retry_until = delayed ? j->created + (int64_t)q->cfg->queue_max_age : 0,
 		        .status = status,
 		        .remote_mta = r->remote ? r->mx : NULL,
 		        .diagnostic = r->remote ? r->reply : NULL,
@@ -256,7 +263,9 @@ static int make_bounce(struct queue_qjob *j, int64_t now)
 	        .hostname = q->cfg->hostname,
 	        .to = job->env_from,
 	        .envid = job->dsn_envid,
-	        .full = job->dsn_ret && str_eq_cstr_nocase(str_c(job->dsn_ret), "FULL"),
+	        /* RFC 3461 4.3: RET is about failure reports */
+	        .full = failed > 0 && job->dsn_ret &&
+	                str_eq_cstr_nocase(str_c(job->dsn_ret), "FULL"),
 	        .msg = job->data,
 	        .len = job->len,
 	        .arrival = j->created,
@@ -323,6 +332,10 @@ static void log_results(struct queue_qjob *j)
 		if (strcmp(sr->state, "deferred") == 0)
 			buf_printf(&line, " retry_in=%llds",
 			           (long long)(sr->next_attempt - (int64_t)time(NULL)));
+		if (r->source_ip)
+			buf_printf(&line, " source=%s", r->source_ip);
+		if (sr->delay_warned)
+			buf_puts(&line, " delay_report=1");
 		if (r->reply) {
 			buf_puts(&line, " reply=");
 			log_value(&line, r->reply, strlen(r->reply));
@@ -409,6 +422,15 @@ static void submit(struct queue_qjob *j)
 	store_submit(q->st, &j->op, committed, j);
 }
 
+/* Is recipient i, deferred now, to be reported delayed ([queue] delay_warning)? */
+static bool delay_report_due(const struct queue_qjob *j, size_t i, int64_t now)
+{
+	uint64_t after = j->q->cfg->queue_delay_warning;
+	return after > 0 && !j->delay_warned[i] && j->pub.env_from[0] != '\0' &&
+	       now - j->created >= (int64_t)after &&
+	       queue_dsn_wanted(j->pub.rcpts[i].dsn_notify, "DELAY");
+}
+
 void queue_outcome_commit(struct queue_qjob *j)
 {
 	struct queue *q = j->q;
@@ -432,6 +454,7 @@ void queue_outcome_commit(struct queue_qjob *j)
 			} else {
 				int64_t next = now + queue_retry_delay(q->cfg, j->attempts[i] + 1);
 				sr->next_attempt = next < deadline ? next : deadline;
+				sr->delay_warned = delay_report_due(j, i, now);
 			}
 		}
 		sr->kind = sr->state;

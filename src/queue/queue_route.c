@@ -10,7 +10,8 @@
  * null MX (RFC 7505, one record ".") means the domain takes no mail. Every
  * address of a host (IPv6 first) comes before the next host, at most
  * QUEUE_MAX_HOPS in all. A recipient domain written as an address literal
- * ("[192.0.2.1]") is its own hop.
+ * ("[192.0.2.1]") is its own hop. A route's credentials (auth= or auth-file=,
+ * read here at each resolution) go with the route to the transport.
  *
  * Failures: the domain does not exist, or has a null MX, or neither MX nor
  * address: permanent (the recipients bounce). DNS trouble, MX hosts without
@@ -22,6 +23,7 @@
 #include "core/dns.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,8 @@ struct queue_resolve {
 	queue_route_fn *fn;
 	void *arg;
 	bool require_tls, verify;
+	char *auth_user, *auth_password;
+	char *fail; /* our own configuration failed (temporary), or NULL */
 	struct rr_target *targets;
 	size_t ntargets;
 	int pending;
@@ -97,6 +101,8 @@ void queue_route_free(struct queue_route *r)
 	}
 	xfree(&r->hops);
 	r->nhops = 0;
+	xfree(&r->auth_user);
+	xfree(&r->auth_password);
 }
 
 static void resolve_free(struct queue_resolve *res)
@@ -119,6 +125,9 @@ static void resolve_free(struct queue_resolve *res)
 	if (res->ev)
 		event_free(res->ev);
 	free(res->domain);
+	free(res->auth_user);
+	free(res->auth_password);
+	free(res->fail);
 	free(res);
 }
 
@@ -146,6 +155,8 @@ static void finish(struct queue_resolve *res)
 {
 	struct queue_route route = {.require_tls = res->require_tls, .verify = res->verify};
 	struct buf temp = BUF_INIT, perm = BUF_INIT;
+	if (res->fail)
+		buf_puts(&temp, res->fail);
 	const char *perm_status = "5.1.2";
 	for (size_t t = 0; t < res->ntargets; t++) {
 		struct rr_target *tg = &res->targets[t];
@@ -196,6 +207,11 @@ static void finish(struct queue_resolve *res)
 	}
 	if (route.nhops == 0 && temp.len == 0 && perm.len == 0)
 		buf_printf(&temp, "no route to %s", res->domain);
+	if (route.nhops > 0) {
+		route.auth_user = res->auth_user;
+		route.auth_password = res->auth_password;
+		res->auth_user = res->auth_password = NULL;
+	}
 	queue_route_fn *fn = res->fn;
 	void *arg = res->arg;
 	resolve_free(res);
@@ -334,6 +350,46 @@ static struct rr_target *target_add(struct queue_resolve *res, const char *name,
 	return tg;
 }
 
+/* The route's credentials into res: given, or read from its auth-file. -1
+   (res->fail says why) when the file cannot be read. */
+static int route_auth(struct queue_resolve *res, struct config_route *cr)
+{
+	if (cr->auth_user) {
+		res->auth_user = xstrdup(cr->auth_user);
+		res->auth_password = xstrdup(cr->auth_password);
+		return 0;
+	}
+	if (!cr->auth_file)
+		return 0;
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	int rc = -1;
+	FILE *f = fopen(cr->auth_file, "rb");
+	if (!f) {
+		buf_printf(&err, "cannot open: %s", strerror(errno));
+	} else {
+		char chunk[512];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && text.len <= 4096)
+			buf_append(&text, chunk, n);
+		if (ferror(f))
+			buf_printf(&err, "cannot read: %s", strerror(errno));
+		else if (config_parse_auth(text.data ? text.data : "", text.len, &res->auth_user,
+		                           &res->auth_password, &err) == 0)
+			rc = 0;
+		fclose(f);
+	}
+	if (rc < 0) {
+		res->fail =
+		        xasprintf("the route's auth-file %s: %s", cr->auth_file, buf_cstr(&err));
+		log_error("queue domain=%s event=bad-route reason=\"%s\"", res->domain, res->fail);
+	}
+	if (text.data)
+		explicit_bzero(text.data, text.cap); /* the password */
+	buf_free(&text);
+	buf_free(&err);
+	return rc;
+}
+
 struct queue_resolve *queue_route_resolve(struct queue *q, const char *domain, queue_route_fn *fn,
                                           void *arg)
 {
@@ -351,7 +407,7 @@ struct queue_resolve *queue_route_resolve(struct queue *q, const char *domain, q
 	struct buf err = BUF_INIT;
 	bool routed = false;
 	if (value) {
-		if (config_parse_route(value, &cr, &err) == 0) {
+		if (config_parse_route(value, &cr, &err) == 0 && route_auth(res, &cr) == 0) {
 			res->require_tls = cr.require_tls;
 			res->verify = cr.verify;
 			for (size_t i = 0; i < cr.nhops; i++)
@@ -360,10 +416,13 @@ struct queue_resolve *queue_route_resolve(struct queue *q, const char *domain, q
 				           cr.hops[i].mx, false);
 			routed = cr.nhops > 0;
 			config_route_free(&cr);
-		} else {
+		} else if (!res->fail) {
 			log_error("queue domain=%s event=bad-route reason=\"%s\"", domain,
 			          buf_cstr(&err));
 			routed = true; /* no target: a temporary failure, not the MX */
+		} else {
+			config_route_free(&cr);
+			routed = true;
 		}
 	}
 	buf_free(&err);

@@ -8,13 +8,15 @@
  * batch kicks again at once.
  *
  * Jobs. The recipients of one claim are grouped by message and then by
- * domain; each group is a job, put in line at its destination. A destination
+ * domain; each group is a job, put in line at its destination: its domain and
+ * the message's source-IP pool (queue_pool.c). A destination
  * resolves its route once (queue_route.c) and keeps it for
  * QUEUE_ROUTE_CACHE_SECONDS; a route failure finishes every job in line.
  *
  * Sessions. dispatch() starts sessions while the destination and the whole
  * runner are under their limits ([queue] max_connections_per_destination,
- * max_connections). A job's message is read from the store only when its
+ * max_connections) and the pool has a free address (else jobs wait; with no
+ * usable address at all they are deferred). A job's message is read from the store only when its
  * session starts. A session that finished a job takes the next job in line of
  * its destination (up to max_messages_per_connection), else it is closed.
  *
@@ -54,15 +56,21 @@ static unsigned dest_hash(const char *s)
 	return h % QUEUE_DEST_BUCKETS;
 }
 
-static struct queue_dest *dest_get(struct queue *q, const char *domain)
+static bool same_pool(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static struct queue_dest *dest_get(struct queue *q, const char *domain, const char *pool)
 {
 	unsigned b = dest_hash(domain);
 	for (struct queue_dest *d = q->dests[b]; d; d = d->next)
-		if (strcmp(d->domain, domain) == 0)
+		if (strcmp(d->domain, domain) == 0 && same_pool(d->pool_name, pool))
 			return d;
 	struct queue_dest *d = xcalloc(1, sizeof *d);
 	d->q = q;
 	d->domain = xstrdup(domain);
+	d->pool_name = pool ? xstrdup(pool) : NULL;
 	d->next = q->dests[b];
 	q->dests[b] = d;
 	return d;
@@ -73,6 +81,7 @@ static void dest_free(struct queue_dest *d)
 	queue_route_cancel(&d->resolving);
 	queue_route_free(&d->route);
 	free(d->domain);
+	free(d->pool_name);
 	free(d);
 }
 
@@ -195,6 +204,7 @@ static void job_add_rcpt(struct queue_qjob *j, const struct store_queue_item *it
 	j->pub.rcpts = xrealloc(j->pub.rcpts, (n + 1) * sizeof *j->pub.rcpts);
 	j->rcpt_ids = xrealloc(j->rcpt_ids, (n + 1) * sizeof *j->rcpt_ids);
 	j->attempts = xrealloc(j->attempts, (n + 1) * sizeof *j->attempts);
+	j->delay_warned = xrealloc(j->delay_warned, (n + 1) * sizeof *j->delay_warned);
 	j->pub.rcpts[n] = (struct queue_job_rcpt){
 	        xstrdup(it->rcpt),
 	        it->dsn_notify ? xstrdup(it->dsn_notify) : NULL,
@@ -202,6 +212,7 @@ static void job_add_rcpt(struct queue_qjob *j, const struct store_queue_item *it
 	};
 	j->rcpt_ids[n] = it->rcpt_id;
 	j->attempts[n] = it->attempts;
+	j->delay_warned[n] = it->delay_warned;
 	j->pub.nrcpts = n + 1;
 }
 
@@ -215,6 +226,8 @@ static void make_jobs(struct queue *q, const struct store_queue_item *items, siz
 			end++;
 		bool *taken = xcalloc(end - i, sizeof *taken);
 		struct buf dom = BUF_INIT, other = BUF_INIT;
+		const char *pool =
+		        queue_pool_choose(q, items[i].pool, items[i].env_from, items[i].queue_id);
 		for (size_t a = i; a < end; a++) {
 			if (taken[a - i])
 				continue;
@@ -232,7 +245,7 @@ static void make_jobs(struct queue *q, const struct store_queue_item *items, siz
 				job_add_rcpt(j, &items[b]);
 			}
 			j->results = xcalloc(j->pub.nrcpts, sizeof *j->results);
-			dest_push(q, dest_get(q, buf_cstr(&dom)), j);
+			dest_push(q, dest_get(q, buf_cstr(&dom), pool), j);
 		}
 		buf_free(&dom);
 		buf_free(&other);
@@ -253,6 +266,8 @@ static struct queue_link *link_new(struct queue *q, struct queue_dest *d)
 	q->links = l;
 	d->active++;
 	q->active++;
+	if (d->pool)
+		queue_pool_sessions(d->pool, 1);
 	return l;
 }
 
@@ -266,6 +281,8 @@ static void link_free(struct queue *q, struct queue_link *l)
 		l->next->prev = l->prev;
 	l->dest->active--;
 	q->active--;
+	if (l->dest->pool)
+		queue_pool_sessions(l->dest->pool, -1);
 	free(l);
 }
 
@@ -320,8 +337,8 @@ static void on_route(enum queue_route_result r, struct queue_route *route, const
 		memset(route, 0, sizeof *route);
 		d->route_ok = true;
 		d->route_until = time_mono_ms() + QUEUE_ROUTE_CACHE_SECONDS * 1000;
-		log_debug("queue domain=%s event=route hops=%zu first=%s", d->domain,
-		          d->route.nhops, d->route.hops[0].ip);
+		log_debug("queue domain=%s pool=%s event=route hops=%zu first=%s", d->domain,
+		          d->pool_name ? d->pool_name : "-", d->route.nhops, d->route.hops[0].ip);
 		dispatch(q);
 		return;
 	}
@@ -335,6 +352,35 @@ static void on_route(enum queue_route_result r, struct queue_route *route, const
 	struct queue_qjob *j;
 	while ((j = dest_pop(q, d)) != NULL)
 		job_fail(j, &res);
+}
+
+/*
+ * May d start a session as far as its pool goes? Without a pool, yes. When no
+ * address of the pool can be used, the jobs waiting are deferred.
+ */
+static bool pool_ready(struct queue *q, struct queue_dest *d)
+{
+	if (!d->pool_name)
+		return true;
+	if (!d->pool)
+		d->pool = queue_pool_get(q, d->pool_name);
+	struct buf why = BUF_INIT;
+	enum queue_pool_room room = QUEUE_POOL_NONE;
+	if (d->pool)
+		room = queue_pool_room(d->pool, &why);
+	else
+		buf_printf(&why, "pool %s is not configured", d->pool_name);
+	if (room == QUEUE_POOL_NONE) {
+		log_info("queue domain=%s pool=%s event=no-source jobs=%zu reason=\"%s\"",
+		         d->domain, d->pool_name, d->njobs, buf_cstr(&why));
+		struct queue_result res = {
+		        .status = QUEUE_DEFERRED, .reply = buf_cstr(&why), .status_code = "4.3.0"};
+		struct queue_qjob *j;
+		while ((j = dest_pop(q, d)) != NULL)
+			job_fail(j, &res);
+	}
+	buf_free(&why);
+	return room == QUEUE_POOL_ROOM;
 }
 
 static void dispatch(struct queue *q)
@@ -354,12 +400,15 @@ static void dispatch(struct queue *q)
 				continue;
 			}
 			while (d->njobs > 0 && d->active < per_dest && q->active < global) {
+				if (!pool_ready(q, d))
+					break;
 				struct queue_qjob *j = next_job(q, d);
 				if (!j)
 					break;
 				struct queue_link *l = link_new(q, d);
 				l->job = j;
 				j->link = l;
+				d->route.pool = d->pool;
 				l->session = q->tr->open(q->tr_ctx, &d->route, &j->pub);
 			}
 		}
@@ -449,6 +498,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	dest_collect(q);
 	follow_resolver(q);
+	queue_pools_sync(q);
+	dispatch(q); /* a pool address may be back, or a pool less busy */
 	if (q->claiming || q->waiting >= QUEUE_CLAIM_BATCH / 2)
 		return;
 	int64_t when;
@@ -513,6 +564,7 @@ int queue_start(struct queue *q, struct buf *err)
 		return -1;
 	}
 	store_queue_notify(q->st, on_store_notify, q);
+	queue_pools_sync(q);
 	q->recovering = true;
 	store_op_init(&q->recover_op, STORE_OP_QUEUE_ADMIN);
 	q->recover_op.u.queue.action = STORE_QUEUE_RECOVER;
@@ -568,6 +620,7 @@ void queue_free(struct queue **qp)
 			dest_free(d);
 		}
 	}
+	queue_pools_free(q);
 	dns_free(&q->dns);
 	free(q->dns_resolver);
 	event_free(q->timer);

@@ -53,10 +53,12 @@ extern const struct conn_handler smtp_conn_handler;
  *
  * Delivers the queue's jobs (queue.h) over SMTP: a session tries the hops of its
  * route in order (connection refused or lost, a greeting that is not 2xx, TLS
- * that is required and missing or failing: the next hop), says EHLO (HELO when
- * refused), takes STARTTLS whenever offered (opportunistic, no certificate
- * check unless the route says verify; a failed handshake is retried in clear
- * once, unless TLS is required), pipelines MAIL and RCPT when PIPELINING is
+ * that is required and missing or failing: the next hop), binds an address of
+ * the route's source pool when it has one, says EHLO (HELO when refused) with
+ * that address's name, takes STARTTLS whenever offered (opportunistic, no
+ * certificate check unless the route says verify; a failed handshake is retried
+ * in clear once, unless TLS is required), authenticates to a smarthost whose
+ * route has credentials (AUTH PLAIN or LOGIN, after TLS only), pipelines MAIL and RCPT when PIPELINING is
  * offered, announces SIZE, BODY=8BITMIME and SMTPUTF8 as the message needs
  * (bouncing it when the server cannot take it), passes RFC 3461 parameters to a
  * server with DSN, sends the message with BDAT when CHUNKING is offered and

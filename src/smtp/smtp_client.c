@@ -9,6 +9,14 @@
  * matched in order; without it each waits for its reply. The read timeout is
  * the RFC 5321 timeout of the reply expected first.
  *
+ * Source addresses: when the route has a pool, each connection binds an
+ * address of the pool of the hop's family before it connects (one that cannot
+ * be bound is reported and the next is taken), says EHLO with that address's
+ * name, and reports whether the connection came up (queue.h). Smarthosts: a
+ * route with credentials authenticates (AUTH PLAIN, else LOGIN) after
+ * STARTTLS and before the first transaction; credentials never go in clear
+ * (such a route requires TLS) and are never logged.
+ *
  * Lifetime: a session is never freed inside its own callbacks. kill() marks it
  * dead and activates `step_ev`, whose callback frees it; every callback starts
  * by checking `dead`. open() and send() only schedule work on `step_ev`, so the
@@ -33,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define CLIENT_MAX_INPUT (64 * 1024) /* buffered input before reading pauses */
 #define CLIENT_MAX_EXPECT 8          /* kinds of replies in flight before RCPTs */
@@ -54,6 +63,9 @@ enum cl_state {
 	CL_STARTTLS,
 	CL_HANDSHAKE, /* TLS handshake */
 	CL_EHLO_TLS,
+	CL_AUTH,        /* AUTH PLAIN sent, or LOGIN's password: 235 expected */
+	CL_AUTH_USER,   /* AUTH LOGIN sent: 334 for the user name expected */
+	CL_AUTH_PASS,   /* LOGIN's user name sent: 334 for the password expected */
 	CL_READY,       /* between transactions */
 	CL_TRANSACTION, /* replies of MAIL/RCPT/DATA/BDAT/RSET expected */
 	CL_QUIT,
@@ -79,6 +91,8 @@ struct cl_session {
 	enum cl_state state;
 	bool dead, reported_dead;
 	bool tls, skip_tls, started_tls;
+	bool authed; /* the route's credentials were accepted on this connection */
+	const struct queue_source *source; /* the pool address bound, or NULL */
 	char tls_info[128];
 	char source_ip[INET6_ADDRSTRLEN];
 	struct smtp_reply_parser parser;
@@ -262,8 +276,17 @@ static void fail_session(struct cl_session *s, const char *why)
 
 /* ---- hops ------------------------------------------------------------------------------ */
 
+static void release_source(struct cl_session *s)
+{
+	if (s->source)
+		queue_source_release(s->source);
+	s->source = NULL;
+}
+
 static void drop_connection(struct cl_session *s)
 {
+	release_source(s);
+	s->authed = false;
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -345,8 +368,74 @@ static void bev_tls_errors(struct bufferevent *bev, struct buf *out)
 static void send_ehlo(struct cl_session *s, enum cl_state next)
 {
 	s->state = next;
-	send_line(s, "%s %s", next == CL_HELO ? "HELO" : "EHLO", s->cl->cfg->hostname);
+	send_line(s, "%s %s", next == CL_HELO ? "HELO" : "EHLO",
+	          s->source ? s->source->ehlo : s->cl->cfg->hostname);
 	set_timeouts(s, SMTP_CLIENT_COMMAND_TIMEOUT);
+}
+
+/* Sends "shown secret": the log shows only what is shown. */
+static void send_secret(struct cl_session *s, const char *shown, const char *secret)
+{
+	log_debug("smtp-out host=%s ip=%s send=%s(credentials)", s->cur->host, s->cur->ip, shown);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	evbuffer_add_printf(out, "%s%s\r\n", shown, secret);
+	set_timeouts(s, SMTP_CLIENT_COMMAND_TIMEOUT);
+}
+
+static void send_base64_secret(struct cl_session *s, const char *shown, const void *data,
+                               size_t len)
+{
+	struct buf b64 = BUF_INIT;
+	base64_encode(&b64, data, len);
+	send_secret(s, shown, buf_cstr(&b64));
+	explicit_bzero(b64.data, b64.len);
+	buf_free(&b64);
+}
+
+/* The route's credentials (RFC 4954): PLAIN when offered, else LOGIN. */
+static void start_auth(struct cl_session *s)
+{
+	const char *user = s->route.auth_user, *pass = s->route.auth_password;
+	if (s->caps.auth_plain) {
+		size_t ul = strlen(user), pl = strlen(pass);
+		char *msg = xcalloc(1, ul + pl + 3);
+		memcpy(msg + 1, user, ul); /* authzid empty, NUL, user, NUL, password */
+		memcpy(msg + ul + 2, pass, pl);
+		s->state = CL_AUTH;
+		send_base64_secret(s, "AUTH PLAIN ", msg, ul + pl + 2);
+		explicit_bzero(msg, ul + pl + 2);
+		free(msg);
+	} else if (s->caps.auth_login) {
+		s->state = CL_AUTH_USER;
+		send_line(s, "AUTH LOGIN");
+		set_timeouts(s, SMTP_CLIENT_COMMAND_TIMEOUT);
+	} else {
+		hop_failed(s, false,
+		           "%s[%s] offers no AUTH PLAIN or LOGIN for the route's credentials",
+		           s->cur->host, s->cur->ip);
+	}
+}
+
+/* Replies to AUTH. */
+static void on_auth_reply(struct cl_session *s, const char *text)
+{
+	int code = s->reply.code;
+	if (s->state == CL_AUTH && code == 235) {
+		s->authed = true;
+		log_info("smtp-out host=%s ip=%s event=authenticated user=%s", s->cur->host,
+		         s->cur->ip, s->route.auth_user);
+		s->state = CL_READY;
+		begin_transaction(s);
+	} else if (s->state == CL_AUTH_USER && code == 334) {
+		s->state = CL_AUTH_PASS;
+		send_base64_secret(s, "", s->route.auth_user, strlen(s->route.auth_user));
+	} else if (s->state == CL_AUTH_PASS && code == 334) {
+		s->state = CL_AUTH;
+		send_base64_secret(s, "", s->route.auth_password, strlen(s->route.auth_password));
+	} else {
+		hop_failed(s, false, "%s[%s] refused AUTH as %s: %s", s->cur->host, s->cur->ip,
+		           s->route.auth_user, text);
+	}
 }
 
 static void start_tls(struct cl_session *s)
@@ -400,6 +489,10 @@ static void after_ehlo(struct cl_session *s)
 	if (!s->tls && s->route.require_tls) {
 		hop_failed(s, false, "TLS is required but %s[%s] does not offer STARTTLS",
 		           s->cur->host, s->cur->ip);
+		return;
+	}
+	if (s->route.auth_user && !s->authed) {
+		start_auth(s);
 		return;
 	}
 	s->state = CL_READY;
@@ -472,6 +565,11 @@ static void on_setup_reply(struct cl_session *s)
 			s->skip_tls = true; /* go on in clear with what EHLO said */
 			after_ehlo(s);
 		}
+		break;
+	case CL_AUTH:
+	case CL_AUTH_USER:
+	case CL_AUTH_PASS:
+		on_auth_reply(s, buf_cstr(&r));
 		break;
 	default:
 		fail_session(s, "unexpected reply");
@@ -711,6 +809,9 @@ static void handle_reply(struct cl_session *s)
 	case CL_HELO:
 	case CL_STARTTLS:
 	case CL_EHLO_TLS:
+	case CL_AUTH:
+	case CL_AUTH_USER:
+	case CL_AUTH_PASS:
 		on_setup_reply(s);
 		break;
 	case CL_TRANSACTION:
@@ -783,6 +884,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == CL_CONNECTING) {
 			note_source(s);
+			if (s->source)
+				queue_source_report(s->source, QUEUE_SOURCE_OK, s->cur->ip, "");
 			s->state = CL_GREETING;
 			set_timeouts(s, SMTP_CLIENT_GREETING_TIMEOUT);
 			log_debug("smtp-out host=%s ip=%s port=%u event=connected", s->cur->host,
@@ -819,8 +922,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	ERR_clear_error();
 	switch (s->state) {
 	case CL_CONNECTING:
-		hop_failed(s, false, "connect to %s[%s]:%u: %s", s->cur->host, s->cur->ip,
-		           s->cur->port, buf_cstr(&why));
+		if (s->source)
+			queue_source_report(s->source, QUEUE_SOURCE_CONNECT_FAILED, s->cur->ip,
+			                    buf_cstr(&why));
+		hop_failed(s, false, "connect to %s[%s]:%u%s%s: %s", s->cur->host, s->cur->ip,
+		           s->cur->port, s->source ? " from " : "", s->source ? s->source->ip : "",
+		           buf_cstr(&why));
 		break;
 	case CL_HANDSHAKE:
 		if (!s->route.require_tls)
@@ -834,6 +941,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	case CL_HELO:
 	case CL_STARTTLS:
 	case CL_EHLO_TLS:
+	case CL_AUTH:
+	case CL_AUTH_USER:
+	case CL_AUTH_PASS:
 		hop_failed(s, false, "%s[%s] before the transaction: %s", s->cur->host, s->cur->ip,
 		           buf_cstr(&why));
 		break;
@@ -859,6 +969,63 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	buf_free(&why);
 }
 
+/*
+ * A socket bound to an address of the route's pool for a connection of
+ * family; an address that cannot be bound is reported (and so left out) and
+ * the next one taken. -1 when none is left (the hop failed).
+ */
+static evutil_socket_t bind_source(struct cl_session *s, int family)
+{
+	for (;;) {
+		struct buf why = BUF_INIT;
+		const struct queue_source *src = queue_source_acquire(s->route.pool, family, &why);
+		if (!src) {
+			hop_failed(s, false, "no source address for %s[%s]: %s", s->cur->host,
+			           s->cur->ip, buf_cstr(&why));
+			buf_free(&why);
+			return -1;
+		}
+		buf_free(&why);
+		struct sockaddr_storage la;
+		memset(&la, 0, sizeof la);
+		socklen_t lalen;
+		if (family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&la;
+			a->sin_family = AF_INET;
+			inet_pton(AF_INET, src->ip, &a->sin_addr);
+			lalen = sizeof *a;
+		} else {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&la;
+			a->sin6_family = AF_INET6;
+			inet_pton(AF_INET6, src->ip, &a->sin6_addr);
+			lalen = sizeof *a;
+		}
+		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			int e = errno;
+			queue_source_release(src);
+			hop_failed(s, false, "cannot create a socket: %s", strerror(e));
+			return -1;
+		}
+		/* The port is chosen at connect(), per destination: many connections
+		   from one address do not run out of ports at bind(). */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+		if (bind(fd, (struct sockaddr *)&la, lalen) == 0) {
+			s->source = src;
+			log_debug("smtp-out host=%s ip=%s source=%s event=bound", s->cur->host,
+			          s->cur->ip, src->ip);
+			return fd;
+		}
+		int e = errno;
+		close(fd);
+		char *text = xasprintf("cannot bind %s: %s", src->ip, strerror(e));
+		queue_source_report(src, QUEUE_SOURCE_BIND_FAILED, s->cur->ip, text);
+		queue_source_release(src);
+		free(text);
+	}
+}
+
 static void connect_next(struct cl_session *s)
 {
 	if (s->hop >= s->route.nhops) {
@@ -879,7 +1046,10 @@ static void connect_next(struct cl_session *s)
 		hop_failed(s, false, "bad address %s", s->cur->ip);
 		return;
 	}
-	s->bev = bufferevent_socket_new(s->cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	evutil_socket_t fd = -1;
+	if (s->route.pool && (fd = bind_source(s, ss.ss_family)) < 0)
+		return;
+	s->bev = bufferevent_socket_new(s->cl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->bev)
 		panic("smtp_client: cannot create a bufferevent");
 	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
@@ -893,6 +1063,9 @@ static void connect_next(struct cl_session *s)
 	          s->cur->port);
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, sslen) < 0) {
 		int e = EVUTIL_SOCKET_ERROR();
+		if (s->source)
+			queue_source_report(s->source, QUEUE_SOURCE_CONNECT_FAILED, s->cur->ip,
+			                    e ? evutil_socket_error_to_string(e) : "failed");
 		hop_failed(s, false, "connect to %s[%s]:%u: %s", s->cur->host, s->cur->ip,
 		           s->cur->port, e ? evutil_socket_error_to_string(e) : "failed");
 	}
@@ -926,11 +1099,17 @@ static void session_free(struct cl_session *s)
 	if (s->bev)
 		bufferevent_free(s->bev);
 	event_free(s->step_ev);
+	release_source(s);
 	for (size_t i = 0; i < s->route.nhops; i++) {
 		free(s->route.hops[i].host);
 		free(s->route.hops[i].ip);
 	}
 	free(s->route.hops);
+	free(s->route.auth_user);
+	if (s->route.auth_password) {
+		explicit_bzero(s->route.auth_password, strlen(s->route.auth_password));
+		free(s->route.auth_password);
+	}
 	smtp_reply_parser_free(&s->parser);
 	smtp_reply_free(&s->reply);
 	buf_free(&s->last_error);
@@ -950,6 +1129,8 @@ static void *client_open(void *ctx, const struct queue_route *route, struct queu
 		s->route.hops[i] =
 		        (struct queue_hop){xstrdup(route->hops[i].host), xstrdup(route->hops[i].ip),
 		                           route->hops[i].port};
+	s->route.auth_user = route->auth_user ? xstrdup(route->auth_user) : NULL;
+	s->route.auth_password = route->auth_password ? xstrdup(route->auth_password) : NULL;
 	s->job = job;
 	smtp_reply_parser_init(&s->parser);
 	smtp_reply_init(&s->reply);
@@ -985,6 +1166,7 @@ static void client_close(void *session)
 	}
 	s->state = CL_QUIT;
 	s->nexpect = 0;
+	release_source(s); /* a connection that only says QUIT no longer counts */
 	send_line(s, "QUIT");
 	expect_push(s, EXPECT_QUIT);
 }

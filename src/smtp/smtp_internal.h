@@ -313,6 +313,7 @@ struct smtp_ehlo {
 	bool pipelining, starttls, eightbitmime, smtputf8, chunking, dsn, enhancedstatuscodes;
 	bool size;          /* SIZE was announced */
 	uint64_t size_max;  /* its limit, 0 = none given */
+	bool auth_plain, auth_login; /* SASL mechanisms of AUTH (or the old AUTH=) */
 };
 void smtp_reply_ehlo(const struct smtp_reply *r, struct smtp_ehlo *caps);
 

@@ -222,7 +222,20 @@ void smtp_reply_ehlo(const struct smtp_reply *r, struct smtp_ehlo *caps)
 			caps->dsn = true;
 		else if (keyword_is(line, "ENHANCEDSTATUSCODES", &rest))
 			caps->enhancedstatuscodes = true;
-		else if (keyword_is(line, "SIZE", &rest)) {
+		else if (keyword_is(line, "AUTH", &rest)) {
+			/* "AUTH PLAIN LOGIN", or the pre-standard "AUTH=LOGIN PLAIN" */
+			while (rest.len > 0) {
+				size_t n = 0;
+				while (n < rest.len && rest.p[n] != ' ')
+					n++;
+				struct str mech = {rest.p, n};
+				if (str_eq_nocase(mech, STR_LIT("PLAIN")))
+					caps->auth_plain = true;
+				else if (str_eq_nocase(mech, STR_LIT("LOGIN")))
+					caps->auth_login = true;
+				rest = str_trim((struct str){rest.p + n, rest.len - n});
+			}
+		} else if (keyword_is(line, "SIZE", &rest)) {
 			uint64_t v;
 			caps->size = true;
 			caps->size_max = rest.len && str_to_u64(rest, &v) ? v : 0;

@@ -200,6 +200,7 @@ static void op_free_results(struct store_op *op)
 			free(it->dsn_ret);
 			free(it->dsn_envid);
 			free(it->source);
+			free(it->pool);
 		}
 		xfree(&op->u.claim.items_r);
 		op->u.claim.nitems_r = 0;

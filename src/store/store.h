@@ -155,12 +155,14 @@ struct store_queue_item {
 	char *dsn_notify; /* NULL when none */
 	char *dsn_orcpt;  /* NULL when none */
 	unsigned attempts; /* attempts made before this one */
+	bool delay_warned; /* the sender was told of a delay already */
 	/* the message */
 	char *env_from; /* "" for <> */
 	char *dsn_ret;  /* NULL when none */
 	char *dsn_envid;
 	char *source;
 	int64_t account_id; /* 0 when none */
+	char *pool;         /* the source-IP pool its API key names, NULL when none */
 	int64_t blob_id;
 	uint64_t size;
 	int64_t created; /* seconds since the epoch */
@@ -178,6 +180,7 @@ struct store_queue_result {
 	const char *remote_ip;
 	const char *source_ip;
 	const char *tls; /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL */
+	bool delay_warned; /* the sender is told of the delay in this op (kept) */
 };
 
 enum store_queue_action {

@@ -223,7 +223,11 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  UNIQUE(domain_id, selector));",
 
-	/* 5: IMAP URLAUTH keys (RFC 4467), one per mailbox, made on first use;
+	/* 5: delay warnings. delay_warned is set once the sender was told that the
+	   recipient is delayed (RFC 3464 action delayed), so it is told once. */
+	"ALTER TABLE queue_rcpt ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;",
+
+	/* 6: IMAP URLAUTH keys (RFC 4467), one per mailbox, made on first use;
 	   forgetting one (RESETKEY) invalidates the URLs made with it. They go
 	   with their mailbox. */
 	"CREATE TABLE urlauth_key("

@@ -1496,13 +1496,15 @@ static int claim_messages(struct store_conn *c, struct store_queue_item *items, 
 			it->dsn_envid = p->dsn_envid ? xstrdup(p->dsn_envid) : NULL;
 			it->source = xstrdup(p->source);
 			it->account_id = p->account_id;
+			it->pool = p->pool ? xstrdup(p->pool) : NULL;
 			it->blob_id = p->blob_id;
 			it->size = p->size;
 			it->created = p->created;
 			continue;
 		}
 		sqlite3_stmt *st = stmt(c, "SELECT q.env_from, q.dsn_ret, q.dsn_envid, q.source, "
-					   "coalesce(q.account_id, 0), q.blob_id, b.size, q.created "
+					   "coalesce(q.account_id, 0), q.blob_id, b.size, q.created, "
+					   "nullif(q.pool, '') "
 					   "FROM queue_message q JOIN blob b ON b.id = q.blob_id "
 					   "WHERE q.id = ?");
 		sqlite3_bind_int64(st, 1, items[i].queue_id);
@@ -1520,6 +1522,7 @@ static int claim_messages(struct store_conn *c, struct store_queue_item *items, 
 		it->blob_id = sqlite3_column_int64(st, 5);
 		it->size = (uint64_t)sqlite3_column_int64(st, 6);
 		it->created = sqlite3_column_int64(st, 7);
+		it->pool = col_text_or_null(st, 8);
 		sqlite3_reset(st);
 	}
 	return SQLITE_OK;
@@ -1539,7 +1542,8 @@ static void op_queue_claim(struct store_conn *c, struct store_op *op)
 				   "  SELECT id FROM queue_rcpt WHERE state IN ('queued', 'deferred')"
 				   "  AND next_attempt <= ?2 AND held = 0 AND lease <= ?2"
 				   "  ORDER BY next_attempt, id LIMIT ?3) "
-				   "RETURNING id, queue_id, rcpt, dsn_notify, dsn_orcpt, attempts");
+				   "RETURNING id, queue_id, rcpt, dsn_notify, dsn_orcpt, attempts, "
+				   "delay_warned");
 	sqlite3_bind_int64(st, 1, now + op->u.claim.lease);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, (int64_t)max);
@@ -1554,6 +1558,7 @@ static void op_queue_claim(struct store_conn *c, struct store_op *op)
 		it->dsn_notify = col_text_or_null(st, 3);
 		it->dsn_orcpt = col_text_or_null(st, 4);
 		it->attempts = (unsigned)sqlite3_column_int64(st, 5);
+		it->delay_warned = sqlite3_column_int(st, 6) != 0;
 	}
 	sqlite3_reset(st);
 	op->u.claim.items_r = items;
@@ -1679,7 +1684,8 @@ static void op_queue_outcome(struct store_conn *c, struct store_op *op)
 			c, "UPDATE queue_rcpt SET state = ?1, attempts = attempts + ?2, "
 			   "next_attempt = CASE WHEN ?3 > 0 THEN ?3 ELSE next_attempt END, "
 			   "last_reply = coalesce(?4, last_reply), route = coalesce(?5, route), "
-			   "source_ip = coalesce(?6, source_ip), lease = 0 "
+			   "source_ip = coalesce(?6, source_ip), lease = 0, "
+			   "delay_warned = max(delay_warned, ?8) "
 			   "WHERE id = ?7 AND state IN ('queued', 'deferred') "
 			   "RETURNING queue_id, rcpt, attempts");
 		bind_text(st, 1, r->state);
@@ -1689,6 +1695,7 @@ static void op_queue_outcome(struct store_conn *c, struct store_op *op)
 		bind_text(st, 5, r->mx);
 		bind_text(st, 6, r->source_ip);
 		sqlite3_bind_int64(st, 7, r->rcpt_id);
+		sqlite3_bind_int(st, 8, r->delay_warned ? 1 : 0);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_DONE) {
 			/* Removed (or finished) while it was being delivered. */

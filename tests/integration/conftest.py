@@ -166,6 +166,9 @@ class Petrel:
                 self.write_config(self.overrides)
 
     def _start(self, wait):
+        # A restart appends to the same file: only a "ready" line after this
+        # point counts.
+        seen = os.path.getsize(self.stdout_path) if os.path.exists(self.stdout_path) else 0
         self.out = open(self.stdout_path, "ab")
         self.err = open(self.log_path, "ab")
         self.proc = subprocess.Popen([PETREL_BIN, "-c", self.config_path, "serve"],
@@ -173,7 +176,7 @@ class Petrel:
         if wait:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                if "ready pid=" in self.stdout():
+                if "ready pid=" in self.stdout()[seen:]:
                     break
                 if self.proc.poll() is not None:
                     raise AssertionError("petrel serve exited %d:\n%s" % (

@@ -104,6 +104,7 @@ class Sink:
             self.messages.append({
                 "from": envelope.mail_from, "rcpts": list(envelope.rcpt_tos),
                 "data": envelope.original_content, "peer": session.peer[0],
+                "helo": session.host_name,
                 "session": id(session), "tls": session.ssl is not None,
                 "options": list(envelope.mail_options),
             })
@@ -166,12 +167,14 @@ class World:
         self.sinks.append(s)
         return s
 
-    def server(self, queue=None, routes=None, provision=True):
+    def server(self, queue=None, routes=None, provision=True, extra=None):
         cfg = {"dns": {"resolver": "127.0.0.1:%d" % self.dns_port},
                "queue": {"mx_port": str(self.port), "retry": "1s"}}
         cfg["queue"].update(queue or {})
         if routes:
             cfg["routes"] = routes
+        for section, kv in (extra or {}).items():
+            cfg.setdefault(section, {}).update(kv)
         p = self.factory(cfg)
         if provision:
             p.provision()

@@ -960,6 +960,198 @@ static void test_routes_round_trip_and_a_later_text_replaces_them(void **state)
 	buf_free(&err);
 }
 
+static void test_a_route_may_carry_smarthost_credentials(void **state)
+{
+	struct config_route r;
+	struct buf err = BUF_INIT;
+	assert_int_equal(config_parse_route("[relay.example.net]:587 auth=relay:pa:ss", &r, &err),
+	                 0);
+	assert_string_equal(r.auth_user, "relay");
+	assert_string_equal(r.auth_password, "pa:ss");
+	assert_null(r.auth_file);
+	assert_true(r.require_tls && !r.verify); /* credentials only over TLS */
+	config_route_free(&r);
+	assert_null(r.auth_user);
+	assert_int_equal(
+	        config_parse_route("[relay.example.net] verify auth-file=/etc/x.secret", &r, &err),
+	        0);
+	assert_null(r.auth_user);
+	assert_string_equal(r.auth_file, "/etc/x.secret");
+	assert_true(r.require_tls && r.verify);
+	config_route_free(&r);
+	static const struct {
+		const char *value, *error;
+	} bad[] = {
+	        {"[relay.example.net] auth=nopassword", "credentials must be USER:PASSWORD"},
+	        {"[relay.example.net] auth=:secret", "credentials must be USER:PASSWORD"},
+	        {"[relay.example.net] auth=user:", "credentials must be USER:PASSWORD"},
+	        {"[relay.example.net] auth-file=", "auth-file= needs a path"},
+	        {"[relay.example.net] auth=a:b auth-file=/x",
+	         "credentials given twice (auth= or auth-file=)"},
+	        {"mx auth=a:b", "auth= and auth-file= need a next hop (a smarthost)"},
+	        {"auth=a:b [relay.example.net]",
+	         "auth= and auth-file= need a next hop (a smarthost)"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		buf_reset(&err);
+		if (config_parse_route(bad[i].value, &r, &err) == 0)
+			fail_msg("'%s' was accepted", bad[i].value);
+		assert_string_equal(buf_cstr(&err), bad[i].error);
+		assert_null(r.auth_user);
+		assert_null(r.auth_file);
+	}
+	/* a secret is never quoted back */
+	parse_fails("[routes]\n* = [relay.example.net] auth=secret\n",
+	            "petrel.conf:2: [routes] *: credentials must be USER:PASSWORD");
+	buf_free(&err);
+}
+
+static void test_an_auth_file_holds_user_and_password_on_its_first_line(void **state)
+{
+	char *user, *password;
+	struct buf err = BUF_INIT;
+	const char text[] = "relay:with spaces: and colons\r\nignored\n";
+	assert_int_equal(config_parse_auth(text, strlen(text), &user, &password, &err), 0);
+	assert_string_equal(user, "relay");
+	assert_string_equal(password, "with spaces: and colons");
+	free(user);
+	free(password);
+	assert_int_equal(config_parse_auth("relay", 5, &user, &password, &err), -1);
+	assert_string_equal(buf_cstr(&err), "credentials must be USER:PASSWORD");
+	assert_null(user);
+	buf_reset(&err);
+	assert_int_equal(config_parse_auth("a:b\x01", 4, &user, &password, &err), -1);
+	assert_string_equal(buf_cstr(&err), "a control character in the credentials");
+	buf_free(&err);
+}
+
+static void test_pools_are_sections_with_addresses_and_a_sender_map(void **state)
+{
+	struct config cfg;
+	parse_ok(&cfg, "[pool.main]\naddresses = 192.0.2.10 mx1.example.com, 192.0.2.11,"
+	               "2001:db8::25 mx6.example.com\nehlo = out.example.com\nmax_connections = 4\n"
+	               "[pool.vip-2]\naddresses = 198.51.100.1\n"
+	               "[pools]\nExample.COM = main\nboss@example.com = vip-2\ndefault = main\n");
+	assert_int_equal(cfg.npools, 2);
+	const struct config_pool *m = config_pool_find(&cfg, "main");
+	assert_non_null(m);
+	assert_int_equal(m->naddrs, 3);
+	assert_string_equal(m->addrs[0].ip, "192.0.2.10");
+	assert_string_equal(m->addrs[0].ehlo, "mx1.example.com");
+	assert_null(m->addrs[1].ehlo);
+	assert_string_equal(m->addrs[2].ip, "2001:db8::25");
+	assert_string_equal(m->addrs[2].ehlo, "mx6.example.com");
+	assert_string_equal(m->ehlo, "out.example.com");
+	assert_int_equal(m->max_connections, 4);
+	const struct config_pool *v = config_pool_find(&cfg, "vip-2");
+	assert_non_null(v);
+	assert_null(v->ehlo);
+	assert_int_equal(v->max_connections, 0);
+	assert_null(config_pool_find(&cfg, "Main")); /* names are exact */
+	/* the whole address, then its domain, then default */
+	assert_string_equal(config_pool_for(&cfg, "Boss@Example.com"), "vip-2");
+	assert_string_equal(config_pool_for(&cfg, "alice@example.com"), "main");
+	assert_string_equal(config_pool_for(&cfg, "x@elsewhere.example"), "main");
+	assert_string_equal(config_pool_for(&cfg, ""), "main");
+	config_free(&cfg);
+	parse_ok(&cfg, "[pool.a]\naddresses = 192.0.2.1\n[pools]\nexample.com = a\n");
+	assert_null(config_pool_for(&cfg, "x@other.example"));
+	assert_null(config_pool_for(&cfg, ""));
+	config_free(&cfg);
+	parse_ok(&cfg, "");
+	assert_int_equal(cfg.npools, 0);
+	assert_null(config_pool_for(&cfg, "x@example.com"));
+	config_free(&cfg);
+}
+
+static void test_bad_pools_are_reported_at_their_line(void **state)
+{
+	parse_fails("[pool.main]\naddresses = 192.0.2.1, 10.0.0\n",
+	            "petrel.conf:2: [pool.main] addresses: not an IP address: '10.0.0'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1 bad_name\n",
+	            "petrel.conf:2: [pool.main] addresses: not a host name for EHLO: 'bad_name'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1 a.example b.example\n",
+	            "petrel.conf:2: [pool.main] addresses: not a host name for EHLO: "
+	            "'a.example b.example'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1,,192.0.2.2\n",
+	            "petrel.conf:2: [pool.main] addresses: empty address in the list");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1, 192.0.2.1\n",
+	            "petrel.conf:2: [pool.main] addresses: address listed twice: '192.0.2.1'");
+	parse_fails("[pool.main]\naddresses =\n",
+	            "petrel.conf:2: [pool.main] addresses: no address given");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1\nehlo = -bad\n",
+	            "petrel.conf:3: [pool.main] ehlo: not a valid DNS name: '-bad'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1\nmax_connections = many\n",
+	            "petrel.conf:3: [pool.main] max_connections: not a number: 'many'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1\nmax_connections = 100001\n",
+	            "petrel.conf:3: [pool.main] max_connections: must be 0 to 100000: '100001'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1\nsize = 3\n",
+	            "petrel.conf:3: [pool.main] unknown key 'size'");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1\naddresses = 192.0.2.2\n",
+	            "petrel.conf:3: [pool.main] duplicate key 'addresses' (first set on line 2)");
+	parse_fails("[pool.main]\naddresses = 192.0.2.1\n[smtp]\n[pool.main]\n",
+	            "petrel.conf:4: duplicate section [pool.main] (first on line 1)");
+	parse_fails("[pool.bad name]\n",
+	            "petrel.conf:1: [pool.bad name]: a pool's name is 1 to 32 letters, digits, "
+	            "'-' or '_'");
+	parse_fails("[pool]\n", "petrel.conf:1: unknown section [pool]");
+	parse_fails("[pool.NAME]\n", "petrel.conf:1: [pool.NAME] needs addresses");
+	parse_fails("[smtp]\n\n[pool.empty]\nehlo = x.example\n",
+	            "petrel.conf:3: [pool.empty] needs addresses");
+	parse_fails(
+	        "[pool.a]\naddresses = 192.0.2.1\n[pools]\nexample.com = a\nx@example.com = b\n",
+	        "petrel.conf:5: [pools] x@example.com: no pool named 'b' (no [pool.b] section)");
+	parse_fails(
+	        "[pools]\nnot a domain = a\n",
+	        "petrel.conf:2: [pools] not a domain: not a sender address, domain or 'default'");
+	parse_fails("[pools]\nexample.com = a b\n",
+	            "petrel.conf:2: [pools] example.com: not a pool name: 'a b'");
+	parse_fails("[pools]\n@example.com = a\n",
+	            "petrel.conf:2: [pools] @example.com: not a sender address, domain or "
+	            "'default'");
+}
+
+static void test_pools_round_trip_and_a_later_text_replaces_one(void **state)
+{
+	struct config a, b;
+	parse_ok(&a, "[pool.main]\naddresses = 192.0.2.10 mx1.example.com,192.0.2.11\n"
+	             "max_connections = 7\n[pools]\ndefault = main\n");
+	char *printed = print_of(&a);
+	assert_non_null(strstr(printed, "\n[pool.main]\naddresses = 192.0.2.10 mx1.example.com, "
+	                                "192.0.2.11\nehlo =\nmax_connections = 7\n"));
+	assert_non_null(strstr(printed, "\n[pools]\ndefault = main\n"));
+	struct buf err = BUF_INIT;
+	config_defaults(&b);
+	if (config_parse_text(&b, "printed", printed, strlen(printed), &err) != 0)
+		fail_msg("%s", buf_cstr(&err));
+	char *again = print_of(&b);
+	assert_string_equal(printed, again);
+	const char later[] = "[pool.main]\naddresses = 192.0.2.99\n";
+	if (config_parse_text(&b, "later", later, strlen(later), &err) != 0)
+		fail_msg("%s", buf_cstr(&err));
+	assert_int_equal(b.npools, 1);
+	assert_int_equal(b.pools[0].naddrs, 1);
+	assert_string_equal(b.pools[0].addrs[0].ip, "192.0.2.99");
+	assert_int_equal(b.pools[0].max_connections, 0);
+	free(printed);
+	free(again);
+	config_free(&a);
+	config_free(&b);
+	buf_free(&err);
+}
+
+static void test_delay_warning_and_source_suspend_are_durations(void **state)
+{
+	struct config cfg;
+	parse_ok(&cfg, "");
+	assert_int_equal(cfg.queue_delay_warning, 4 * 3600);
+	assert_int_equal(cfg.queue_source_suspend, 300);
+	config_free(&cfg);
+	value_gives("queue", "delay_warning", "0", NULL);
+	value_gives("queue", "delay_warning", "31d", "must be 0s to 30d: '31d'");
+	value_gives("queue", "source_suspend", "0", "must be 1s to 1d: '0'");
+}
+
 /* ---- files and the environment -------------------------------------------------- */
 
 static void test_the_example_file_parses_to_the_defaults(void **state)
@@ -1091,6 +1283,12 @@ int main(void)
 	        cmocka_unit_test(test_bad_routes_are_reported_at_their_line),
 	        cmocka_unit_test(test_a_route_reads_its_hops_and_policy),
 	        cmocka_unit_test(test_routes_round_trip_and_a_later_text_replaces_them),
+	        cmocka_unit_test(test_a_route_may_carry_smarthost_credentials),
+	        cmocka_unit_test(test_an_auth_file_holds_user_and_password_on_its_first_line),
+	        cmocka_unit_test(test_pools_are_sections_with_addresses_and_a_sender_map),
+	        cmocka_unit_test(test_bad_pools_are_reported_at_their_line),
+	        cmocka_unit_test(test_pools_round_trip_and_a_later_text_replaces_one),
+	        cmocka_unit_test(test_delay_warning_and_source_suspend_are_durations),
 	        cmocka_unit_test(test_the_example_file_parses_to_the_defaults),
 	        cmocka_unit_test(test_config_load_uses_the_path_then_PETREL_CONFIG_then_defaults),
 	        cmocka_unit_test(test_config_load_names_the_file_in_errors),

@@ -38,11 +38,15 @@ static void test_the_return_path_field_is_not_sent(void **state)
 	assert_int_equal(queue_message_start(L(m5)), strlen("Return-Path: <x@y>\n"));
 }
 
-static void test_notify_defaults_to_failure_and_never_means_none(void **state)
+static void test_notify_defaults_to_failure_and_delay_and_never_means_none(void **state)
 {
 	assert_true(queue_dsn_wanted(NULL, "FAILURE"));
 	assert_false(queue_dsn_wanted(NULL, "SUCCESS"));
-	assert_false(queue_dsn_wanted(NULL, "DELAY"));
+	assert_true(queue_dsn_wanted(NULL, "DELAY"));
+	assert_true(queue_dsn_wanted("", "DELAY"));
+	assert_false(queue_dsn_wanted("NEVER", "DELAY"));
+	assert_false(queue_dsn_wanted("FAILURE", "DELAY"));
+	assert_false(queue_dsn_wanted("SUCCESS", "DELAY"));
 	assert_true(queue_dsn_wanted("SUCCESS,FAILURE", "SUCCESS"));
 	assert_true(queue_dsn_wanted("success,failure", "FAILURE"));
 	assert_false(queue_dsn_wanted("SUCCESS", "FAILURE"));
@@ -172,6 +176,40 @@ static void test_a_success_report_says_relayed(void **state)
 	free(r);
 }
 
+static void test_a_delay_report_says_delayed_and_until_when(void **state)
+{
+	struct queue_dsn_rcpt late = {.rcpt = "x@remote.example",
+	                              .action = "delayed",
+	                              .status = "4.2.2",
+	                              .remote_mta = "mx.remote.example",
+	                              .diagnostic = "452 4.2.2 Mailbox full",
+	                              .retry_until = 1700432000};
+	char *r = build(false, &late, 1, "a@example.test");
+	assert_crlf_lines(r);
+	assert_non_null(strstr(r, "Subject: Delayed Mail (still being retried)\r\n"));
+	assert_non_null(strstr(r, "Action: delayed\r\n"));
+	assert_non_null(strstr(r, "Status: 4.2.2\r\n"));
+	assert_non_null(strstr(r, "Diagnostic-Code: smtp; 452 4.2.2 Mailbox full\r\n"));
+	assert_non_null(strstr(r, "Will-Retry-Until: Sun, 19 Nov 2023 22:13:20 +0000\r\n"));
+	assert_non_null(strstr(r, "has not been delivered yet"));
+	assert_non_null(strstr(r, "Content-Type: text/rfc822-headers\r\n"));
+	free(r);
+	/* with a failure in the same report: the failure leads, the delay is said */
+	struct queue_dsn_rcpt both[2] = {FAILED, late};
+	both[1].rcpt = "y@remote.example";
+	r = build(false, both, 2, "a@example.test");
+	assert_non_null(strstr(r, "Subject: Undelivered Mail Returned to Sender\r\n"));
+	assert_non_null(strstr(r, "Delivery to those marked delayed is still being tried."));
+	assert_non_null(strstr(r, "Action: failed\r\n"));
+	assert_non_null(strstr(r, "Action: delayed\r\n"));
+	/* Will-Retry-Until belongs to the delayed recipient only */
+	const char *until = strstr(r, "Will-Retry-Until");
+	assert_non_null(until);
+	assert_null(strstr(until + 1, "Will-Retry-Until"));
+	assert_true(strstr(r, "Will-Retry-Until") > strstr(r, "Final-Recipient: rfc822; y@"));
+	free(r);
+}
+
 static void test_our_own_reason_is_given_without_diagnostic_code(void **state)
 {
 	struct queue_dsn_rcpt nomx = {.rcpt = "x@nomail.example",
@@ -250,10 +288,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_the_return_path_field_is_not_sent),
-	        cmocka_unit_test(test_notify_defaults_to_failure_and_never_means_none),
+	        cmocka_unit_test(test_notify_defaults_to_failure_and_delay_and_never_means_none),
 	        cmocka_unit_test(test_a_failure_report_has_three_parts_of_the_right_types),
 	        cmocka_unit_test(test_ret_full_attaches_the_whole_message),
 	        cmocka_unit_test(test_a_success_report_says_relayed),
+	        cmocka_unit_test(test_a_delay_report_says_delayed_and_until_when),
 	        cmocka_unit_test(test_our_own_reason_is_given_without_diagnostic_code),
 	        cmocka_unit_test(test_a_long_remote_reply_is_folded),
 	        cmocka_unit_test(test_utf8_addresses_make_a_global_report),

@@ -347,6 +347,22 @@ static void test_ehlo_keywords_are_found_in_any_case(void **state)
 	assert_int_equal(c.size_max, 52428800);
 }
 
+static void test_auth_mechanisms_are_read_in_both_spellings(void **state)
+{
+	struct smtp_ehlo c;
+	ehlo_of("250-relay.example\r\n250-AUTH CRAM-MD5 plain\r\n250 SIZE\r\n", &c);
+	assert_true(c.auth_plain);
+	assert_false(c.auth_login);
+	ehlo_of("250-relay.example\r\n250-AUTH=LOGIN\r\n250 8BITMIME\r\n", &c);
+	assert_true(c.auth_login && !c.auth_plain);
+	ehlo_of("250-relay.example\r\n250-AUTH  LOGIN   PLAIN \r\n250 DSN\r\n", &c);
+	assert_true(c.auth_login && c.auth_plain);
+	ehlo_of("250-relay.example\r\n250-AUTH PLAINX LOGINS\r\n250-XAUTH PLAIN\r\n"
+	        "250 AUTH\r\n",
+	        &c);
+	assert_false(c.auth_login || c.auth_plain);
+}
+
 static void test_the_greeting_line_and_lookalikes_announce_nothing(void **state)
 {
 	struct smtp_ehlo c;
@@ -390,6 +406,7 @@ int main(void)
 	        cmocka_unit_test(test_format_makes_one_printable_line),
 	        cmocka_unit_test(test_format_cuts_long_text),
 	        cmocka_unit_test(test_ehlo_keywords_are_found_in_any_case),
+	        cmocka_unit_test(test_auth_mechanisms_are_read_in_both_spellings),
 	        cmocka_unit_test(test_the_greeting_line_and_lookalikes_announce_nothing),
 	        cmocka_unit_test(test_xtext_encodes_plus_equals_and_controls),
 	};

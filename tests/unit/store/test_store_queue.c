@@ -99,6 +99,16 @@ static int64_t sql_int(struct fx *f, const char *sql)
 	return v;
 }
 
+static void sql_exec(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
 static void assert_check_ok(struct fx *f)
 {
 	struct buf report = BUF_INIT, err = BUF_INIT;
@@ -303,6 +313,48 @@ static void test_a_deferral_records_the_reply_and_the_retry_time(void **state)
 	assert_int_equal(store_queue_next_due(f->st, now, &when, &err), STORE_NOT_FOUND);
 	buf_free(&err);
 	(void)qid;
+}
+
+static void test_a_claim_names_the_pool_and_the_delay_report_is_remembered(void **state)
+{
+	struct fx *f = *state;
+	int64_t q1 = enqueue(f, "a@example.test", ONE, BODY);
+	enqueue(f, "a@example.test", ONE, BODY "2");
+	char *sql =
+	        xasprintf("UPDATE queue_message SET pool = 'vip' WHERE id = %lld", (long long)q1);
+	sql_exec(f, sql);
+	free(sql);
+	struct store_op op;
+	claim(f, 0, 10, &op);
+	assert_int_equal(op.u.claim.nitems_r, 2);
+	assert_string_equal(op.u.claim.items_r[0].pool, "vip");
+	assert_null(op.u.claim.items_r[1].pool);
+	assert_false(op.u.claim.items_r[0].delay_warned);
+	int64_t now = (int64_t)time(NULL);
+	struct store_queue_result r[2] = {
+	        {.rcpt_id = op.u.claim.items_r[0].rcpt_id,
+	         .state = "deferred",
+	         .next_attempt = now,
+	         .attempted = true,
+	         .delay_warned = true},
+	        {.rcpt_id = op.u.claim.items_r[1].rcpt_id,
+	         .state = "deferred",
+	         .next_attempt = now,
+	         .attempted = true},
+	};
+	store_op_clear(&op);
+	assert_int_equal(outcome(f, r, 2, NULL, NULL), 0);
+	assert_int_equal(sql_int(f, "SELECT sum(delay_warned) FROM queue_rcpt"), 1);
+	claim(f, now, 10, &op);
+	assert_int_equal(op.u.claim.nitems_r, 2);
+	assert_true(op.u.claim.items_r[0].delay_warned);
+	assert_false(op.u.claim.items_r[1].delay_warned);
+	r[0].rcpt_id = op.u.claim.items_r[0].rcpt_id;
+	r[0].delay_warned = false; /* an outcome that does not report keeps the mark */
+	r[1].rcpt_id = op.u.claim.items_r[1].rcpt_id;
+	store_op_clear(&op);
+	assert_int_equal(outcome(f, r, 2, NULL, NULL), 0);
+	assert_int_equal(sql_int(f, "SELECT sum(delay_warned) FROM queue_rcpt"), 1);
 }
 
 static void test_final_outcomes_finish_the_message_and_keep_the_events(void **state)
@@ -631,6 +683,7 @@ int main(void)
 	        T(test_a_claim_takes_at_most_max),
 	        T(test_recover_drops_every_lease),
 	        T(test_a_deferral_records_the_reply_and_the_retry_time),
+	        T(test_a_claim_names_the_pool_and_the_delay_report_is_remembered),
 	        T(test_final_outcomes_finish_the_message_and_keep_the_events),
 	        T(test_an_outcome_for_a_removed_recipient_is_skipped),
 	        T(test_an_unknown_state_is_refused),
