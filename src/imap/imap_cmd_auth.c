@@ -26,7 +26,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 {
 	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE UNSELECT "
 	              "CHILDREN SPECIAL-USE ESEARCH CONDSTORE QRESYNC SEARCHRES WITHIN NOTIFY");
-	buf_puts(out, " URLAUTH URLAUTH=BINARY");
+	buf_puts(out, " URLAUTH URLAUTH=BINARY CATENATE");
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
 			buf_puts(out, " STARTTLS");

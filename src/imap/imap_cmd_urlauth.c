@@ -257,15 +257,20 @@ static void cut_partial(const struct imap_url *u, struct buf *data)
 	buf_truncate(data, len);
 }
 
-/* The bytes BODY.PEEK[section]<partial> gives. -1 when the section names nothing. */
+/* The bytes BODY.PEEK[section]<partial> gives, appended to out. -1 when the
+   section names nothing. */
 static int url_body(const struct imap_url *u, const struct url_msg *r, struct buf *out)
 {
 	struct imap_fetch_att all = {.item = IMAP_FETCH_BODY_SECTION, .kind = IMAP_SECTION_ALL};
 	const struct imap_fetch_att *a = u->has_section ? &u->section : &all;
-	if (imap_section_bytes(buf_cstr(&r->blob), r->blob.len, r->root, a, out) < 0)
-		return -1;
-	cut_partial(u, out);
-	return 0;
+	struct buf data = BUF_INIT;
+	int rc = imap_section_bytes(buf_cstr(&r->blob), r->blob.len, r->root, a, &data);
+	if (rc == 0) {
+		cut_partial(u, &data);
+		buf_append(out, data.data, data.len);
+	}
+	buf_free(&data);
+	return rc < 0 ? -1 : 0;
 }
 
 int imap_url_catenate_bytes(struct imap_session *s, struct str text, struct buf *out)

@@ -574,6 +574,14 @@ void imap_urlauth_token(const unsigned char *key, size_t keylen, const char *rum
    token. 0; -1 when it is invalid or names nothing ([BADURL]); -2 on a
    temporary store failure. */
 int imap_url_catenate_bytes(struct imap_session *s, struct str url, struct buf *out);
+/* imap_cmd_catenate.c: APPEND's CATENATE list (RFC 4469). The check: 0, or -1
+   with why for a BAD. The build, once the target mailbox is known to exist:
+   the message appended to msg; 0, or -1 with the text of the tagged NO in why
+   ("[BADURL url] ...", "[TOOBIG] ..."). */
+#define IMAP_MAX_CATENATE_PARTS 1000 /* TEXT and URL parts of one CATENATE */
+int imap_catenate_check(const struct imap_arg *list, struct buf *why);
+int imap_catenate(struct imap_session *s, const struct imap_arg *list, struct buf *msg,
+                  struct buf *why);
 void imap_cmd_genurlauth(struct imap_session *s);
 void imap_cmd_resetkey(struct imap_session *s);
 void imap_cmd_urlfetch(struct imap_session *s);

@@ -105,7 +105,7 @@ def rump(user, uid, access, mailbox="INBOX", extra=""):
 def test_capabilities_and_urlmech(petrel):
     c = session(petrel)
     caps = c.ok("c", "CAPABILITY")[0][0].split()
-    for cap in ("URLAUTH", "URLAUTH=BINARY"):
+    for cap in ("URLAUTH", "URLAUTH=BINARY", "CATENATE"):
         assert cap in caps, cap
     sel = c.ok("s", "SELECT INBOX")
     assert any(t == "* OK [URLMECH INTERNAL] URLAUTH mechanisms" for t, _ in sel), sel
@@ -302,3 +302,125 @@ def test_urlfetch_binary_and_bodypartstructure(petrel):
     # an invalid URL in the extended form is NIL
     out = bob.ok("f", 'URLFETCH ("%s" BINARY)' % (one[:-1] + ("0" if one[-1] != "0" else "1")))
     assert out[0][0].endswith(" NIL")
+
+
+# ---- CATENATE ---------------------------------------------------------------------------
+
+def catenate(c, tag, mailbox, parts, flags=""):
+    """APPEND mailbox [flags] CATENATE (parts): parts are ("TEXT", bytes) or
+    ("URL", str); literals are non-synchronising. Returns the responses."""
+    cmd = b"%s APPEND %s %sCATENATE (" % (tag.encode(), mailbox.encode(),
+                                          (flags + " ").encode() if flags else b"")
+    for i, (kind, value) in enumerate(parts):
+        cmd += b" " if i else b""
+        if kind == "TEXT":
+            cmd += b"TEXT {%d+}\r\n%s" % (len(value), value)
+        else:
+            cmd += b'URL "%s"' % value.encode()
+    return c.run(tag, cmd + b")\r\n")
+
+
+def fetch_body(c, mailbox, uid):
+    c.ok("s", "EXAMINE %s" % mailbox)
+    out = [r for r in c.ok("f", "UID FETCH %d BODY.PEEK[]" % uid) if " FETCH " in r[0]]
+    assert len(out) == 1 and len(out[0][1]) == 1, out
+    return out[0][1][0]
+
+
+def count(c, mailbox):
+    out = c.ok("st", "STATUS %s (MESSAGES)" % mailbox)
+    return int(re.search(r"MESSAGES (\d+)", out[0][0]).group(1))
+
+
+def test_catenate_builds_a_message_from_text_and_urls(petrel):
+    alice = session(petrel)
+    msg = message(subject="source", body="Source body.\r\nSecond line.\r\n")
+    uid = append(alice, "INBOX", msg)
+    alice.ok("c", "CREATE Drafts2")
+    uv = re.search(r"UIDVALIDITY (\d+)", alice.ok("st", "STATUS INBOX (UIDVALIDITY)")[0][0])
+    out = catenate(alice, "a", "Drafts2", [
+        ("TEXT", b"From: alice@example.test\r\nSubject: fwd\r\n\r\n"),
+        ("URL", "/INBOX/;uid=%d/;section=TEXT" % uid),
+        ("TEXT", b"--\r\n"),
+        ("URL", "/INBOX;UIDVALIDITY=%s/;UID=%d/;SECTION=HEADER.FIELDS%%20(SUBJECT)" % (
+            uv.group(1), uid)),
+        ("URL", "imap://alice@example.test/INBOX/;uid=%d/;section=TEXT/;partial=7.4" % uid),
+        ("URL", "/INBOX/;uid=%d/;partial=100000.1" % uid),  # past the end: nothing
+    ], flags="(\\Seen $Forwarded)")
+    m = re.match(r"a OK \[APPENDUID \d+ (\d+)\]", out[-1][0])
+    assert m, out
+    want = (b"From: alice@example.test\r\nSubject: fwd\r\n\r\nSource body.\r\nSecond line.\r\n"
+            b"--\r\nSubject: source\r\n\r\nbody")
+    assert fetch_body(alice, "Drafts2", int(m.group(1))) == want
+    flags = alice.ok("fl", "UID FETCH %s FLAGS" % m.group(1))[0][0]
+    assert "\\Seen" in flags and "$Forwarded" in flags
+    # a whole message, then a URLAUTH URL of another user's message
+    bob = session(petrel, BOB)
+    buid = append(bob, "INBOX", message(subject="from bob"))
+    bob_url = genurlauth(bob, rump("bob@example.test", buid, "user+" + ALICE,
+                                   extra="/;section=HEADER"))
+    out = catenate(alice, "b", "INBOX", [("URL", "/INBOX/;UID=%d" % uid), ("URL", bob_url)])
+    m = re.match(r"b OK \[APPENDUID \d+ (\d+)\]", out[-1][0])
+    assert m, out
+    assert fetch_body(alice, "INBOX", int(m.group(1))) == msg + message(subject="from bob").split(
+        b"\r\n\r\n")[0] + b"\r\n\r\n"
+
+
+def test_catenate_bad_urls_append_nothing(petrel):
+    alice = session(petrel)
+    bob = session(petrel, BOB)
+    uid = append(alice, "INBOX", message())
+    buid = append(bob, "INBOX", message(subject="bob's secret"))
+    bob.ok("c", "CREATE Private")
+    before = count(alice, "INBOX")
+    bad = ["/INBOX;UIDVALIDITY=12345/;UID=%d" % uid,        # another UIDVALIDITY
+           "/INBOX/;UID=%d" % (uid + 50),                     # no such message
+           "/INBOX/;UID=%d/;SECTION=9" % uid,                 # no such part
+           "/NoSuchBox/;UID=1",
+           "imap://bob@example.test/INBOX/;UID=%d" % buid,     # bob's, without authorisation
+           "imap://bob%%40example.test@%s/INBOX/;UID=%d" % (HOST, buid),
+           "/../bob@example.test/INBOX/;UID=%d" % buid,        # path tricks
+           "/INBOX%%2F..%%2F..%%2Fbob/;UID=%d" % buid,
+           "imap://alice@elsewhere.example/INBOX/;UID=%d" % uid,  # another server
+           "imap://bob@example.test/INBOX/;UID=%d;URLAUTH=anonymous" % buid,  # a rump
+           "imap://bob@example.test/INBOX/;UID=%d;URLAUTH=anonymous:internal:%s" % (
+               buid, "0" * 64),                                 # a forged token
+           "/INBOX/;UID=%d]x" % uid,
+           "not a url"]
+    for url in bad:
+        for parts in ([("URL", url)],
+                      [("TEXT", b"Subject: x\r\n\r\n"), ("URL", url), ("TEXT", b"tail\r\n")],
+                      [("URL", "/INBOX/;UID=%d" % uid), ("URL", url)]):
+            out = catenate(alice, "x", "INBOX", parts)
+            tagged = out[-1][0]
+            assert tagged.startswith("x NO [BADURL "), (url, out)
+            shown = url.replace("]", "?")
+            assert tagged.startswith("x NO [BADURL %s] " % shown), (url, tagged)
+    assert count(alice, "INBOX") == before
+    # the target mailbox is checked first
+    out = catenate(alice, "t", "Nowhere", [("URL", "/INBOX;UIDVALIDITY=1/;UID=1")])
+    assert out[-1][0].startswith("t NO [TRYCREATE]"), out
+    # malformed lists are BAD
+    for body in (b"CATENATE ()", b'CATENATE (TEXT "quoted")', b"CATENATE (URL)",
+                 b"CATENATE (FOO {1+}\r\nx)", b'CATENATE (URL "/INBOX/;UID=1" TEXT)'):
+        out = alice.run("m", b"m APPEND INBOX " + body + b"\r\n")
+        assert out[-1][0].startswith("m BAD"), (body, out)
+
+
+def test_catenate_larger_than_the_limit_is_toobig(petrel_factory):
+    p = petrel_factory({"smtp": {"max_message_size": "2K"}})
+    p.provision()
+    p.start()
+    alice = session(p)
+    uid = append(alice, "INBOX", message(body="x" * 1500 + "\r\n"))
+    before = count(alice, "INBOX")
+    out = catenate(alice, "t", "INBOX", [("URL", "/INBOX/;UID=%d" % uid),
+                                         ("URL", "/INBOX/;UID=%d" % uid)])
+    assert out[-1][0].startswith("t NO [TOOBIG]"), out
+    out = catenate(alice, "t2", "INBOX", [("URL", "/INBOX/;UID=%d" % uid),
+                                          ("TEXT", b"y" * 1000)])
+    assert out[-1][0].startswith("t2 NO [TOOBIG]"), out
+    assert count(alice, "INBOX") == before
+    out = catenate(alice, "ok", "INBOX", [("URL", "/INBOX/;UID=%d/;PARTIAL=0.100" % uid),
+                                          ("TEXT", b"y" * 1000)])
+    assert out[-1][0].startswith("ok OK"), out
