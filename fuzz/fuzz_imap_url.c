@@ -54,8 +54,8 @@ static void check_att(const struct imap_fetch_att *a)
 {
 	check(a->nparts <= IMAP_MAX_SECTION_PARTS, "too many parts");
 	check(a->nfields <= IMAP_MAX_URL_FIELDS, "too many fields");
-	bool fields = a->kind == IMAP_SECTION_HEADER_FIELDS ||
-	              a->kind == IMAP_SECTION_HEADER_FIELDS_NOT;
+	bool fields =
+	        a->kind == IMAP_SECTION_HEADER_FIELDS || a->kind == IMAP_SECTION_HEADER_FIELDS_NOT;
 	check(fields == (a->nfields > 0), "fields without HEADER.FIELDS");
 	check(a->kind != IMAP_SECTION_MIME || a->nparts > 0, "MIME without a part");
 	for (size_t i = 0; i < a->nparts; i++)

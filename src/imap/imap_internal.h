@@ -567,8 +567,8 @@ int imap_section_bytes(const char *msg, size_t len, const struct mime_part *root
 #define IMAP_URLAUTH_TOKEN_HEX 64 /* hex digits of an INTERNAL token */
 /* The INTERNAL mechanism's token for a URL's rump: HMAC-SHA256 under the
    mailbox's key, as lower-case hex, appended to out. */
-void imap_urlauth_token(const unsigned char *key, size_t keylen, const char *rump,
-                        size_t rump_len, struct buf *out);
+void imap_urlauth_token(const unsigned char *key, size_t keylen, const char *rump, size_t rump_len,
+                        struct buf *out);
 /* The bytes a URL names for CATENATE, appended to out: a URL relative to the
    server or naming the session's own user, or one carrying a valid URLAUTH
    token. 0; -1 when it is invalid or names nothing ([BADURL]); -2 on a
