@@ -28,6 +28,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 	              "CHILDREN SPECIAL-USE ESEARCH CONDSTORE QRESYNC SEARCHRES WITHIN "
 	              "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT "
 	              "CONTEXT=SEARCH CONTEXT=SORT NOTIFY");
+	buf_puts(out, " URLAUTH URLAUTH=BINARY CATENATE");
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
 			buf_puts(out, " STARTTLS");

@@ -157,8 +157,13 @@ static bool field_listed(const struct imap_fetch_att *a, const char *name, size_
    exist (the response is then an empty string, as RFC 9051 allows). */
 static int section_bytes(struct one *o, const struct imap_fetch_att *a, struct buf *out)
 {
-	const char *msg = buf_cstr(&o->blob);
-	const struct mime_part *root = need_root(o), *p = root;
+	return imap_section_bytes(buf_cstr(&o->blob), o->blob.len, need_root(o), a, out);
+}
+
+int imap_section_bytes(const char *msg, size_t len, const struct mime_part *root,
+                       const struct imap_fetch_att *a, struct buf *out)
+{
+	const struct mime_part *p = root;
 	if (a->nparts) {
 		struct buf num = BUF_INIT;
 		for (size_t i = 0; i < a->nparts; i++)
@@ -182,7 +187,7 @@ static int section_bytes(struct one *o, const struct imap_fetch_att *a, struct b
 		if (a->nparts)
 			buf_append(out, msg + p->body_offset, p->body_len);
 		else
-			buf_append(out, msg, o->blob.len);
+			buf_append(out, msg, len);
 		return 0;
 	case IMAP_SECTION_MIME:
 		buf_append(out, msg + p->header_offset, p->header_len);

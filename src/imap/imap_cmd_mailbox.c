@@ -150,6 +150,7 @@ void imap_cmd_select(struct imap_session *s)
 		buf_printf(&out, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
 	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n", uidnext);
+	buf_puts(&out, "* OK [URLMECH INTERNAL] URLAUTH mechanisms\r\n"); /* RFC 4467 6 */
 	if (s->condstore)
 		buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		           (unsigned long long)s->modseq);

@@ -64,14 +64,23 @@ static void append_done(struct imap_session *s, struct store_op *op)
 
 void imap_cmd_append(struct imap_session *s)
 {
-	/* APPEND mailbox [flags] [date-time] literal */
+	/* APPEND mailbox [flags] [date-time] (literal / CATENATE (parts)) */
 	size_t n = s->cmd.nargs;
 	const struct imap_arg *args = s->cmd.args;
-	if (n < 2 || n > 4 || args[n - 1].type != IMAP_ARG_LITERAL) {
+	/* CATENATE (RFC 4469): the message is built from parts (imap_cmd_catenate.c) */
+	bool catenate = n >= 3 && n <= 5 && args[n - 2].type == IMAP_ARG_ATOM &&
+	                str_eq_cstr_nocase(args[n - 2].value, "CATENATE");
+	size_t last = catenate ? n - 2 : n - 1; /* flags and date-time are before it */
+	if (n < 2 || (!catenate && (n > 4 || args[n - 1].type != IMAP_ARG_LITERAL))) {
 		imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date-time] {size}");
 		return;
 	}
-	struct buf name = BUF_INIT, why = BUF_INIT, err = BUF_INIT;
+	struct buf name = BUF_INIT, why = BUF_INIT, err = BUF_INIT, cat = BUF_INIT;
+	if (catenate && imap_catenate_check(&args[n - 1], &why) < 0) {
+		imap_bad(s, "%s", buf_cstr(&why));
+		buf_free(&why);
+		return;
+	}
 	uint32_t flags = 0;
 	char **keywords = NULL;
 	int64_t date = 0;
@@ -80,7 +89,7 @@ void imap_cmd_append(struct imap_session *s)
 		imap_bad(s, "Bad mailbox name");
 		goto fail;
 	}
-	for (size_t i = 1; i < n - 1; i++) {
+	for (size_t i = 1; i < last; i++) {
 		if (args[i].type == IMAP_ARG_LIST && i == 1) {
 			imap_strv_free(&keywords);
 			if (imap_arg_flags(&args[i], &flags, &keywords, false, &why) < 0) {
@@ -94,7 +103,7 @@ void imap_cmd_append(struct imap_session *s)
 			goto fail;
 		}
 	}
-	if (args[n - 1].binary) {
+	if (!catenate && args[n - 1].binary) {
 		imap_tagged(s, "NO", "[CANNOT] Binary APPEND is not supported");
 		goto fail;
 	}
@@ -106,10 +115,15 @@ void imap_cmd_append(struct imap_session *s)
 		                             : "[TRYCREATE] No such mailbox");
 		goto fail;
 	}
+	if (catenate && imap_catenate(s, &args[n - 1], &cat, &why) < 0) {
+		imap_tagged(s, "NO", "%s", buf_cstr(&why));
+		goto fail;
+	}
 	struct append_data *d = xcalloc(1, sizeof *d);
-	struct str msg = args[n - 1].value;
+	struct str msg = catenate ? str_buf(&cat) : args[n - 1].value;
 	char *copy = xmalloc(msg.len ? msg.len : 1);
 	memcpy(copy, msg.p, msg.len);
+	buf_free(&cat);
 	/* ENVELOPE and BODYSTRUCTURE are computed once, here, and cached. */
 	struct mime_part *root = NULL;
 	struct buf env = BUF_INIT, bs = BUF_INIT;
@@ -145,6 +159,7 @@ fail:
 	buf_free(&name);
 	buf_free(&why);
 	buf_free(&err);
+	buf_free(&cat);
 }
 
 /* ---- CHECK, CLOSE, UNSELECT, EXPUNGE --------------------------------------------------------- */

@@ -439,6 +439,62 @@ void imap_notify_spec_free(struct imap_notify_spec *spec);
 int imap_utf7_to_utf8(struct str in, struct buf *out);
 void imap_utf8_to_utf7(struct str in, struct buf *out);
 
+/* ---- IMAP URLs (imap_parse_url.c) --------------------------------------------------- */
+
+#define IMAP_MAX_URL 8192       /* bytes of one IMAP URL */
+#define IMAP_MAX_URL_FIELDS 100 /* header field names in a URL's HEADER.FIELDS section */
+
+/* RFC 4467 access identifiers. */
+enum imap_url_access {
+	IMAP_URL_ACCESS_NONE = 0, /* no ;URLAUTH= */
+	IMAP_URL_ACCESS_ANONYMOUS,
+	IMAP_URL_ACCESS_AUTHUSER,
+	IMAP_URL_ACCESS_USER,   /* "user+" userid */
+	IMAP_URL_ACCESS_SUBMIT, /* "submit+" userid */
+};
+
+/*
+ * An IMAP URL (RFC 5092) naming a message or a part of one: absolute
+ * ("imap://user@host/...", with URLAUTH's parts, RFC 4467) or relative to the
+ * server ("/mailbox/;UID=n...", CATENATE, RFC 4469). Strings are owned,
+ * decoded and NUL-terminated.
+ */
+struct imap_url {
+	bool absolute;
+	char *user;           /* the iuserinfo's userid, or NULL */
+	char *host;           /* lower-cased; NULL when relative */
+	uint32_t port;        /* 0 when none */
+	char *mailbox;        /* UTF-8, checked (no "%2F", no empty, "." or ".." level) */
+	uint32_t uidvalidity; /* 0 when none */
+	uint32_t uid;
+	bool has_section;
+	struct imap_fetch_att section; /* as BODY.PEEK[section] reads it */
+	bool partial;
+	uint64_t offset;
+	uint32_t length; /* 0: to the end */
+	bool has_expire;
+	int64_t expire; /* seconds since the epoch */
+	enum imap_url_access access;
+	char *access_user; /* USER and SUBMIT */
+	char *mechanism;   /* upper-cased ("INTERNAL"), or NULL when no token */
+	char *token;       /* lower-case hex, at least 32 digits, or NULL */
+	/* The URLAUTH "rump": bytes of the text up to the end of the access
+	   identifier (the whole text when there is no ":mechanism:token"). */
+	size_t rump_len;
+};
+
+/* Parses text (the whole URL, at most IMAP_MAX_URL bytes); 0, or -1 with a
+   reason and url left empty. Only URLs that name a message are accepted. */
+int imap_url_parse(struct str text, struct imap_url *url, struct buf *why);
+void imap_url_free(struct imap_url *url);
+/* A decoded section ("1.2.HEADER.FIELDS (A B)") into att (BODY.PEEK form);
+   0, or -1 with att left empty. */
+int imap_url_section_parse(struct str text, struct imap_fetch_att *att);
+void imap_url_section_free(struct imap_fetch_att *att);
+/* RFC 3339 date-time ("2026-03-01T12:00:00Z", "...+01:00") to seconds since
+   the epoch; -1 when invalid. */
+int imap_parse_rfc3339(struct str text, int64_t *t_r);
+
 /* ---- the session (imap_session.c, imap_write.c, imap_sync.c, imap_cmd_*.c) ------------
  * Everything below is I/O-side and is not used by the parsers. */
 
@@ -648,6 +704,35 @@ void imap_update_add_search(struct imap_session *s, const char *tag, bool uid,
 void imap_update_expunged(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out);
 void imap_update_changed(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out);
 void imap_update_free_all(struct imap_session *s);
+
+/* imap_cmd_fetch.c: the bytes BODY[section] names (a->nparts, kind, fields) in a
+   message parsed into root, appended to out; -1 when the part does not exist. */
+struct mime_part;
+int imap_section_bytes(const char *msg, size_t len, const struct mime_part *root,
+                       const struct imap_fetch_att *a, struct buf *out);
+
+/* imap_cmd_urlauth.c: URLAUTH (RFC 4467, RFC 5524) and the URLs of CATENATE */
+#define IMAP_URLAUTH_TOKEN_HEX 64 /* hex digits of an INTERNAL token */
+/* The INTERNAL mechanism's token for a URL's rump: HMAC-SHA256 under the
+   mailbox's key, as lower-case hex, appended to out. */
+void imap_urlauth_token(const unsigned char *key, size_t keylen, const char *rump, size_t rump_len,
+                        struct buf *out);
+/* The bytes a URL names for CATENATE, appended to out: a URL relative to the
+   server or naming the session's own user, or one carrying a valid URLAUTH
+   token. 0; -1 when it is invalid or names nothing ([BADURL]); -2 on a
+   temporary store failure. */
+int imap_url_catenate_bytes(struct imap_session *s, struct str url, struct buf *out);
+/* imap_cmd_catenate.c: APPEND's CATENATE list (RFC 4469). The check: 0, or -1
+   with why for a BAD. The build, once the target mailbox is known to exist:
+   the message appended to msg; 0, or -1 with the text of the tagged NO in why
+   ("[BADURL url] ...", "[TOOBIG] ..."). */
+#define IMAP_MAX_CATENATE_PARTS 1000 /* TEXT and URL parts of one CATENATE */
+int imap_catenate_check(const struct imap_arg *list, struct buf *why);
+int imap_catenate(struct imap_session *s, const struct imap_arg *list, struct buf *msg,
+                  struct buf *why);
+void imap_cmd_genurlauth(struct imap_session *s);
+void imap_cmd_resetkey(struct imap_session *s);
+void imap_cmd_urlfetch(struct imap_session *s);
 
 /* imap_cmd_*.c */
 void imap_cmd_capability(struct imap_session *s);

@@ -211,6 +211,9 @@ static const struct imap_command commands[] = {
         {"UID COPY", IMAP_STATE_SELECTED, imap_cmd_copy},
         {"MOVE", IMAP_STATE_SELECTED, imap_cmd_copy},
         {"UID MOVE", IMAP_STATE_SELECTED, imap_cmd_copy},
+        {"GENURLAUTH", IMAP_STATES_AUTHED, imap_cmd_genurlauth},
+        {"RESETKEY", IMAP_STATES_AUTHED, imap_cmd_resetkey},
+        {"URLFETCH", IMAP_STATES_AUTHED, imap_cmd_urlfetch},
 };
 
 static void run_command(struct imap_session *s, const char *data, size_t len)

@@ -215,6 +215,12 @@ static void op_free_results(struct store_op *op)
 	case STORE_OP_QUEUE_ADMIN:
 		op->u.queue.count_r = 0;
 		break;
+	case STORE_OP_URLAUTH_KEY_SET:
+		memset(op->u.urlauth.key_r, 0, sizeof op->u.urlauth.key_r);
+		break;
+	case STORE_OP_URLAUTH_KEY_RESET:
+		op->u.urlauth.count_r = 0;
+		break;
 	default:
 		break;
 	}
@@ -758,6 +764,13 @@ int store_dkim_key_list(struct store *st, const char *domain,
 	int r = st->be->dkim_key_list(st->reader, buf_cstr(&norm), fn, arg, err);
 	buf_free(&norm);
 	return r;
+}
+
+enum store_lookup store_urlauth_key_get(struct store *st, int64_t account_id, int64_t mailbox_id,
+					unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+					struct buf *err)
+{
+	return st->be->urlauth_key_get(st->reader, account_id, mailbox_id, key_r, err);
 }
 
 void store_stats_received(struct store *st, void (*fn)(const char *source, uint64_t n, void *arg),

@@ -50,6 +50,7 @@ struct store_api_send;
 #define STORE_MAX_KEYWORD 128
 #define STORE_MAX_ALIAS_DEPTH 8   /* nested aliases followed at most this deep */
 #define STORE_MAX_BATCH 512       /* ops in one group commit */
+#define STORE_URLAUTH_KEY_LEN 32  /* bytes of a mailbox's URLAUTH key */
 
 /* System flags as bits; keywords are separate strings. */
 enum store_flag {
@@ -110,6 +111,8 @@ enum store_op_kind {
 	STORE_OP_WEBHOOK_TEST,   /* a test delivery to one webhook */
 	STORE_OP_WEBHOOK_SCAN,   /* new events become deliveries */
 	STORE_OP_WEBHOOK_RESULT, /* one attempt's result */
+	STORE_OP_URLAUTH_KEY_SET,   /* a mailbox's URLAUTH key, if it has none (see "URLAUTH keys") */
+	STORE_OP_URLAUTH_KEY_RESET, /* forget a mailbox's key, or every key of an account */
 };
 
 /* One target of an append: a mailbox, with the message's initial state. */
@@ -354,6 +357,16 @@ struct store_op {
 			int64_t id_r;   /* ADD: the webhook; TEST: the delivery */
 			size_t count_r; /* SCAN: deliveries made */
 		} webhook;
+		struct {
+			int64_t account_id;
+			int64_t mailbox_id; /* RESET: 0 = every mailbox of the account */
+			/* SET: the key to store when the mailbox has none yet */
+			unsigned char key[STORE_URLAUTH_KEY_LEN];
+			/* SET result: the key in force after the op (the one given, or the
+			   mailbox's existing one) */
+			unsigned char key_r[STORE_URLAUTH_KEY_LEN];
+			size_t count_r; /* RESET: keys forgotten */
+		} urlauth;
 	} u;
 
 	/* Results common to every op. */
@@ -748,6 +761,23 @@ enum store_lookup store_webhook_delivery_state(struct store *st, int64_t id, str
    many events are past the oldest cursor (a SCAN has work when > 0). */
 int store_webhook_backlog(struct store *st, uint64_t *pending_r, int64_t *oldest_ms_r,
 			  uint64_t *unscanned_r, struct buf *err);
+
+/* ---- URLAUTH keys ---------------------------------------------------------------------- */
+
+/*
+ * The secret of each mailbox against which IMAP URLAUTH tokens are computed
+ * (RFC 4467 "INTERNAL"): one random key per mailbox of an account, made by the
+ * first GENURLAUTH that needs it (STORE_OP_URLAUTH_KEY_SET keeps a key that is
+ * already there, so two sessions racing agree on one). RESETKEY forgets keys
+ * (STORE_OP_URLAUTH_KEY_RESET), which invalidates every URL made with them; the
+ * next GENURLAUTH makes a new one. A key goes with its mailbox: a mailbox
+ * deleted and made again under the same name has a new key. Keys are secrets:
+ * whoever reads them must not log them.
+ */
+/* The key of mailbox_id, which must belong to account_id, into key_r. */
+enum store_lookup store_urlauth_key_get(struct store *st, int64_t account_id, int64_t mailbox_id,
+					unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+					struct buf *err);
 
 /* ---- statistics (for /metrics) ------------------------------------------------------- */
 

@@ -130,6 +130,12 @@ struct store_backend {
 	int (*search_put)(struct store_conn *c, int64_t blob_id, const uint8_t sha256[32],
 			  const struct buf *header, const struct buf *body, bool *gone_r,
 			  struct buf *err);
+
+	/* URLAUTH keys (see store.h). */
+	enum store_lookup (*urlauth_key_get)(struct store_conn *c, int64_t account_id,
+					     int64_t mailbox_id,
+					     unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+					     struct buf *err);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -231,5 +237,12 @@ enum store_lookup store_sqlite_search_blob(struct store_conn *c, int64_t blob_id
 int store_sqlite_search_put(struct store_conn *c, int64_t blob_id, const uint8_t sha256[32],
 			    const struct buf *header, const struct buf *body, bool *gone_r,
 			    struct buf *err);
+
+/* store_sqlite_urlauth.c: IMAP URLAUTH keys, through the same hooks. */
+void store_sqlite_urlauth_apply(struct store_conn *c, struct store_op *op);
+enum store_lookup store_sqlite_urlauth_key_get(struct store_conn *c, int64_t account_id,
+					       int64_t mailbox_id,
+					       unsigned char key_r[STORE_URLAUTH_KEY_LEN],
+					       struct buf *err);
 
 #endif

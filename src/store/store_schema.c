@@ -272,6 +272,16 @@ static const char *const migrations[] = {
 	"CREATE TABLE search_pending("
 	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE);"
 	"INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;",
+
+	/* 8: IMAP URLAUTH keys (RFC 4467), one per mailbox, made on first use;
+	   forgetting one (RESETKEY) invalidates the URLs made with it. They go
+	   with their mailbox. */
+	"CREATE TABLE urlauth_key("
+	"  mailbox_id INTEGER PRIMARY KEY REFERENCES mailbox(id) ON DELETE CASCADE,"
+	"  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+	"  key BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX urlauth_key_account ON urlauth_key(account_id);",
 };
 
 int store_schema_version(void)

@@ -1924,6 +1924,10 @@ static void conn_apply(struct store_conn *c, struct store_op *op)
 	case STORE_OP_WEBHOOK_RESULT:
 		store_sqlite_webhook_apply(c, op);
 		break;
+	case STORE_OP_URLAUTH_KEY_SET:
+	case STORE_OP_URLAUTH_KEY_RESET:
+		store_sqlite_urlauth_apply(c, op);
+		break;
 	default:
 		panic("store_sqlite: unknown op %d", (int)op->kind);
 	}
@@ -2498,6 +2502,7 @@ const struct store_backend store_backend_sqlite = {
 	.search_pending = store_sqlite_search_pending,
 	.search_blob = store_sqlite_search_blob,
 	.search_put = store_sqlite_search_put,
+	.urlauth_key_get = store_sqlite_urlauth_key_get,
 };
 
 /* ---- hooks for store_sqlite_api.c ------------------------------------------------- */
