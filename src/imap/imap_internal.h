@@ -260,6 +260,51 @@ int imap_parse_datetime(struct str text, int64_t *t_r);
 int imap_utf7_to_utf8(struct str in, struct buf *out);
 void imap_utf8_to_utf7(struct str in, struct buf *out);
 
+/* ---- LIST and APPEND arguments (imap_parse_list.c) ----------------------------------- */
+
+#define IMAP_MAX_APPEND_MESSAGES 1000 /* messages in one MULTIAPPEND */
+
+/* LIST selection and return options (RFC 5258, RFC 5819, RFC 6154). */
+enum imap_list_option {
+	IMAP_LIST_SUBSCRIBED = 1 << 0,     /* selection and return */
+	IMAP_LIST_REMOTE = 1 << 1,         /* selection */
+	IMAP_LIST_RECURSIVEMATCH = 1 << 2, /* selection */
+	IMAP_LIST_SPECIAL_USE = 1 << 3,    /* selection and return */
+	IMAP_LIST_CHILDREN = 1 << 4,       /* return */
+	IMAP_LIST_STATUS = 1 << 5,         /* return, with status */
+};
+
+struct imap_list_args {
+	bool extended;      /* options or several patterns: LIST-EXTENDED's form */
+	unsigned select;    /* enum imap_list_option bits */
+	unsigned ret;
+	const struct imap_arg *ref;
+	const struct imap_arg *patterns; /* npatterns strings */
+	size_t npatterns;
+	const struct imap_arg *status; /* RETURN (STATUS (...)): that list of atoms */
+};
+
+/* Interprets LIST's arguments; pointers go into args. 0, or -1 with a reason
+   (BAD). LSUB's two arguments read as a LIST that is not extended. */
+int imap_list_parse(const struct imap_arg *args, size_t nargs, struct imap_list_args *l,
+                    struct buf *why);
+
+/* One message of an APPEND. */
+struct imap_append_msg {
+	const struct imap_arg *flags; /* the flag list, or NULL */
+	const struct imap_arg *date;  /* a valid date-time string, or NULL */
+	struct str data;              /* the message */
+	bool binary;                  /* it came as literal8 ("~{n}") */
+	bool utf8;                    /* UTF8 (literal8) (RFC 6855) */
+};
+
+/* Interprets APPEND's arguments after the mailbox: one message or several
+   (MULTIAPPEND), at most IMAP_MAX_APPEND_MESSAGES. 0 with *msgs_r (owned, to
+   free()) and *n_r >= 1, or -1 with a reason (BAD). Flags are the caller's to
+   read (imap_arg_flags). */
+int imap_append_parse(const struct imap_arg *args, size_t nargs, struct imap_append_msg **msgs_r,
+                      size_t *n_r, struct buf *why);
+
 /* ---- the session (imap_session.c, imap_write.c, imap_sync.c, imap_cmd_*.c) ------------
  * Everything below is I/O-side and is not used by the parsers. */
 
