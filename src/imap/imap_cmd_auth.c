@@ -26,6 +26,8 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 {
 	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE UNSELECT "
 	              "CHILDREN SPECIAL-USE ESEARCH");
+	buf_printf(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE APPENDLIMIT=%llu",
+	           (unsigned long long)s->ctx->cfg->max_message_size);
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
 			buf_puts(out, " STARTTLS");
