@@ -419,6 +419,9 @@ out:
 	   every queued write (outcomes of the queue included), then the loop. */
 	if (s.queue)
 		queue_stop(s.queue);
+	/* The drain timer must not fire in the loop run below, after net_free. */
+	if (s.drain_timer)
+		event_del(s.drain_timer);
 	smtp_client_free(&s.client);
 	net_free(&s.net);
 	/* Jobs still running finish, and their completions free the sessions
