@@ -24,9 +24,10 @@ static bool plaintext_ok(const struct imap_session *s)
 
 void imap_capabilities(struct imap_session *s, struct buf *out)
 {
-	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE UNSELECT "
-	              "CHILDREN SPECIAL-USE ESEARCH");
-	buf_printf(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE APPENDLIMIT=%llu",
+	buf_puts(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE "
+	              "UNSELECT CHILDREN SPECIAL-USE ESEARCH");
+	buf_printf(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY MULTIAPPEND UTF8=ACCEPT "
+	                "APPENDLIMIT=%llu",
 	           (unsigned long long)s->ctx->cfg->max_message_size);
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
@@ -335,15 +336,40 @@ void imap_cmd_id(struct imap_session *s)
 	imap_tagged(s, "OK", "ID completed");
 }
 
+/* What ENABLE can turn on (RFC 5161): each named once in ENABLED, the first
+   time; anything else is ignored, as the RFC wants. */
+static bool *enableable(struct imap_session *s, struct str name)
+{
+	if (str_eq_cstr_nocase(name, "IMAP4rev2"))
+		return &s->rev2;
+	if (str_eq_cstr_nocase(name, "UTF8=ACCEPT"))
+		return &s->utf8_accept;
+	return NULL;
+}
+
 void imap_cmd_enable(struct imap_session *s)
 {
 	if (s->cmd.nargs == 0) {
 		imap_bad(s, "Syntax: ENABLE capability ...");
 		return;
 	}
-	/* No ENABLE-able extension is implemented yet: enable nothing, say so. */
-	imap_reply(s, "* ENABLED");
+	for (size_t i = 0; i < s->cmd.nargs; i++)
+		if (s->cmd.args[i].type != IMAP_ARG_ATOM) {
+			imap_bad(s, "Syntax: ENABLE capability ...");
+			return;
+		}
+	struct buf enabled = BUF_INIT;
+	for (size_t i = 0; i < s->cmd.nargs; i++) {
+		bool *on = enableable(s, s->cmd.args[i].value);
+		if (!on || *on)
+			continue;
+		*on = true;
+		buf_putc(&enabled, ' ');
+		buf_append(&enabled, s->cmd.args[i].value.p, s->cmd.args[i].value.len);
+	}
+	imap_reply(s, "* ENABLED%s", buf_cstr(&enabled));
 	imap_tagged(s, "OK", "ENABLE completed");
+	buf_free(&enabled);
 }
 
 void imap_cmd_namespace(struct imap_session *s)

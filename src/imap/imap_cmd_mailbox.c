@@ -99,6 +99,12 @@ void imap_cmd_select(struct imap_session *s)
 		buf_printf(&out, "* %zu RECENT\r\n", s->nrecent);
 	if (first_unseen && !s->rev2)
 		buf_printf(&out, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
+	if (s->rev2) {
+		/* The mailbox's name and attributes (RFC 9051 6.3.2). */
+		buf_printf(&out, "* LIST (%s) \"/\" ", m.special_use);
+		imap_put_mailbox(s, &out, m.name);
+		buf_puts(&out, "\r\n");
+	}
 	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n", uidnext);
 	if (s->condstore)

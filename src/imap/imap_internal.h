@@ -1,6 +1,7 @@
 /*
  * imap_internal — the pure parts of the IMAP server: framing help, the command
- * tokenizer, sequence sets, FETCH items, SEARCH keys, modified UTF-7.
+ * tokenizer, sequence sets, FETCH items, SEARCH keys, modified UTF-7, LIST and
+ * APPEND arguments.
  *
  * All of it is a pure function of bytes with hard limits; it links into its
  * fuzzers with core alone.
@@ -263,6 +264,9 @@ void imap_utf8_to_utf7(struct str in, struct buf *out);
 /* ---- LIST and APPEND arguments (imap_parse_list.c) ----------------------------------- */
 
 #define IMAP_MAX_APPEND_MESSAGES 1000 /* messages in one MULTIAPPEND */
+/* Bytes of one whole APPEND command (all its messages), unless one message of
+   the size limit ([limits] max_message_size) is more: see imap_append_total_max. */
+#define IMAP_MAX_APPEND_TOTAL ((uint64_t)64 << 20)
 
 /* LIST selection and return options (RFC 5258, RFC 5819, RFC 6154). */
 enum imap_list_option {
@@ -369,6 +373,7 @@ struct imap_session {
 	/* the selected mailbox */
 	int64_t mailbox_id;
 	char *mailbox_name;
+	bool mailbox_moved; /* renamed or deleted since: look it up again */
 	bool readonly;
 	uint32_t uidvalidity;
 	struct imap_msg *msgs;
@@ -467,6 +472,7 @@ void imap_cmd_subscribe(struct imap_session *s);
 void imap_cmd_list(struct imap_session *s);
 void imap_cmd_status(struct imap_session *s);
 void imap_cmd_append(struct imap_session *s);
+uint64_t imap_append_total_max(const struct imap_session *s);
 void imap_cmd_check(struct imap_session *s);
 void imap_cmd_close(struct imap_session *s);
 void imap_cmd_expunge(struct imap_session *s);

@@ -291,7 +291,8 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 		                (struct str){strchr(line, ' ') + 1,
 		                             len - (size_t)(strchr(line, ' ') + 1 - line)},
 		                "APPEND ");
-	if (s->cmdbuf.len + len + 2 > IMAP_MAX_COMMAND && !s->literal_append) {
+	if (s->cmdbuf.len + len + 2 >
+	    (s->literal_append ? imap_append_total_max(s) : IMAP_MAX_COMMAND)) {
 		assembling_tag(s);
 		buf_reset(&s->cmdbuf);
 		imap_bad(s, "[TOOBIG] Command too long");
@@ -302,6 +303,11 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 	if (imap_literal_at_end(line, len, &lit)) {
 		buf_puts(&s->cmdbuf, "\r\n");
 		uint64_t max = s->literal_append ? s->ctx->cfg->max_message_size : IMAP_MAX_LITERAL;
+		/* MULTIAPPEND: every message within the limit, and all of them
+		   within imap_append_total_max() */
+		if (lit.size <= max && s->literal_append &&
+		    s->cmdbuf.len + lit.size > imap_append_total_max(s))
+			max = imap_append_total_max(s) - s->cmdbuf.len;
 		if (lit.size > max) {
 			assembling_tag(s);
 			buf_reset(&s->cmdbuf);
