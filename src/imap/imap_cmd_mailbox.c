@@ -182,10 +182,18 @@ void imap_cmd_delete(struct imap_session *s)
 		buf_free(&name);
 		return;
 	}
-	if (s->state == IMAP_STATE_SELECTED && s->mailbox_name &&
-	    strcmp(s->mailbox_name, buf_cstr(&name)) == 0) {
-		imap_unselect(s);
-		s->state = IMAP_STATE_AUTH;
+	/* The selected mailbox, perhaps under a name it got since: unselected. */
+	if (s->state == IMAP_STATE_SELECTED) {
+		struct store_mailbox m = {0};
+		struct buf err = BUF_INIT;
+		if (store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err) ==
+		            STORE_FOUND &&
+		    m.id == s->mailbox_id) {
+			imap_unselect(s);
+			s->state = IMAP_STATE_AUTH;
+		}
+		store_mailbox_clear(&m);
+		buf_free(&err);
 	}
 	submit_mailbox_op(s, STORE_OP_MAILBOX_DELETE, &name, NULL, false);
 }

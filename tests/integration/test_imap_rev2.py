@@ -387,3 +387,14 @@ def test_a_session_follows_its_mailbox_through_a_rename(petrel):
     ok(m.delete("Moved"))
     assert r.cmd("n", "NOOP")[0] == "* BYE Selected mailbox was deleted, have to disconnect"
     m.logout()
+
+
+def test_deleting_the_selected_mailbox_under_its_new_name_unselects_it(petrel):
+    r = raw_login(petrel)
+    lines_of(r, "c", "CREATE Mine")
+    lines_of(r, "s", "SELECT Mine")
+    lines_of(r, "r", "RENAME Mine Ours")
+    assert r.cmd("d", "DELETE Ours") == ["d OK DELETE completed"]
+    # no BYE: the session left the mailbox before deleting it
+    assert r.cmd("n2", "NOOP") == ["n2 OK NOOP completed"]
+    assert r.cmd("f", "FETCH 1 FLAGS")[-1].startswith("f BAD")
