@@ -167,8 +167,8 @@ void imap_cmd_append(struct imap_session *s)
 		op->u.append.more = i + 1 < n ? &d->ops[i + 1] : NULL;
 	}
 	s->op_data = d;
-	d = NULL;
-	imap_submit(s, &((struct append_data *)s->op_data)->ops[0], append_done);
+	imap_submit(s, &d->ops[0], append_done);
+	d = NULL; /* append_done's now */
 out:
 	if (d)
 		append_data_free(d);
