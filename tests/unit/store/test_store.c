@@ -1315,8 +1315,8 @@ static void collect_subscription(const char *name, void *arg)
 static char *subscriptions(struct fx *f)
 {
 	struct buf names = BUF_INIT, err = BUF_INIT;
-	assert_int_equal(store_subscription_list(f->st, f->acct, collect_subscription, &names, &err),
-	                 0);
+	assert_int_equal(
+	        store_subscription_list(f->st, f->acct, collect_subscription, &names, &err), 0);
 	buf_free(&err);
 	return buf_steal(&names);
 }
@@ -1385,8 +1385,8 @@ static void test_a_rename_takes_the_subscriptions_of_the_mailbox_and_its_childre
 	                 STORE_OK);
 	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_RENAME, "Work", "Job", false), STORE_OK);
 	char *v = subscriptions(f);
-	assert_string_equal(
-	        v, "Archive,Drafts,INBOX,Job,Job/Gone,Job/Old,Junk,Sent,Trash,Workshop,");
+	assert_string_equal(v,
+	                    "Archive,Drafts,INBOX,Job,Job/Gone,Job/Old,Junk,Sent,Trash,Workshop,");
 	free(v);
 	assert_true(is_subscribed(f, "Job/Old"));
 	assert_check_ok(f);
