@@ -86,14 +86,6 @@ static void append_done(struct imap_session *s, struct store_op *op)
 	append_data_free(d); /* op is d->ops[0] */
 }
 
-/* The whole APPEND command may hold this much (MULTIAPPEND), or one message
-   of the size limit when that is more. */
-uint64_t imap_append_total_max(const struct imap_session *s)
-{
-	uint64_t max = s->ctx->cfg->max_message_size;
-	return max > IMAP_MAX_APPEND_TOTAL ? max : IMAP_MAX_APPEND_TOTAL;
-}
-
 void imap_cmd_append(struct imap_session *s)
 {
 	/* APPEND mailbox 1*([flags] [date-time] literal) */

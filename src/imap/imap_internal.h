@@ -265,7 +265,7 @@ void imap_utf8_to_utf7(struct str in, struct buf *out);
 
 #define IMAP_MAX_APPEND_MESSAGES 1000 /* messages in one MULTIAPPEND */
 /* Bytes of one whole APPEND command (all its messages), unless one message of
-   the size limit ([limits] max_message_size) is more: see imap_append_total_max. */
+   the size limit ([smtp] max_message_size) is more: see imap_append_total(). */
 #define IMAP_MAX_APPEND_TOTAL ((uint64_t)64 << 20)
 
 /* LIST selection and return options (RFC 5258, RFC 5819, RFC 6154). */
@@ -308,6 +308,12 @@ struct imap_append_msg {
    read (imap_arg_flags). */
 int imap_append_parse(const struct imap_arg *args, size_t nargs, struct imap_append_msg **msgs_r,
                       size_t *n_r, struct buf *why);
+/* Framing of APPEND: the bytes the whole command may hold, given the message
+   size limit (IMAP_MAX_APPEND_TOTAL, or one message of the limit when that is
+   more), and the largest literal it may announce next when used bytes of it
+   are read: each message within max_message, the whole within the total. */
+uint64_t imap_append_total(uint64_t max_message);
+uint64_t imap_append_literal_max(uint64_t used, uint64_t max_message);
 
 /* ---- the session (imap_session.c, imap_write.c, imap_sync.c, imap_cmd_*.c) ------------
  * Everything below is I/O-side and is not used by the parsers. */
@@ -472,7 +478,6 @@ void imap_cmd_subscribe(struct imap_session *s);
 void imap_cmd_list(struct imap_session *s);
 void imap_cmd_status(struct imap_session *s);
 void imap_cmd_append(struct imap_session *s);
-uint64_t imap_append_total_max(const struct imap_session *s);
 void imap_cmd_check(struct imap_session *s);
 void imap_cmd_close(struct imap_session *s);
 void imap_cmd_expunge(struct imap_session *s);

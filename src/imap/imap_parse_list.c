@@ -123,6 +123,18 @@ int imap_list_parse(const struct imap_arg *args, size_t nargs, struct imap_list_
 
 /* ---- APPEND ------------------------------------------------------------------------------ */
 
+uint64_t imap_append_total(uint64_t max_message)
+{
+	return max_message > IMAP_MAX_APPEND_TOTAL ? max_message : IMAP_MAX_APPEND_TOTAL;
+}
+
+uint64_t imap_append_literal_max(uint64_t used, uint64_t max_message)
+{
+	uint64_t total = imap_append_total(max_message);
+	uint64_t left = used < total ? total - used : 0;
+	return left < max_message ? left : max_message;
+}
+
 static int append_fail(struct imap_append_msg **msgs_r, size_t *n_r, struct buf *why,
                        const char *reason)
 {

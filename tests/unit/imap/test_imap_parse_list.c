@@ -339,6 +339,24 @@ static void test_the_number_of_messages_is_limited(void **state)
 	imap_cmd_free(&cmd);
 }
 
+static void test_append_literals_are_limited_one_by_one_and_in_all(void **state)
+{
+	const uint64_t total = IMAP_MAX_APPEND_TOTAL, mib = 1 << 20;
+	/* A small message limit: the whole command may hold IMAP_MAX_APPEND_TOTAL. */
+	assert_int_equal(imap_append_total(mib), total);
+	assert_int_equal(imap_append_literal_max(0, mib), mib);
+	assert_int_equal(imap_append_literal_max(total - mib, mib), mib);
+	assert_int_equal(imap_append_literal_max(total - mib + 1, mib), mib - 1);
+	assert_int_equal(imap_append_literal_max(total - 1, mib), 1);
+	assert_int_equal(imap_append_literal_max(total, mib), 0);
+	assert_int_equal(imap_append_literal_max(total + 1, mib), 0);
+	/* A limit over IMAP_MAX_APPEND_TOTAL: one message of that size fits. */
+	assert_int_equal(imap_append_total(total + 1), total + 1);
+	assert_int_equal(imap_append_literal_max(0, total + 1), total + 1);
+	assert_int_equal(imap_append_literal_max(100, total + 1), total + 1 - 100);
+	assert_int_equal(imap_append_total(total), total);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +369,7 @@ int main(void)
 	        cmocka_unit_test(test_several_messages_literal8_and_utf8_data),
 	        cmocka_unit_test(test_malformed_append_arguments_are_refused),
 	        cmocka_unit_test(test_the_number_of_messages_is_limited),
+	        cmocka_unit_test(test_append_literals_are_limited_one_by_one_and_in_all),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	buf_free(&held);
