@@ -3,6 +3,7 @@
 // fuzz-sources: src/imap/imap_parse_notify.c
 // fuzz-sources: src/imap/imap_parse_sort.c src/imap/imap_thread.c src/mime/mime_decode.c
 // fuzz-sources: src/mime/mime_parse.c src/mime/mime_header.c src/mime/mime_param.c
+// fuzz-sources: src/imap/imap_parse_list.c
 // fuzz-sources: src/core/mem.c src/core/buf.c src/core/str.c src/core/codec.c
 // fuzz-libs:
 /*
@@ -18,6 +19,8 @@
  *    them;
  *  - imap_select_params_parse() and imap_store_modifiers_parse() on every
  *    top-level list, imap_notify_parse() on all the arguments;
+ *  - imap_list_parse() on all of them and imap_append_parse() on those after
+ *    the first (as LIST and APPEND do);
  *  - imap_seqset_parse() on every atom;
  *  - modified UTF-7 both ways, imap_parse_date() and imap_parse_datetime() on
  *    every atom, string and literal, and SORT's and THREAD's readers of
@@ -510,6 +513,67 @@ static void check_sort(const struct imap_arg *args, size_t nargs)
 	buf_free(&why);
 }
 
+static bool in_tree(const struct imap_arg *p, const struct imap_arg *args, size_t nargs)
+{
+	for (size_t k = 0; k < nargs; k++) {
+		if (p == &args[k])
+			return true;
+		if (args[k].type == IMAP_ARG_LIST && in_tree(p, args[k].list, args[k].nlist))
+			return true;
+	}
+	return false;
+}
+
+static void check_list(const struct imap_arg *args, size_t nargs)
+{
+	struct imap_list_args l;
+	struct buf why = BUF_INIT;
+	int rc = imap_list_parse(args, nargs, &l, &why);
+	check(rc == 0 || rc == -1, "list status out of range");
+	check((rc == 0) == (why.len == 0), "list: a reason without failure or none");
+	if (rc < 0) {
+		check(!l.ref && !l.patterns && !l.status && !l.select && !l.ret,
+		      "a refused LIST left results");
+	} else {
+		check(l.ref && in_tree(l.ref, args, nargs) && imap_arg_is_string(l.ref),
+		      "LIST reference out of place");
+		check(l.npatterns >= 1, "LIST without a pattern");
+		for (size_t k = 0; k < l.npatterns; k++)
+			check(in_tree(&l.patterns[k], args, nargs) &&
+			              imap_arg_is_string(&l.patterns[k]),
+			      "LIST pattern out of place");
+		check(!l.status || (l.ret & IMAP_LIST_STATUS), "STATUS items without STATUS");
+		check(!(l.select & IMAP_LIST_RECURSIVEMATCH) ||
+		              (l.select & (IMAP_LIST_SUBSCRIBED | IMAP_LIST_SPECIAL_USE)),
+		      "RECURSIVEMATCH alone");
+		check(l.extended || (!l.select && !l.ret && l.npatterns == 1),
+		      "options without the extended form");
+	}
+	buf_free(&why);
+}
+
+static void check_append(const struct imap_arg *args, size_t nargs)
+{
+	struct imap_append_msg *m = NULL;
+	size_t n = 0;
+	struct buf why = BUF_INIT;
+	int rc = imap_append_parse(args, nargs, &m, &n, &why);
+	check(rc == 0 || rc == -1, "append status out of range");
+	check((rc == 0) == (why.len == 0), "append: a reason without failure or none");
+	check((rc == 0) == (n >= 1 && m != NULL), "append: messages and status disagree");
+	check(n <= IMAP_MAX_APPEND_MESSAGES, "more messages than IMAP_MAX_APPEND_MESSAGES");
+	for (size_t k = 0; k < n; k++) {
+		int64_t t;
+		check(!m[k].flags || m[k].flags->type == IMAP_ARG_LIST, "flags not a list");
+		check(!m[k].date || imap_parse_datetime(m[k].date->value, &t) == 0,
+		      "a bad date accepted");
+		check(m[k].binary || !memchr(m[k].data.p ? m[k].data.p : "", 0, m[k].data.len),
+		      "NUL in a message that is not literal8");
+	}
+	free(m);
+	buf_free(&why);
+}
+
 /* ---- strings ------------------------------------------------------------------------ */
 
 /* SORT's and THREAD's readers of header text. */
@@ -660,6 +724,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_sort(cmd.args, cmd.nargs);
 	check_cond(cmd.args, cmd.nargs);
 	check_notify(cmd.args, cmd.nargs);
+	check_list(cmd.args, cmd.nargs);
+	if (cmd.nargs >= 1)
+		check_append(cmd.args + 1, cmd.nargs - 1);
 	check_strings(cmd.args, cmd.nargs);
 
 	imap_cmd_free(&cmd);

@@ -24,11 +24,13 @@ static bool plaintext_ok(const struct imap_session *s)
 
 void imap_capabilities(struct imap_session *s, struct buf *out)
 {
-	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE UNSELECT "
-	              "CHILDREN SPECIAL-USE ESEARCH CONDSTORE QRESYNC SEARCHRES WITHIN "
+	buf_puts(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE ID UIDPLUS MOVE "
+	              "UNSELECT CHILDREN SPECIAL-USE ESEARCH CONDSTORE QRESYNC SEARCHRES WITHIN "
 	              "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT "
-	              "CONTEXT=SEARCH CONTEXT=SORT NOTIFY");
-	buf_puts(out, " URLAUTH URLAUTH=BINARY CATENATE");
+	              "CONTEXT=SEARCH CONTEXT=SORT NOTIFY URLAUTH URLAUTH=BINARY CATENATE");
+	buf_printf(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY MULTIAPPEND UTF8=ACCEPT "
+	                "APPENDLIMIT=%llu",
+	           (unsigned long long)s->ctx->cfg->max_message_size);
 	if (s->state == IMAP_STATE_NOAUTH) {
 		if (s->ctx->tls_available && !conn_is_tls(s->conn) && !s->svc->implicit_tls)
 			buf_puts(out, " STARTTLS");
@@ -338,6 +340,17 @@ void imap_cmd_id(struct imap_session *s)
 	imap_tagged(s, "OK", "ID completed");
 }
 
+/* What ENABLE can turn on (RFC 5161): each named once in ENABLED, the first
+   time; anything else is ignored, as the RFC wants. */
+static bool *enableable(struct imap_session *s, struct str name)
+{
+	if (str_eq_cstr_nocase(name, "IMAP4rev2"))
+		return &s->rev2;
+	if (str_eq_cstr_nocase(name, "UTF8=ACCEPT"))
+		return &s->utf8_accept;
+	return NULL;
+}
+
 void imap_cmd_enable(struct imap_session *s)
 {
 	if (s->cmd.nargs == 0) {
@@ -351,22 +364,26 @@ void imap_cmd_enable(struct imap_session *s)
 		}
 	/* ENABLED names what this command turned on (RFC 5161 3.2); unknown
 	   names are ignored. QRESYNC implies CONDSTORE (RFC 7162 3.2.3). */
-	struct buf out = BUF_INIT;
-	buf_puts(&out, "* ENABLED");
+	struct buf enabled = BUF_INIT;
 	for (size_t i = 0; i < s->cmd.nargs; i++) {
 		struct str name = s->cmd.args[i].value;
 		if (str_eq_cstr_nocase(name, "CONDSTORE") && !s->condstore) {
 			imap_condstore_enable(s);
-			buf_puts(&out, " CONDSTORE");
 		} else if (str_eq_cstr_nocase(name, "QRESYNC") && !s->qresync) {
 			imap_condstore_enable(s);
 			s->qresync = true;
-			buf_puts(&out, " QRESYNC");
+		} else {
+			bool *on = enableable(s, name);
+			if (!on || *on)
+				continue;
+			*on = true;
 		}
+		buf_putc(&enabled, ' ');
+		buf_append(&enabled, name.p, name.len);
 	}
-	imap_reply(s, "%s", buf_cstr(&out));
-	buf_free(&out);
+	imap_reply(s, "* ENABLED%s", buf_cstr(&enabled));
 	imap_tagged(s, "OK", "ENABLE completed");
+	buf_free(&enabled);
 }
 
 void imap_cmd_namespace(struct imap_session *s)

@@ -61,13 +61,31 @@ static bool needs_blob(enum imap_fetch_item item)
 }
 
 static int need_blob(struct one *o);
+static const struct mime_part *binary_part(struct one *o, const struct imap_fetch_att *a);
+static bool known_cte(const struct mime_part *p);
 
 /* Reads what the items need before anything of the message is written, so
    that a message expunged meanwhile (its row or its blob gone) is left out
-   whole instead of answered in part. -1 when it is gone or unreadable. */
+   whole instead of answered in part. -1 when it is gone or unreadable; -2 when
+   a BINARY item names a part whose transfer encoding is unknown. */
 static int preload(struct one *o, const struct imap_fetch_spec *spec)
 {
-	bool cache = false, blob = false;
+	bool cache = false, blob = false, binary = false;
+	for (size_t k = 0; k < spec->natts; k++)
+		binary |= spec->atts[k].item == IMAP_FETCH_BINARY ||
+		          spec->atts[k].item == IMAP_FETCH_BINARY_SIZE;
+	if (binary) {
+		if (need_blob(o) < 0)
+			return -1;
+		for (size_t k = 0; k < spec->natts; k++) {
+			const struct imap_fetch_att *a = &spec->atts[k];
+			const struct mime_part *p;
+			if ((a->item == IMAP_FETCH_BINARY || a->item == IMAP_FETCH_BINARY_SIZE) &&
+			    a->nparts && (p = binary_part(o, a)) && p->kind == MIME_PART_LEAF &&
+			    !known_cte(p))
+				return -2;
+		}
+	}
 	for (size_t k = 0; k < spec->natts; k++) {
 		cache |= needs_cache(spec->atts[k].item);
 		blob |= needs_blob(spec->atts[k].item);
@@ -216,11 +234,43 @@ int imap_section_bytes(const char *msg, size_t len, const struct mime_part *root
 }
 
 /* Message data always goes as a literal, as clients expect (quoted would be
-   allowed for short text, but many clients only handle literals here). */
+   allowed for short text, but many clients only handle literals here). A
+   literal cannot hold NUL (only BINARY's literal8 can, RFC 3516): a message
+   stored with NULs (a binary APPEND) shows them as 0x80 there, as Dovecot
+   does, with the size unchanged. */
 static void put_literal(struct buf *out, const char *p, size_t len)
 {
 	buf_printf(out, "{%zu}\r\n", len);
+	size_t start = out->len;
 	buf_append(out, p, len);
+	for (size_t i = start; i < out->len; i++)
+		if (out->data[i] == '\0')
+			out->data[i] = (char)0x80;
+}
+
+/* Whether BINARY can undo a part's transfer encoding (RFC 3516 4.2). */
+static bool known_cte(const struct mime_part *p)
+{
+	static const char *const known[] = {"7bit", "8bit", "binary", "base64", "quoted-printable"};
+	if (!p->encoding)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (strcmp(p->encoding, known[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The part a BINARY item names (the message itself without part numbers). */
+static const struct mime_part *binary_part(struct one *o, const struct imap_fetch_att *a)
+{
+	if (!a->nparts)
+		return need_root(o);
+	struct buf num = BUF_INIT;
+	for (size_t i = 0; i < a->nparts; i++)
+		buf_printf(&num, "%s%u", i ? "." : "", a->part[i]);
+	const struct mime_part *p = mime_part_find(need_root(o), buf_cstr(&num));
+	buf_free(&num);
+	return p;
 }
 
 /* Writes one item; returns true when it reads the body (sets \Seen unless PEEK). */
@@ -292,13 +342,7 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 		if (have && a->item == IMAP_FETCH_BODY_SECTION) {
 			r = section_bytes(o, a, &data);
 		} else if (have) {
-			struct buf num = BUF_INIT;
-			for (size_t i = 0; i < a->nparts; i++)
-				buf_printf(&num, "%s%u", i ? "." : "", a->part[i]);
-			const struct mime_part *p =
-			        a->nparts ? mime_part_find(need_root(o), buf_cstr(&num))
-			                  : need_root(o);
-			buf_free(&num);
+			const struct mime_part *p = binary_part(o, a);
 			if (p && p->kind == MIME_PART_LEAF && a->nparts) {
 				mime_part_decode_body(p, buf_cstr(&o->blob), &data);
 				r = 0;
@@ -370,15 +414,23 @@ int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, s
 	mime_part_free(&o.root);
 	return rc < 0 ? -1 : 0;
 }
+/* How a FETCH ended, besides OK. */
+enum {
+	FETCH_GONE = 1 << 0,        /* a message was expunged meanwhile */
+	FETCH_UNKNOWN_CTE = 1 << 1, /* BINARY of a part it cannot decode: stopped there */
+};
 
 /* The end of FETCH. A message expunged by another session and not yet
    reported: FETCH must keep sequence numbers and says EXPUNGEISSUED (RFC
    5530); UID FETCH may report the EXPUNGE now (RFC 9051 7.5.1) and is OK. */
-static void fetch_reply(struct imap_session *s, bool gone)
+static void fetch_reply(struct imap_session *s, unsigned how)
 {
 	bool uid = strncmp(s->cmd.name, "UID ", 4) == 0;
+	bool gone = how & FETCH_GONE;
 	imap_sync(s, uid);
-	if (gone && !uid)
+	if (how & FETCH_UNKNOWN_CTE)
+		imap_tagged(s, "NO", "[UNKNOWN-CTE] Cannot decode the part's transfer encoding");
+	else if (gone && !uid)
 		imap_tagged(s, "NO",
 		            "[EXPUNGEISSUED] Some of the requested messages no longer exist");
 	else
@@ -387,10 +439,10 @@ static void fetch_reply(struct imap_session *s, bool gone)
 
 static void seen_done(struct imap_session *s, struct store_op *op)
 {
-	bool gone = s->op_data != NULL;
+	unsigned how = (unsigned)(uintptr_t)s->op_data;
 	s->op_data = NULL;
 	if (op->result == 0)
-		fetch_reply(s, gone);
+		fetch_reply(s, how);
 	else
 		imap_tagged(s, "NO", "[UNAVAILABLE] Could not set \\Seen");
 	free((void *)op->u.flags.uids);
@@ -410,7 +462,7 @@ void imap_cmd_fetch(struct imap_session *s)
 	size_t *idx = NULL, n = 0;
 	uint32_t *seen = NULL;
 	size_t nseen = 0;
-	bool gone = false;
+	unsigned how = 0;
 	if (imap_fetch_parse(s->cmd.args + 1, s->cmd.nargs - 1, &spec, &why) < 0) {
 		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad FETCH items");
 		goto out;
@@ -456,18 +508,20 @@ void imap_cmd_fetch(struct imap_session *s)
 		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !(how & FETCH_UNKNOWN_CTE); i++) {
 		struct imap_msg *m = &s->msgs[idx[i]];
 		struct one o = {.s = s, .m = m};
 		if (spec.changedsince && m->modseq <= spec.changedsince)
 			continue;
 		/* Expunged by another session (its data gone): the EXPUNGE comes
 		   with the next command that may send one (RFC 9051 7.5.1). */
-		if (preload(&o, &spec) < 0) {
-			gone = true;
+		int pr = preload(&o, &spec);
+		if (pr < 0) {
+			how |= pr == -2 ? FETCH_UNKNOWN_CTE : FETCH_GONE;
 			buf_free(&o.blob);
 			buf_free(&o.envelope);
 			buf_free(&o.bodystructure);
+			mime_part_free(&o.root);
 			continue;
 		}
 		buf_reset(&out);
@@ -518,10 +572,10 @@ void imap_cmd_fetch(struct imap_session *s)
 		op->u.flags.mode = STORE_FLAGS_ADD;
 		op->u.flags.flags = STORE_FLAG_SEEN;
 		seen = NULL;
-		s->op_data = (void *)(uintptr_t)gone;
+		s->op_data = (void *)(uintptr_t)how;
 		imap_submit(s, op, seen_done);
 	} else {
-		fetch_reply(s, gone);
+		fetch_reply(s, how);
 	}
 out:
 	free(seen);

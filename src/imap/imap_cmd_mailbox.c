@@ -148,6 +148,12 @@ void imap_cmd_select(struct imap_session *s)
 		buf_printf(&out, "* %zu RECENT\r\n", s->nrecent);
 	if (first_unseen && !s->rev2)
 		buf_printf(&out, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
+	if (s->rev2) {
+		/* The mailbox's name and attributes (RFC 9051 6.3.2). */
+		buf_printf(&out, "* LIST (%s) \"/\" ", m.special_use);
+		imap_put_mailbox(s, &out, m.name);
+		buf_puts(&out, "\r\n");
+	}
 	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n", uidnext);
 	buf_puts(&out, "* OK [URLMECH INTERNAL] URLAUTH mechanisms\r\n"); /* RFC 4467 6 */
@@ -259,10 +265,18 @@ void imap_cmd_delete(struct imap_session *s)
 		buf_free(&name);
 		return;
 	}
-	if (s->state == IMAP_STATE_SELECTED && s->mailbox_name &&
-	    strcmp(s->mailbox_name, buf_cstr(&name)) == 0) {
-		imap_unselect(s);
-		s->state = IMAP_STATE_AUTH;
+	/* The selected mailbox, perhaps under a name it got since: unselected. */
+	if (s->state == IMAP_STATE_SELECTED) {
+		struct store_mailbox m = {0};
+		struct buf err = BUF_INIT;
+		if (store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err) ==
+		            STORE_FOUND &&
+		    m.id == s->mailbox_id) {
+			imap_unselect(s);
+			s->state = IMAP_STATE_AUTH;
+		}
+		store_mailbox_clear(&m);
+		buf_free(&err);
 	}
 	submit_mailbox_op(s, STORE_OP_MAILBOX_DELETE, &name, NULL, false);
 }
@@ -351,18 +365,22 @@ static bool wild_match(const char *pattern, const char *name)
 	return r;
 }
 
-/* One name LIST may show: a mailbox, or a level of the hierarchy above
-   mailboxes that does not exist itself (shown \Noselect, RFC 9051 6.3.9). */
+/* One name LIST may show: a mailbox, a subscribed name, or a level of the
+   hierarchy above either that does not exist itself (RFC 9051 6.3.9). */
 struct list_name {
 	char *name;
 	const struct store_mailbox *box; /* NULL: no such mailbox */
-	bool children;                   /* a mailbox exists below it */
-	bool subscribed_below;           /* a subscribed mailbox exists below it */
+	bool subscribed;
+	bool children;         /* a mailbox exists below it */
+	bool subscribed_below; /* a subscribed name exists below it */
+	bool childinfo;        /* RECURSIVEMATCH: a selected name below matches no pattern */
 };
 
 struct list_ctx {
 	struct store_mailbox *boxes;
 	size_t n;
+	char **subs;
+	size_t nsubs;
 	struct list_name *names;
 	size_t nnames;
 };
@@ -375,6 +393,13 @@ static void collect(const struct store_mailbox *m, void *arg)
 	*c = *m;
 	c->name = xstrdup(m->name);
 	c->special_use = xstrdup(m->special_use);
+}
+
+static void collect_subscription(const char *name, void *arg)
+{
+	struct list_ctx *l = arg;
+	l->subs = xrealloc(l->subs, (l->nsubs + 1) * sizeof *l->subs);
+	l->subs[l->nsubs++] = xstrdup(name);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -392,30 +417,43 @@ static struct list_name *find_name(struct list_ctx *l, const char *name, size_t 
 	return hit;
 }
 
-/* Every mailbox, and every missing level above one, sorted by name. */
+static struct list_name *add_name(struct list_ctx *l, char *name)
+{
+	l->names = xrealloc(l->names, (l->nnames + 1) * sizeof *l->names);
+	struct list_name *e = &l->names[l->nnames++];
+	*e = (struct list_name){.name = name};
+	return e;
+}
+
+/* Every mailbox and subscribed name, and every missing level above one,
+   sorted by name. */
 static void build_names(struct list_ctx *l)
 {
-	l->names = xcalloc(l->n ? l->n : 1, sizeof *l->names);
 	for (size_t i = 0; i < l->n; i++)
-		l->names[l->nnames++] =
-		        (struct list_name){xstrdup(l->boxes[i].name), &l->boxes[i], false, false};
+		add_name(l, xstrdup(l->boxes[i].name))->box = &l->boxes[i];
 	qsort(l->names, l->nnames, sizeof *l->names, cmp_name);
 	size_t sorted = l->nnames;
-	for (size_t i = 0; i < l->n; i++) {
-		const char *name = l->boxes[i].name;
+	for (size_t i = 0; i < l->nsubs; i++) {
+		struct list_name *e = find_name(l, l->subs[i], sorted);
+		if (!e)
+			e = add_name(l, xstrdup(l->subs[i]));
+		e->subscribed = true;
+	}
+	qsort(l->names, l->nnames, sizeof *l->names, cmp_name);
+	sorted = l->nnames;
+	for (size_t i = 0; i < sorted; i++) {
+		bool box = l->names[i].box != NULL, sub = l->names[i].subscribed;
+		const char *name = l->names[i].name;
 		for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
 			char *parent = xstrndup(name, (size_t)(p - name));
 			struct list_name *e = find_name(l, parent, sorted);
 			if (!e) {
-				l->names = xrealloc(l->names, (l->nnames + 1) * sizeof *l->names);
-				e = &l->names[l->nnames++];
-				*e = (struct list_name){parent, NULL, false, false};
+				e = add_name(l, parent);
 				parent = NULL;
 			}
 			free(parent);
-			e->children = true;
-			if (l->boxes[i].subscribed)
-				e->subscribed_below = true;
+			e->children |= box;
+			e->subscribed_below |= sub;
 		}
 	}
 	qsort(l->names, l->nnames, sizeof *l->names, cmp_name);
@@ -429,92 +467,264 @@ static void canonical_pattern(struct buf *full)
 		memcpy(full->data, "INBOX", 5);
 }
 
+static void list_clear(struct list_ctx *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		store_mailbox_clear(&l->boxes[i]);
+	for (size_t i = 0; i < l->nsubs; i++)
+		free(l->subs[i]);
+	for (size_t i = 0; i < l->nnames; i++)
+		free(l->names[i].name);
+	free(l->names);
+	free(l->subs);
+	free(l->boxes);
+}
+
+static bool match_any(char **patterns, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (wild_match(patterns[i], name))
+			return true;
+	return false;
+}
+
+/* Whether a name meets the selection options (SUBSCRIBED, SPECIAL-USE). */
+static bool list_selected(const struct list_name *e, unsigned select)
+{
+	if ((select & IMAP_LIST_SUBSCRIBED) && !e->subscribed)
+		return false;
+	if ((select & IMAP_LIST_SPECIAL_USE) && (!e->box || !e->box->special_use[0]))
+		return false;
+	return true;
+}
+
+static int put_status(struct imap_session *s, const struct store_mailbox *m,
+                      const struct imap_arg *items, struct buf *out);
+static bool status_items_known(struct imap_session *s, const struct imap_arg *items);
+
+/* LSUB (RFC 3501 6.3.9): subscribed names; with a "%" at the end, also the
+   unsubscribed levels above deeper subscribed names, as \Noselect. A name
+   without a mailbox is \Noselect too. */
+static void lsub_line(struct imap_session *s, const struct list_name *e, bool levels,
+                      struct buf *out)
+{
+	if (e->subscribed)
+		buf_puts(out, e->box ? "* LSUB () \"/\" " : "* LSUB (\\Noselect) \"/\" ");
+	else if (levels && e->subscribed_below)
+		buf_puts(out, "* LSUB (\\Noselect) \"/\" ");
+	else
+		return;
+	imap_put_mailbox(s, out, e->name);
+	buf_puts(out, "\r\n");
+}
+
 void imap_cmd_list(struct imap_session *s)
 {
 	bool lsub = strcmp(s->cmd.name, "LSUB") == 0;
-	struct buf ref = BUF_INIT, pat = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
-	struct buf full = BUF_INIT;
+	struct imap_list_args a;
+	struct buf ref = BUF_INIT, err = BUF_INIT, out = BUF_INIT, why = BUF_INIT;
 	struct list_ctx l = {0};
-	if (s->cmd.nargs != 2 || !imap_arg_is_string(&s->cmd.args[0]) ||
-	    !imap_arg_is_string(&s->cmd.args[1])) {
-		imap_bad(s, "Syntax: %s reference pattern", s->cmd.name);
+	char **patterns = NULL;
+	size_t npatterns = 0;
+	if (imap_list_parse(s->cmd.args, s->cmd.nargs, &a, &why) < 0 || (lsub && a.extended)) {
+		imap_bad(s, "%s",
+		         lsub || !why.len ? "Syntax: LSUB reference pattern" : buf_cstr(&why));
 		goto out;
 	}
-	const struct imap_arg *a0 = &s->cmd.args[0], *a1 = &s->cmd.args[1];
-	if ((a0->value.len && imap_arg_mailbox(s, a0, &ref) < 0) ||
-	    (a1->value.len && imap_arg_mailbox(s, a1, &pat) < 0)) {
+	if (a.status && !status_items_known(s, a.status)) {
+		imap_bad(s, "Unknown STATUS item");
+		goto out;
+	}
+	if (a.ref->value.len && imap_arg_mailbox(s, a.ref, &ref) < 0) {
 		/* Not modified UTF-7: no mailbox can have such a name. */
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 		goto out;
 	}
-	if (pat.len == 0) {
+	if (a.npatterns == 1 && a.patterns[0].value.len == 0) {
 		/* The hierarchy separator and root (RFC 9051 6.3.9). */
 		if (!lsub)
 			imap_reply(s, "* LIST (\\Noselect) \"/\" \"\"");
 		imap_tagged(s, "OK", "%s completed", s->cmd.name);
 		goto out;
 	}
-	buf_append(&full, ref.data ? ref.data : "", ref.len);
-	buf_append(&full, pat.data ? pat.data : "", pat.len);
-	canonical_pattern(&full);
-	/* A "%" at the end also shows the levels above deeper matches (LSUB). */
-	bool levels = full.data[full.len - 1] == '%';
-	if (store_mailbox_list(s->ctx->store, s->account_id, collect, &l, &err) < 0) {
+	/* Every pattern with the reference in front; an empty one, or one that
+	   is not modified UTF-7, matches nothing. */
+	patterns = xcalloc(a.npatterns, sizeof *patterns);
+	bool levels = false;
+	for (size_t i = 0; i < a.npatterns; i++) {
+		struct buf full = BUF_INIT;
+		buf_append(&full, ref.data ? ref.data : "", ref.len);
+		if (!a.patterns[i].value.len || imap_arg_mailbox(s, &a.patterns[i], &full) < 0) {
+			buf_free(&full);
+			continue;
+		}
+		canonical_pattern(&full);
+		/* A "%" at the end also shows the levels above deeper matches (LSUB). */
+		levels |= full.data[full.len - 1] == '%';
+		patterns[npatterns++] = buf_steal(&full);
+	}
+	int r = store_mailbox_list(s->ctx->store, s->account_id, collect, &l, &err);
+	if (r == 0)
+		r = store_subscription_list(s->ctx->store, s->account_id, collect_subscription, &l,
+		                            &err);
+	if (r < 0) {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
 	}
 	build_names(&l);
+	unsigned criteria = a.select & (IMAP_LIST_SUBSCRIBED | IMAP_LIST_SPECIAL_USE);
+	bool recursive = a.select & IMAP_LIST_RECURSIVEMATCH;
+	if (recursive) {
+		/* Parents of selected names that no pattern matches get CHILDINFO
+		   (RFC 5258 3.5); every missing level is among the names. */
+		for (size_t i = 0; i < l.nnames; i++) {
+			const struct list_name *e = &l.names[i];
+			if (!list_selected(e, criteria) || match_any(patterns, npatterns, e->name))
+				continue;
+			for (const char *p = strchr(e->name, '/'); p; p = strchr(p + 1, '/')) {
+				char *parent = xstrndup(e->name, (size_t)(p - e->name));
+				struct list_name *up = find_name(&l, parent, l.nnames);
+				if (up)
+					up->childinfo = true;
+				free(parent);
+			}
+		}
+	}
+	bool nonexistent = a.extended || s->rev2;
+	bool show_subscribed = (a.select | a.ret) & IMAP_LIST_SUBSCRIBED;
 	for (size_t i = 0; i < l.nnames; i++) {
 		const struct list_name *e = &l.names[i];
 		const struct store_mailbox *m = e->box;
-		if (!wild_match(buf_cstr(&full), e->name))
+		if (!match_any(patterns, npatterns, e->name))
 			continue;
 		buf_reset(&out);
 		if (lsub) {
-			if (m && m->subscribed)
-				buf_puts(&out, "* LSUB () \"/\" ");
-			else if (levels && e->subscribed_below)
-				buf_puts(&out, "* LSUB (\\Noselect) \"/\" ");
-			else
-				continue;
-		} else if (!m) {
-			buf_puts(&out, "* LIST (\\Noselect \\HasChildren) \"/\" ");
-		} else {
-			buf_puts(&out, "* LIST (");
-			buf_puts(&out, e->children ? "\\HasChildren" : "\\HasNoChildren");
-			if (m->special_use[0])
-				buf_printf(&out, " %s", m->special_use);
-			buf_puts(&out, ") \"/\" ");
+			lsub_line(s, e, levels, &out);
+			imap_write(s, out.data, out.len);
+			continue;
 		}
+		bool selected = criteria ? list_selected(e, criteria) : m || e->children;
+		if (!selected && !(recursive && e->childinfo))
+			continue;
+		buf_puts(&out, "* LIST (");
+		if (!m)
+			buf_puts(&out, nonexistent ? "\\NonExistent " : "\\Noselect ");
+		if (show_subscribed && e->subscribed)
+			buf_puts(&out, "\\Subscribed ");
+		buf_puts(&out, e->children ? "\\HasChildren" : "\\HasNoChildren");
+		if (m && m->special_use[0])
+			buf_printf(&out, " %s", m->special_use);
+		buf_puts(&out, ") \"/\" ");
 		imap_put_mailbox(s, &out, e->name);
+		if (recursive && e->childinfo) {
+			/* Which selection criteria the children meet. */
+			bool both = criteria == (IMAP_LIST_SUBSCRIBED | IMAP_LIST_SPECIAL_USE);
+			buf_printf(&out, " (\"CHILDINFO\" (%s%s%s))",
+			           criteria & IMAP_LIST_SUBSCRIBED ? "\"SUBSCRIBED\"" : "",
+			           both ? " " : "",
+			           criteria & IMAP_LIST_SPECIAL_USE ? "\"SPECIAL-USE\"" : "");
+		}
 		buf_puts(&out, "\r\n");
+		/* LIST-STATUS (RFC 5819): for selectable mailboxes only. */
+		if (a.status && m) {
+			size_t mark = out.len;
+			if (put_status(s, m, a.status, &out) < 0)
+				buf_truncate(&out, mark);
+		}
 		imap_write(s, out.data, out.len);
 	}
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
-	for (size_t i = 0; i < l.n; i++)
-		store_mailbox_clear(&l.boxes[i]);
-	for (size_t i = 0; i < l.nnames; i++)
-		free(l.names[i].name);
-	free(l.names);
-	free(l.boxes);
-	buf_free(&full);
+	for (size_t i = 0; i < npatterns; i++)
+		free(patterns[i]);
+	free(patterns);
+	list_clear(&l);
 	buf_free(&ref);
-	buf_free(&pat);
 	buf_free(&err);
 	buf_free(&out);
+	buf_free(&why);
 }
 
 /* ---- STATUS -----------------------------------------------------------------------------------
  */
 
 static const char *const status_items[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-                                           "UNSEEN",   "SIZE",   "DELETED", "HIGHESTMODSEQ"};
+                                           "UNSEEN",   "SIZE",   "DELETED", "APPENDLIMIT",
+                                           "HIGHESTMODSEQ"};
 
 static void count_deleted(const struct store_message *m, void *arg)
 {
 	if (m->flags & STORE_FLAG_DELETED)
 		++*(uint32_t *)arg;
+}
+
+/* Whether every item of the list is a STATUS item (RECENT is not one of
+   IMAP4rev2's). */
+static bool status_items_known(struct imap_session *s, const struct imap_arg *items)
+{
+	for (size_t i = 0; i < items->nlist; i++) {
+		bool known = false;
+		for (size_t k = 0; k < ARRAY_SIZE(status_items) && !known; k++)
+			known = items->list[i].type == IMAP_ARG_ATOM &&
+			        str_eq_cstr_nocase(items->list[i].value, status_items[k]);
+		if (!known || (s->rev2 && str_eq_cstr_nocase(items->list[i].value, "RECENT")))
+			return false;
+	}
+	return true;
+}
+
+/* "* STATUS name (...)" of m, appended to out; -1 on a temporary failure. */
+static int put_status(struct imap_session *s, const struct store_mailbox *m,
+                      const struct imap_arg *items, struct buf *out)
+{
+	struct buf err = BUF_INIT;
+	int r = 0;
+	/* For the selected mailbox, what this session sees (its recent ones). */
+	bool selected = s->state == IMAP_STATE_SELECTED && s->mailbox_id == m->id;
+	buf_puts(out, "* STATUS ");
+	imap_put_mailbox(s, out, m->name);
+	buf_puts(out, " (");
+	for (size_t i = 0; i < items->nlist && r == 0; i++) {
+		struct str it = items->list[i].value;
+		uint32_t n = 0;
+		if (i)
+			buf_putc(out, ' ');
+		if (str_eq_cstr_nocase(it, "MESSAGES")) {
+			buf_printf(out, "MESSAGES %u", selected ? (uint32_t)s->nmsgs : m->messages);
+		} else if (str_eq_cstr_nocase(it, "RECENT")) {
+			if (selected)
+				n = (uint32_t)s->nrecent;
+			else if (imap_recent_count(s, m, &n) < 0)
+				r = -1;
+			buf_printf(out, "RECENT %u", n);
+		} else if (str_eq_cstr_nocase(it, "UIDNEXT")) {
+			buf_printf(out, "UIDNEXT %u", m->uidnext);
+		} else if (str_eq_cstr_nocase(it, "UIDVALIDITY")) {
+			buf_printf(out, "UIDVALIDITY %u", m->uidvalidity);
+		} else if (str_eq_cstr_nocase(it, "UNSEEN")) {
+			buf_printf(out, "UNSEEN %u", m->unseen);
+		} else if (str_eq_cstr_nocase(it, "DELETED")) {
+			if (selected) {
+				for (size_t k = 0; k < s->nmsgs; k++)
+					n += (s->msgs[k].flags & STORE_FLAG_DELETED) != 0;
+			} else if (store_message_list(s->ctx->store, m->id, 1, UINT32_MAX,
+			                              count_deleted, &n, &err) < 0) {
+				r = -1;
+			}
+			buf_printf(out, "DELETED %u", n);
+		} else if (str_eq_cstr_nocase(it, "HIGHESTMODSEQ")) {
+			buf_printf(out, "HIGHESTMODSEQ %llu", (unsigned long long)m->highestmodseq);
+		} else if (str_eq_cstr_nocase(it, "APPENDLIMIT")) {
+			/* RFC 7889: the largest message APPEND takes. */
+			buf_printf(out, "APPENDLIMIT %llu",
+			           (unsigned long long)s->ctx->cfg->max_message_size);
+		} else {
+			buf_printf(out, "SIZE %llu", (unsigned long long)m->size);
+		}
+	}
+	buf_puts(out, ")\r\n");
+	buf_free(&err);
+	return r;
 }
 
 void imap_cmd_status(struct imap_session *s)
@@ -527,15 +737,9 @@ void imap_cmd_status(struct imap_session *s)
 		goto out;
 	}
 	const struct imap_arg *items = &s->cmd.args[1];
-	for (size_t i = 0; i < items->nlist; i++) {
-		bool known = false;
-		for (size_t k = 0; k < ARRAY_SIZE(status_items) && !known; k++)
-			known = items->list[i].type == IMAP_ARG_ATOM &&
-			        str_eq_cstr_nocase(items->list[i].value, status_items[k]);
-		if (!known) {
-			imap_bad(s, "Unknown STATUS item");
-			goto out;
-		}
+	if (!status_items_known(s, items)) {
+		imap_bad(s, "Unknown STATUS item");
+		goto out;
 	}
 	if (mailbox_arg(s, 0, &name) < 0)
 		goto out;
@@ -552,51 +756,12 @@ void imap_cmd_status(struct imap_session *s)
 		                             : "[NONEXISTENT] No such mailbox");
 		goto out;
 	}
-	/* For the selected mailbox, what this session sees (its recent ones). */
-	bool selected = s->state == IMAP_STATE_SELECTED && s->mailbox_id == m.id;
-	buf_puts(&out, "* STATUS ");
-	imap_put_mailbox(s, &out, m.name);
-	buf_puts(&out, " (");
-	for (size_t i = 0; i < items->nlist; i++) {
-		struct str it = items->list[i].value;
-		uint32_t n = 0;
-		if (i)
-			buf_putc(&out, ' ');
-		if (str_eq_cstr_nocase(it, "MESSAGES")) {
-			buf_printf(&out, "MESSAGES %u", selected ? (uint32_t)s->nmsgs : m.messages);
-		} else if (str_eq_cstr_nocase(it, "RECENT")) {
-			if (selected)
-				n = (uint32_t)s->nrecent;
-			else if (imap_recent_count(s, &m, &n) < 0)
-				goto temp;
-			buf_printf(&out, "RECENT %u", n);
-		} else if (str_eq_cstr_nocase(it, "UIDNEXT")) {
-			buf_printf(&out, "UIDNEXT %u", m.uidnext);
-		} else if (str_eq_cstr_nocase(it, "UIDVALIDITY")) {
-			buf_printf(&out, "UIDVALIDITY %u", m.uidvalidity);
-		} else if (str_eq_cstr_nocase(it, "UNSEEN")) {
-			buf_printf(&out, "UNSEEN %u", m.unseen);
-		} else if (str_eq_cstr_nocase(it, "DELETED")) {
-			if (selected) {
-				for (size_t k = 0; k < s->nmsgs; k++)
-					n += (s->msgs[k].flags & STORE_FLAG_DELETED) != 0;
-			} else if (store_message_list(s->ctx->store, m.id, 1, UINT32_MAX,
-			                              count_deleted, &n, &err) < 0) {
-				goto temp;
-			}
-			buf_printf(&out, "DELETED %u", n);
-		} else if (str_eq_cstr_nocase(it, "HIGHESTMODSEQ")) {
-			buf_printf(&out, "HIGHESTMODSEQ %llu", (unsigned long long)m.highestmodseq);
-		} else {
-			buf_printf(&out, "SIZE %llu", (unsigned long long)m.size);
-		}
+	if (put_status(s, &m, items, &out) < 0) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
 	}
-	buf_puts(&out, ")\r\n");
 	imap_write(s, out.data, out.len);
 	imap_tagged(s, "OK", "STATUS completed");
-	goto out;
-temp:
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 out:
 	store_mailbox_clear(&m);
 	buf_free(&name);

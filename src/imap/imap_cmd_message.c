@@ -36,76 +36,97 @@ static void op_error(struct imap_session *s, const struct store_op *op, const ch
 
 /* ---- APPEND ---------------------------------------------------------------------------- */
 
+/* An APPEND of n messages (MULTIAPPEND: n > 1) is one op per message, chained
+   behind the first, so that they commit together or not at all. */
 struct append_data {
-	char **keywords;
-	char *envelope, *bodystructure;
-	struct store_append_target target;
+	size_t n;
+	struct store_op *ops;
+	struct store_append_target *targets;
+	char ***keywords;
+	char **envelopes, **bodystructures;
 };
+
+static void append_data_free(struct append_data *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free((void *)d->ops[i].u.append.data);
+		store_op_clear(&d->ops[i]);
+		imap_strv_free(&d->keywords[i]);
+		free(d->envelopes[i]);
+		free(d->bodystructures[i]);
+	}
+	free(d->ops);
+	free(d->targets);
+	free(d->keywords);
+	free(d->envelopes);
+	free(d->bodystructures);
+	free(d);
+}
 
 static void append_done(struct imap_session *s, struct store_op *op)
 {
 	struct append_data *d = s->op_data;
+	s->op_data = NULL;
 	if (op->result == 0) {
+		struct buf uids = BUF_INIT;
+		uint32_t *v = xmalloc(d->n * sizeof *v);
+		for (size_t i = 0; i < d->n; i++)
+			v[i] = d->targets[i].uid_r;
+		imap_put_set(&uids, v, d->n);
+		free(v);
 		imap_sync(s, true);
-		imap_tagged(s, "OK", "[APPENDUID %u %u] APPEND completed", d->target.uidvalidity_r,
-		            d->target.uid_r);
+		imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed",
+		            d->targets[0].uidvalidity_r, buf_cstr(&uids));
+		buf_free(&uids);
 	} else {
 		op_error(s, op, "APPEND");
 	}
-	imap_strv_free(&d->keywords);
-	free(d->envelope);
-	free(d->bodystructure);
-	free((void *)op->u.append.data);
-	free(d);
-	s->op_data = NULL;
-	store_op_clear(op);
-	free(op);
+	append_data_free(d); /* op is d->ops[0] */
 }
 
 void imap_cmd_append(struct imap_session *s)
 {
-	/* APPEND mailbox [flags] [date-time] (literal / CATENATE (parts)) */
-	size_t n = s->cmd.nargs;
-	const struct imap_arg *args = s->cmd.args;
-	/* CATENATE (RFC 4469): the message is built from parts (imap_cmd_catenate.c) */
-	bool catenate = n >= 3 && n <= 5 && args[n - 2].type == IMAP_ARG_ATOM &&
-	                str_eq_cstr_nocase(args[n - 2].value, "CATENATE");
-	size_t last = catenate ? n - 2 : n - 1; /* flags and date-time are before it */
-	if (n < 2 || (!catenate && (n > 4 || args[n - 1].type != IMAP_ARG_LITERAL))) {
-		imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date-time] {size}");
-		return;
-	}
+	/* APPEND mailbox 1*([flags] [date-time] (literal / CATENATE (parts))) */
 	struct buf name = BUF_INIT, why = BUF_INIT, err = BUF_INIT, cat = BUF_INIT;
-	if (catenate && imap_catenate_check(&args[n - 1], &why) < 0) {
-		imap_bad(s, "%s", buf_cstr(&why));
-		buf_free(&why);
-		return;
-	}
-	uint32_t flags = 0;
-	char **keywords = NULL;
-	int64_t date = 0;
+	struct imap_append_msg *msgs = NULL;
+	struct append_data *d = NULL;
+	size_t n = 0;
 	struct store_mailbox m = {0};
-	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
+	if (s->cmd.nargs < 2 ||
+	    imap_append_parse(s->cmd.args + 1, s->cmd.nargs - 1, &msgs, &n, &why) < 0) {
+		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Syntax: APPEND mailbox {size}");
+		goto out;
+	}
+	if (imap_arg_mailbox(s, &s->cmd.args[0], &name) < 0) {
 		imap_bad(s, "Bad mailbox name");
-		goto fail;
+		goto out;
 	}
-	for (size_t i = 1; i < last; i++) {
-		if (args[i].type == IMAP_ARG_LIST && i == 1) {
-			imap_strv_free(&keywords);
-			if (imap_arg_flags(&args[i], &flags, &keywords, false, &why) < 0) {
-				imap_bad(s, "%s", buf_cstr(&why));
-				goto fail;
-			}
-		} else if (imap_arg_is_string(&args[i]) &&
-		           imap_parse_datetime(args[i].value, &date) == 0) {
-		} else {
-			imap_bad(s, "Bad APPEND argument");
-			goto fail;
+	d = xcalloc(1, sizeof *d);
+	d->ops = xcalloc(n, sizeof *d->ops);
+	d->targets = xcalloc(n, sizeof *d->targets);
+	d->keywords = xcalloc(n, sizeof *d->keywords);
+	d->envelopes = xcalloc(n, sizeof *d->envelopes);
+	d->bodystructures = xcalloc(n, sizeof *d->bodystructures);
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_append_msg *a = &msgs[i];
+		store_op_init(&d->ops[i], STORE_OP_APPEND);
+		d->n = i + 1;
+		if (a->flags && imap_arg_flags(a->flags, &d->targets[i].flags, &d->keywords[i],
+		                               false, &why) < 0) {
+			imap_bad(s, "%s", buf_cstr(&why));
+			goto out;
 		}
-	}
-	if (!catenate && args[n - 1].binary) {
-		imap_tagged(s, "NO", "[CANNOT] Binary APPEND is not supported");
-		goto fail;
+		/* UTF8 data is RFC 6855's, once the client enabled it. */
+		if (a->utf8 && !s->utf8_accept) {
+			imap_bad(s, "UTF8 data needs ENABLE UTF8=ACCEPT");
+			goto out;
+		}
+		if (a->date)
+			imap_parse_datetime(a->date->value, &d->ops[i].u.append.internaldate);
+		if (a->catenate && imap_catenate_check(a->catenate, &why) < 0) {
+			imap_bad(s, "%s", buf_cstr(&why));
+			goto out;
+		}
 	}
 	enum store_lookup l =
 	        store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err);
@@ -113,48 +134,48 @@ void imap_cmd_append(struct imap_session *s)
 		imap_tagged(s, "NO",
 		            l == STORE_ERROR ? "[UNAVAILABLE] Temporary failure"
 		                             : "[TRYCREATE] No such mailbox");
-		goto fail;
+		goto out;
 	}
-	if (catenate && imap_catenate(s, &args[n - 1], &cat, &why) < 0) {
-		imap_tagged(s, "NO", "%s", buf_cstr(&why));
-		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct str msg = msgs[i].data;
+		/* CATENATE: the message is built from its parts (imap_cmd_catenate.c) */
+		buf_reset(&cat);
+		if (msgs[i].catenate) {
+			if (imap_catenate(s, msgs[i].catenate, &cat, &why) < 0) {
+				imap_tagged(s, "NO", "%s", buf_cstr(&why));
+				goto out;
+			}
+			msg = str_buf(&cat);
+		}
+		char *copy = xmalloc(msg.len ? msg.len : 1);
+		memcpy(copy, msg.p, msg.len);
+		/* ENVELOPE and BODYSTRUCTURE are computed once, here, and cached. */
+		struct mime_part *root = NULL;
+		struct buf env = BUF_INIT, bs = BUF_INIT;
+		mime_parse(copy, msg.len, &root);
+		mime_envelope(copy, msg.len, &env);
+		mime_bodystructure(root, copy, true, &bs);
+		mime_part_free(&root);
+		d->envelopes[i] = buf_steal(&env);
+		d->bodystructures[i] = buf_steal(&bs);
+		d->targets[i].mailbox_id = m.id;
+		d->targets[i].keywords = d->keywords[i];
+		struct store_op *op = &d->ops[i];
+		op->u.append.data = copy;
+		op->u.append.len = msg.len;
+		op->u.append.envelope = d->envelopes[i];
+		op->u.append.bodystructure = d->bodystructures[i];
+		op->u.append.targets = &d->targets[i];
+		op->u.append.ntargets = 1;
+		op->u.append.more = i + 1 < n ? &d->ops[i + 1] : NULL;
 	}
-	struct append_data *d = xcalloc(1, sizeof *d);
-	struct str msg = catenate ? str_buf(&cat) : args[n - 1].value;
-	char *copy = xmalloc(msg.len ? msg.len : 1);
-	memcpy(copy, msg.p, msg.len);
-	buf_free(&cat);
-	/* ENVELOPE and BODYSTRUCTURE are computed once, here, and cached. */
-	struct mime_part *root = NULL;
-	struct buf env = BUF_INIT, bs = BUF_INIT;
-	mime_parse(copy, msg.len, &root);
-	mime_envelope(copy, msg.len, &env);
-	mime_bodystructure(root, copy, true, &bs);
-	mime_part_free(&root);
-	d->envelope = buf_steal(&env);
-	d->bodystructure = buf_steal(&bs);
-	d->keywords = keywords;
-	d->target.mailbox_id = m.id;
-	d->target.flags = flags;
-	d->target.keywords = keywords;
-	struct store_op *op = xcalloc(1, sizeof *op);
-	store_op_init(op, STORE_OP_APPEND);
-	op->u.append.data = copy;
-	op->u.append.len = msg.len;
-	op->u.append.internaldate = date;
-	op->u.append.envelope = d->envelope;
-	op->u.append.bodystructure = d->bodystructure;
-	op->u.append.targets = &d->target;
-	op->u.append.ntargets = 1;
 	s->op_data = d;
-	store_mailbox_clear(&m);
-	buf_free(&name);
-	buf_free(&why);
-	buf_free(&err);
-	imap_submit(s, op, append_done);
-	return;
-fail:
-	imap_strv_free(&keywords);
+	imap_submit(s, &d->ops[0], append_done);
+	d = NULL; /* append_done's now */
+out:
+	if (d)
+		append_data_free(d);
+	free(msgs);
 	store_mailbox_clear(&m);
 	buf_free(&name);
 	buf_free(&why);

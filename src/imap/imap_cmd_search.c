@@ -447,6 +447,12 @@ void imap_cmd_search(struct imap_session *s)
 		hit_uids = NULL;
 	}
 	free(hit_uids);
+	/* IMAP4rev2 answers every SEARCH with ESEARCH, ALL when no option
+	   was given (RFC 9051 6.4.4). */
+	if (s->rev2 && !q.esearch) {
+		q.esearch = true;
+		q.ret_all = true;
+	}
 	if (q.esearch) {
 		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
 		if (q.ret_min && nhits)

@@ -1,6 +1,7 @@
 /*
  * imap_internal — the pure parts of the IMAP server: framing help, the command
- * tokenizer, sequence sets, FETCH items, SEARCH keys, modified UTF-7.
+ * tokenizer, sequence sets, FETCH items, SEARCH keys, modified UTF-7, LIST and
+ * APPEND arguments.
  *
  * All of it is a pure function of bytes with hard limits; it links into its
  * fuzzers with core alone.
@@ -494,6 +495,60 @@ void imap_url_section_free(struct imap_fetch_att *att);
 /* RFC 3339 date-time ("2026-03-01T12:00:00Z", "...+01:00") to seconds since
    the epoch; -1 when invalid. */
 int imap_parse_rfc3339(struct str text, int64_t *t_r);
+/* ---- LIST and APPEND arguments (imap_parse_list.c) ----------------------------------- */
+
+#define IMAP_MAX_APPEND_MESSAGES 1000 /* messages in one MULTIAPPEND */
+/* Bytes of one whole APPEND command (all its messages), unless one message of
+   the size limit ([smtp] max_message_size) is more: see imap_append_total(). */
+#define IMAP_MAX_APPEND_TOTAL ((uint64_t)64 << 20)
+
+/* LIST selection and return options (RFC 5258, RFC 5819, RFC 6154). */
+enum imap_list_option {
+	IMAP_LIST_SUBSCRIBED = 1 << 0,     /* selection and return */
+	IMAP_LIST_REMOTE = 1 << 1,         /* selection */
+	IMAP_LIST_RECURSIVEMATCH = 1 << 2, /* selection */
+	IMAP_LIST_SPECIAL_USE = 1 << 3,    /* selection and return */
+	IMAP_LIST_CHILDREN = 1 << 4,       /* return */
+	IMAP_LIST_STATUS = 1 << 5,         /* return, with status */
+};
+
+struct imap_list_args {
+	bool extended;      /* options or several patterns: LIST-EXTENDED's form */
+	unsigned select;    /* enum imap_list_option bits */
+	unsigned ret;
+	const struct imap_arg *ref;
+	const struct imap_arg *patterns; /* npatterns strings */
+	size_t npatterns;
+	const struct imap_arg *status; /* RETURN (STATUS (...)): that list of atoms */
+};
+
+/* Interprets LIST's arguments; pointers go into args. 0, or -1 with a reason
+   (BAD). LSUB's two arguments read as a LIST that is not extended. */
+int imap_list_parse(const struct imap_arg *args, size_t nargs, struct imap_list_args *l,
+                    struct buf *why);
+
+/* One message of an APPEND. */
+struct imap_append_msg {
+	const struct imap_arg *flags; /* the flag list, or NULL */
+	const struct imap_arg *date;  /* a valid date-time string, or NULL */
+	struct str data;              /* the message */
+	bool binary;                  /* it came as literal8 ("~{n}") */
+	bool utf8;                    /* UTF8 (literal8) (RFC 6855) */
+	const struct imap_arg *catenate; /* CATENATE (parts) instead of data (RFC 4469) */
+};
+
+/* Interprets APPEND's arguments after the mailbox: one message or several
+   (MULTIAPPEND), at most IMAP_MAX_APPEND_MESSAGES. 0 with *msgs_r (owned, to
+   free()) and *n_r >= 1, or -1 with a reason (BAD). Flags are the caller's to
+   read (imap_arg_flags). */
+int imap_append_parse(const struct imap_arg *args, size_t nargs, struct imap_append_msg **msgs_r,
+                      size_t *n_r, struct buf *why);
+/* Framing of APPEND: the bytes the whole command may hold, given the message
+   size limit (IMAP_MAX_APPEND_TOTAL, or one message of the limit when that is
+   more), and the largest literal it may announce next when used bytes of it
+   are read: each message within max_message, the whole within the total. */
+uint64_t imap_append_total(uint64_t max_message);
+uint64_t imap_append_literal_max(uint64_t used, uint64_t max_message);
 
 /* ---- the session (imap_session.c, imap_write.c, imap_sync.c, imap_cmd_*.c) ------------
  * Everything below is I/O-side and is not used by the parsers. */
@@ -563,6 +618,7 @@ struct imap_session {
 	/* the selected mailbox */
 	int64_t mailbox_id;
 	char *mailbox_name;
+	bool mailbox_moved; /* renamed or deleted since: look it up again */
 	bool readonly;
 	uint32_t uidvalidity;
 	struct imap_msg *msgs;

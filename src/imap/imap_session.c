@@ -300,7 +300,9 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 		                (struct str){strchr(line, ' ') + 1,
 		                             len - (size_t)(strchr(line, ' ') + 1 - line)},
 		                "APPEND ");
-	if (s->cmdbuf.len + len + 2 > IMAP_MAX_COMMAND && !s->literal_append) {
+	uint64_t cmd_max = s->literal_append ? imap_append_total(s->ctx->cfg->max_message_size)
+	                                     : IMAP_MAX_COMMAND;
+	if (s->cmdbuf.len + len + 2 > cmd_max) {
 		assembling_tag(s);
 		buf_reset(&s->cmdbuf);
 		imap_bad(s, "[TOOBIG] Command too long");
@@ -310,7 +312,12 @@ static void handle_line(struct imap_session *s, const char *line, size_t len)
 	struct imap_literal lit;
 	if (imap_literal_at_end(line, len, &lit)) {
 		buf_puts(&s->cmdbuf, "\r\n");
-		uint64_t max = s->literal_append ? s->ctx->cfg->max_message_size : IMAP_MAX_LITERAL;
+		/* APPEND (MULTIAPPEND): every message within the size limit, and
+		   all of them within imap_append_total() */
+		uint64_t max = s->literal_append
+		                       ? imap_append_literal_max(s->cmdbuf.len,
+		                                                 s->ctx->cfg->max_message_size)
+		                       : IMAP_MAX_LITERAL;
 		if (lit.size > max) {
 			assembling_tag(s);
 			buf_reset(&s->cmdbuf);

@@ -89,11 +89,12 @@ static struct recent_mark *session_mark(struct imap_session *s)
 	return s->recent_slot ? &recent_marks[s->recent_slot - 1] : NULL;
 }
 
-/* A new message of the selected mailbox: recent here if nobody claimed it. */
+/* A new message of the selected mailbox: recent here if nobody claimed it.
+   IMAP4rev2 has no \Recent: its sessions neither see nor claim any. */
 static void maybe_recent(struct imap_session *s, struct imap_msg *m)
 {
 	struct recent_mark *k = session_mark(s);
-	if (!k || m->uid < k->first_unclaimed)
+	if (!k || m->uid < k->first_unclaimed || s->rev2)
 		return;
 	m->recent = true;
 	s->nrecent++;
@@ -255,6 +256,10 @@ void imap_put_flags_announce(struct imap_session *s, struct buf *out)
 static void on_change(int64_t mailbox_id, uint64_t modseq, void *arg)
 {
 	struct imap_session *s = arg;
+	/* Renamed or deleted (by another session: this one's own DELETE
+	   unselected it first): the next sync looks it up again. */
+	if (modseq == 0)
+		s->mailbox_moved = true;
 	if (s->idling && s->conn)
 		imap_notify_sync(s, true);
 	else
@@ -320,6 +325,7 @@ void imap_unselect(struct imap_session *s)
 	s->nrecent = 0;
 	s->recent_slot = 0;
 	s->mailbox_id = 0;
+	s->mailbox_moved = false;
 	s->modseq = 0;
 	s->readonly = false;
 }
@@ -410,6 +416,37 @@ static void sync_expunged(uint32_t uid, uint64_t modseq, void *arg)
 	y->gone[y->ngone++] = uid;
 }
 
+struct find_box {
+	int64_t id;
+	char *name;
+};
+
+static void find_box(const struct store_mailbox *m, void *arg)
+{
+	struct find_box *f = arg;
+	if (m->id == f->id && !f->name)
+		f->name = xstrdup(m->name);
+}
+
+/* After a rename or delete of the selected mailbox (or of a parent): its
+   name now, or false when it is gone. A rename keeps the mailbox, its UIDs
+   and its session (RFC 2180 3.4). */
+static bool mailbox_follow(struct imap_session *s)
+{
+	struct find_box f = {.id = s->mailbox_id};
+	struct buf err = BUF_INIT;
+	int r = store_mailbox_list(s->ctx->store, s->account_id, find_box, &f, &err);
+	buf_free(&err);
+	if (r < 0)
+		return true; /* cannot tell now: the next sync asks again */
+	s->mailbox_moved = false;
+	if (!f.name)
+		return false;
+	free(s->mailbox_name);
+	s->mailbox_name = f.name;
+	return true;
+}
+
 /* Whether the selected mailbox no longer exists (a rename keeps its id). */
 static bool mailbox_gone(struct imap_session *s)
 {
@@ -429,22 +466,31 @@ static int cmp_uid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Deleted by another session: nothing the client knows of it holds any
+   more, and IMAP has no way to say so but BYE (RFC 2180 3.3; Dovecot's words). */
+static void mailbox_deleted(struct imap_session *s)
+{
+	log_info("imap id=%s event=selected-mailbox-deleted", s->conn ? conn_id(s->conn) : "-");
+	s->idling = false;
+	imap_reply(s, "* BYE Selected mailbox was deleted, have to disconnect");
+	imap_close(s);
+}
+
 void imap_sync(struct imap_session *s, bool allow_expunge)
 {
-	if (!(s->state & IMAP_STATE_SELECTED) || !s->mailbox_id)
+	if (!(s->state & IMAP_STATE_SELECTED) || !s->mailbox_id || s->closing)
 		return;
+	if (s->mailbox_moved && !mailbox_follow(s)) {
+		mailbox_deleted(s);
+		return;
+	}
 	struct sync y = {.s = s, .top = s->modseq};
 	struct buf err = BUF_INIT;
 	bool complete = true;
 	if (store_changes(s->ctx->store, s->mailbox_id, s->modseq, sync_changed, sync_expunged, &y,
 	                  &complete, &err) < 0) {
 		if (mailbox_gone(s)) {
-			/* Deleted by another session: nothing the client knows of it
-			   holds any more, and IMAP has no way to say so but BYE. */
-			log_info("imap id=%s event=selected-mailbox-deleted",
-			         s->conn ? conn_id(s->conn) : "-");
-			imap_reply(s, "* BYE Selected mailbox was deleted, have to disconnect");
-			imap_close(s);
+			mailbox_deleted(s);
 		} else {
 			log_warn("imap id=%s event=sync-failed reason=\"%s\"",
 			         s->conn ? conn_id(s->conn) : "-", buf_cstr(&err));

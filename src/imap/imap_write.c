@@ -54,14 +54,25 @@ void imap_put_astring(struct buf *out, const char *s)
 		imap_put_string(out, s, strlen(s));
 }
 
+/* Names go in UTF-8 once the client enabled UTF8=ACCEPT (RFC 6855) or
+   IMAP4rev2 (RFC 9051 5.1), in modified UTF-7 before. */
+static bool utf8_names(const struct imap_session *s)
+{
+	return s->utf8_accept || s->rev2;
+}
+
 void imap_put_mailbox(struct imap_session *s, struct buf *out, const char *name)
 {
 	if (strcasecmp(name, "INBOX") == 0) {
 		buf_puts(out, "INBOX");
 		return;
 	}
-	if (s->utf8_accept) {
+	if (utf8_names(s)) {
 		/* UTF-8 names go quoted (RFC 9051 allows UTF-8 in quoted strings). */
+		if (atom_safe(name)) {
+			imap_put_astring(out, name);
+			return;
+		}
 		bool plain = true;
 		for (const char *p = name; *p; p++)
 			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
@@ -133,7 +144,7 @@ int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct 
 		return -1;
 	if (memchr(arg->value.p, '\0', arg->value.len))
 		return -1;
-	if (s->utf8_accept) {
+	if (utf8_names(s)) {
 		buf_append(out, arg->value.p, arg->value.len);
 		return 0;
 	}

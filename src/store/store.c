@@ -329,14 +329,15 @@ void store_submit(struct store *st, struct store_op *op, store_done_fn *done, vo
 	op->next = NULL;
 	/* Hashing is the one CPU-heavy step of an append: done here, on the
 	   submitter's thread, it runs beside the commit thread instead of in it. */
-	if (op->kind == STORE_OP_APPEND && !op->have_sha256) {
-		SHA256((const unsigned char *)op->u.append.data, op->u.append.len, op->sha256);
-		op->have_sha256 = true;
+	for (struct store_op *a = op; a && a->kind == STORE_OP_APPEND; a = a->u.append.more) {
+		if (!a->have_sha256) {
+			SHA256((const unsigned char *)a->u.append.data, a->u.append.len, a->sha256);
+			a->have_sha256 = true;
+		}
+		/* So is the text for the full-text index (parsing, decoding, iconv). */
+		store_search_prepare(a);
 	}
-	/* So is the text for the full-text index (parsing, decoding, iconv). */
-	if (op->kind == STORE_OP_APPEND)
-		store_search_prepare(op);
-	else if (op->kind == STORE_OP_QUEUE_OUTCOME && op->u.outcome.also)
+	if (op->kind == STORE_OP_QUEUE_OUTCOME && op->u.outcome.also)
 		store_search_prepare(op->u.outcome.also);
 	pthread_mutex_lock(&st->lock);
 	*st->pending_tail = op;
@@ -620,6 +621,12 @@ int store_mailbox_list(struct store *st, int64_t account_id,
 		       struct buf *err)
 {
 	return st->be->mailbox_list(st->reader, account_id, fn, arg, err);
+}
+
+int store_subscription_list(struct store *st, int64_t account_id,
+			    void (*fn)(const char *name, void *arg), void *arg, struct buf *err)
+{
+	return st->be->subscription_list(st->reader, account_id, fn, arg, err);
 }
 
 int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,

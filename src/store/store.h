@@ -92,9 +92,11 @@ enum store_op_kind {
 	STORE_OP_ALIAS_ADD,
 	STORE_OP_ALIAS_REMOVE,
 	STORE_OP_MAILBOX_CREATE,
-	STORE_OP_MAILBOX_DELETE,    /* the mailbox and its messages; its children stay */
-	STORE_OP_MAILBOX_RENAME,    /* with its children; INBOX: moves its messages */
-	STORE_OP_MAILBOX_SUBSCRIBE, /* sets the subscribed mark */
+	STORE_OP_MAILBOX_DELETE,    /* the mailbox and its messages; its children and
+				       subscription stay */
+	STORE_OP_MAILBOX_RENAME,    /* with its children and their subscriptions; INBOX:
+				       moves its messages */
+	STORE_OP_MAILBOX_SUBSCRIBE, /* adds or removes a name, mailbox or not */
 	STORE_OP_APPEND,
 	STORE_OP_FLAGS,
 	STORE_OP_EXPUNGE,
@@ -261,6 +263,11 @@ struct store_op {
 			int64_t queue_id_r;
 			/* A send through the HTTP API, or NULL (see "the HTTP API"). */
 			const struct store_api_send *api;
+			/* More appends committed with this one, all or none
+			   (IMAP MULTIAPPEND): a chain through their own
+			   u.append.more; each gets its own results, and the
+			   first failure fails this op. NULL when none. */
+			struct store_op *more;
 		} append;
 		struct {
 			int64_t mailbox_id;
@@ -407,7 +414,8 @@ int store_exec(struct store *st, struct store_op *op);
 struct store_watch;
 typedef void store_watch_fn(int64_t mailbox_id, uint64_t modseq, void *arg);
 
-/* Calls fn on the loop after every committed change to mailbox_id. */
+/* Calls fn on the loop after every committed change to mailbox_id; modseq is 0
+   when the change was a rename or a delete of the mailbox (or of a parent). */
 struct store_watch *store_watch_add(struct store *st, int64_t mailbox_id, store_watch_fn *fn,
 				    void *arg);
 void store_watch_remove(struct store *st, struct store_watch **w);
@@ -466,7 +474,7 @@ struct store_mailbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	bool subscribed;
+	bool subscribed;   /* its name is subscribed */
 	uint32_t messages; /* count */
 	uint32_t unseen;
 	uint64_t size; /* bytes */
@@ -477,6 +485,11 @@ enum store_lookup store_mailbox_get(struct store *st, int64_t account_id, const 
 int store_mailbox_list(struct store *st, int64_t account_id,
 		       void (*fn)(const struct store_mailbox *m, void *arg), void *arg,
 		       struct buf *err);
+
+/* The subscribed names of an account, sorted (byte order), whether a mailbox
+   has the name or not. The strings live only during the call. */
+int store_subscription_list(struct store *st, int64_t account_id,
+			    void (*fn)(const char *name, void *arg), void *arg, struct buf *err);
 
 struct store_message {
 	uint32_t uid;

@@ -52,6 +52,9 @@ struct store_backend {
 	int (*mailbox_list)(struct store_conn *c, int64_t account_id,
 			    void (*fn)(const struct store_mailbox *m, void *arg), void *arg,
 			    struct buf *err);
+	int (*subscription_list)(struct store_conn *c, int64_t account_id,
+				 void (*fn)(const char *name, void *arg), void *arg,
+				 struct buf *err);
 	int (*message_list)(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
 			    uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
 			    void *arg, struct buf *err);

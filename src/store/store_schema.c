@@ -282,6 +282,17 @@ static const char *const migrations[] = {
 	"  key BLOB NOT NULL,"
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX urlauth_key_account ON urlauth_key(account_id);",
+
+	/* 9: subscriptions are names, not a mark on a mailbox: they outlive the
+	   mailbox they name (RFC 9051 6.3.7), and LIST (SUBSCRIBED) shows such
+	   a name \NonExistent. A rename takes them along; a delete leaves them. */
+	"CREATE TABLE subscription("
+	"  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY(account_id, name)) WITHOUT ROWID;"
+	"INSERT INTO subscription(account_id, name) "
+	"  SELECT account_id, name FROM mailbox WHERE subscribed = 1;"
+	"ALTER TABLE mailbox DROP COLUMN subscribed;",
 };
 
 int store_schema_version(void)

@@ -284,6 +284,17 @@ static int next_uidvalidity(struct store_conn *c, uint32_t *v_r)
 	return rc;
 }
 
+/* Subscriptions are names (schema 4): they outlive their mailbox. */
+static int subscription_set(struct store_conn *c, int64_t account_id, const char *name, bool on)
+{
+	sqlite3_stmt *st =
+		stmt(c, on ? "INSERT OR IGNORE INTO subscription(account_id, name) VALUES(?, ?)"
+			   : "DELETE FROM subscription WHERE account_id = ? AND name = ?");
+	sqlite3_bind_int64(st, 1, account_id);
+	bind_text(st, 2, name);
+	return exec_step(st);
+}
+
 static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *name,
 			  const char *special_use, bool subscribed, int64_t *id_r)
 {
@@ -291,16 +302,17 @@ static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *
 	int rc = next_uidvalidity(c, &uv);
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_stmt *st = stmt(c, "INSERT INTO mailbox(account_id, name, special_use, uidvalidity, "
-				   "subscribed) VALUES(?, ?, ?, ?, ?)");
+	sqlite3_stmt *st = stmt(c, "INSERT INTO mailbox(account_id, name, special_use, uidvalidity) "
+				   "VALUES(?, ?, ?, ?)");
 	sqlite3_bind_int64(st, 1, account_id);
 	bind_text(st, 2, name);
 	bind_text(st, 3, special_use ? special_use : "");
 	sqlite3_bind_int64(st, 4, uv);
-	sqlite3_bind_int(st, 5, subscribed ? 1 : 0);
 	rc = exec_step(st);
 	if (rc == SQLITE_OK && id_r)
 		*id_r = sqlite3_last_insert_rowid(c->db);
+	if (rc == SQLITE_OK && subscribed)
+		rc = subscription_set(c, account_id, name, true);
 	return rc;
 }
 
@@ -922,6 +934,29 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		queue_insert(c, op, blob_id);
 	if (op->u.append.api && op->result == 0)
 		store_sqlite_api_append(c, op);
+	/* The rest of a MULTIAPPEND, inside this op's savepoint. */
+	for (struct store_op *more = op->u.append.more; more && op->result == 0;
+	     more = more->u.append.more) {
+		if (more->kind != STORE_OP_APPEND) {
+			store_op_fail(op, STORE_ERR_INVALID, "a chained op is not an append");
+			return;
+		}
+		more->result = 0;
+		more->error = STORE_OK;
+		buf_reset(&more->err);
+		struct store_op *rest = more->u.append.more;
+		more->u.append.more = NULL; /* one at a time: this loop walks the chain */
+		op_append(c, more);
+		more->u.append.more = rest;
+		if (more->result < 0) {
+			store_op_fail(op, more->error, "%s", buf_cstr(&more->err));
+			return;
+		}
+		for (size_t i = 0; i < more->nchanges; i++)
+			store_op_changed(op, more->changes[i].mailbox_id, more->changes[i].modseq);
+		xfree(&more->changes);
+		more->nchanges = 0;
+	}
 }
 
 /* The current keywords of a message, NULL-terminated (NULL when none). */
@@ -1359,6 +1394,8 @@ static void op_mailbox_delete(struct store_conn *c, struct store_op *op)
 		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
 	if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
+	else
+		store_op_changed(op, id, 0); /* its watchers learn it is gone */
 }
 
 /* RFC 9051 6.3.6: renaming INBOX moves its messages to a new mailbox and leaves
@@ -1437,6 +1474,14 @@ static void op_mailbox_rename(struct store_conn *c, struct store_op *op)
 		return;
 	}
 	/* The new name's parents first, then the mailbox and its children. */
+	sqlite3_stmt *st = stmt(c, "SELECT id FROM mailbox WHERE account_id = ?1 AND "
+				   "(name = ?2 OR substr(name, 1, ?3) = ?2 || '/')");
+	sqlite3_bind_int64(st, 1, op->u.mailbox.account_id);
+	bind_text(st, 2, from);
+	sqlite3_bind_int64(st, 3, (int64_t)flen + 1);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		store_op_changed(op, sqlite3_column_int64(st, 0), 0); /* renamed: told after */
+	sqlite3_reset(st);
 	const char *slash = strrchr(to, '/');
 	if (slash) {
 		char *parent = xstrndup(to, (size_t)(slash - to));
@@ -1457,7 +1502,7 @@ static void op_mailbox_rename(struct store_conn *c, struct store_op *op)
 		}
 		free(parent);
 	}
-	sqlite3_stmt *st = stmt(c, "UPDATE mailbox SET name = ?3 || substr(name, ?4) "
+	st = stmt(c, "UPDATE mailbox SET name = ?3 || substr(name, ?4) "
 				   "WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, ?5) = ?2 || '/')");
 	sqlite3_bind_int64(st, 1, op->u.mailbox.account_id);
 	bind_text(st, 2, from);
@@ -1465,25 +1510,42 @@ static void op_mailbox_rename(struct store_conn *c, struct store_op *op)
 	sqlite3_bind_int64(st, 4, (int64_t)flen + 1);
 	sqlite3_bind_int64(st, 5, (int64_t)flen + 1);
 	int rc = exec_step(st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		store_op_fail(op, STORE_ERR_EXISTS, "a mailbox of the new hierarchy already exists");
-	else if (rc != SQLITE_OK)
+		return;
+	}
+	/* Subscriptions go with the mailboxes (a subscription of the new name
+	   that was there already is the same subscription). */
+	if (rc == SQLITE_OK) {
+		st = stmt(c, "UPDATE OR REPLACE subscription SET name = ?3 || substr(name, ?4) "
+			     "WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, ?5) = ?2 || '/')");
+		sqlite3_bind_int64(st, 1, op->u.mailbox.account_id);
+		bind_text(st, 2, from);
+		bind_text(st, 3, to);
+		sqlite3_bind_int64(st, 4, (int64_t)flen + 1);
+		sqlite3_bind_int64(st, 5, (int64_t)flen + 1);
+		rc = exec_step(st);
+	}
+	if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
 }
 
+/* Any valid name may be subscribed, whether a mailbox has it or not. */
 static void op_mailbox_subscribe(struct store_conn *c, struct store_op *op)
 {
-	int64_t id = mailbox_id_of(c, op->u.mailbox.account_id, op->u.mailbox.name);
-	if (!id) {
-		store_op_fail(op, STORE_ERR_NOTFOUND, "no such mailbox");
+	const char *name = op->u.mailbox.name;
+	if (store_mailbox_name_check(name, &op->err) < 0) {
+		store_op_fail(op, STORE_ERR_INVALID, "%s", buf_cstr(&op->err));
 		return;
 	}
-	sqlite3_stmt *st = stmt(c, "UPDATE mailbox SET subscribed = ? WHERE id = ?");
-	sqlite3_bind_int(st, 1, op->u.mailbox.subscribed ? 1 : 0);
-	sqlite3_bind_int64(st, 2, id);
-	int rc = exec_step(st);
-	if (rc != SQLITE_OK)
+	size_t first = strcspn(name, "/");
+	char *norm = is_inbox(name, first) ? xasprintf("INBOX%s", name + first) : xstrdup(name);
+	int rc = subscription_set(c, op->u.mailbox.account_id, norm, op->u.mailbox.subscribed);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) /* account gone */
+		store_op_fail(op, STORE_ERR_NOTFOUND, "no such account");
+	else if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
+	free(norm);
 }
 
 /* ---- ops: the outbound queue ------------------------------------------------------- */
@@ -2055,9 +2117,10 @@ static int conn_alias_targets(struct store_conn *c, const char *address, char **
 	return 0;
 }
 
-#define MAILBOX_COLS                                                                   \
-	"id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed, " \
-	"messages, unseen, size"
+#define MAILBOX_COLS                                                                       \
+	"id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, "         \
+	"EXISTS(SELECT 1 FROM subscription s WHERE s.account_id = mailbox.account_id AND " \
+	"s.name = mailbox.name), messages, unseen, size"
 
 static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
 {
@@ -2112,6 +2175,24 @@ static int conn_mailbox_list(struct store_conn *c, int64_t account_id,
 		fn(&m, arg);
 		store_mailbox_clear(&m);
 	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int conn_subscription_list(struct store_conn *c, int64_t account_id,
+				  void (*fn)(const char *name, void *arg), void *arg,
+				  struct buf *err)
+{
+	sqlite3_stmt *st =
+		stmt(c, "SELECT name FROM subscription WHERE account_id = ? ORDER BY name");
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), arg);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		read_fail(c, err);
@@ -2478,6 +2559,7 @@ const struct store_backend store_backend_sqlite = {
 	.alias_targets = conn_alias_targets,
 	.mailbox_get = conn_mailbox_get,
 	.mailbox_list = conn_mailbox_list,
+	.subscription_list = conn_subscription_list,
 	.message_list = conn_message_list,
 	.message_cache = conn_message_cache,
 	.blob_read = conn_blob_read,

@@ -1290,6 +1290,180 @@ static void test_a_failed_append_writes_nothing(void **state)
 	free(m);
 }
 
+/* ---- subscriptions ---------------------------------------------------------------- */
+
+static enum store_error mailbox_op(struct fx *f, enum store_op_kind kind, const char *name,
+                                   const char *new_name, bool subscribed)
+{
+	struct store_op op;
+	store_op_init(&op, kind);
+	op.u.mailbox.account_id = f->acct;
+	op.u.mailbox.name = name;
+	op.u.mailbox.new_name = new_name;
+	op.u.mailbox.subscribed = subscribed;
+	store_exec(f->st, &op);
+	enum store_error e = op.error;
+	store_op_clear(&op);
+	return e;
+}
+
+static void collect_subscription(const char *name, void *arg)
+{
+	buf_printf(arg, "%s,", name);
+}
+
+static char *subscriptions(struct fx *f)
+{
+	struct buf names = BUF_INIT, err = BUF_INIT;
+	assert_int_equal(
+	        store_subscription_list(f->st, f->acct, collect_subscription, &names, &err), 0);
+	buf_free(&err);
+	return buf_steal(&names);
+}
+
+static bool is_subscribed(struct fx *f, const char *name)
+{
+	struct store_mailbox m;
+	get_mailbox(f->st, f->acct, name, &m);
+	bool on = m.subscribed;
+	store_mailbox_clear(&m);
+	return on;
+}
+
+static void test_subscriptions_are_names_that_outlive_their_mailbox(void **state)
+{
+	struct fx *f = *state;
+	char *v = subscriptions(f);
+	assert_string_equal(v, "Archive,Drafts,INBOX,Junk,Sent,Trash,");
+	free(v);
+	/* CREATE leaves it unsubscribed (the IMAP session asks so). */
+	struct store_op op;
+	store_op_init(&op, STORE_OP_MAILBOX_CREATE);
+	op.u.mailbox.account_id = f->acct;
+	op.u.mailbox.name = "Work/Old";
+	op.u.mailbox.unsubscribed = true;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_false(is_subscribed(f, "Work/Old"));
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Work/Old", NULL, true),
+	                 STORE_OK);
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Work/Old", NULL, true),
+	                 STORE_OK);
+	assert_true(is_subscribed(f, "Work/Old"));
+	/* A name without a mailbox may be subscribed; INBOX in any case is INBOX. */
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Nowhere", NULL, true),
+	                 STORE_OK);
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "inbox/Sub", NULL, true),
+	                 STORE_OK);
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "a//b", NULL, true),
+	                 STORE_ERR_INVALID);
+	/* Deleting the mailbox leaves its subscription. */
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_DELETE, "Work/Old", NULL, false), STORE_OK);
+	v = subscriptions(f);
+	assert_string_equal(v, "Archive,Drafts,INBOX,INBOX/Sub,Junk,Nowhere,Sent,Trash,Work/Old,");
+	free(v);
+	/* Unsubscribing a name that is not subscribed is no error. */
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Work/Old", NULL, false),
+	                 STORE_OK);
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Work/Old", NULL, false),
+	                 STORE_OK);
+	/* The account's removal takes them. */
+	assert_int_equal(account_op(f->st, STORE_OP_ACCOUNT_REMOVE, "a@example.test"), STORE_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM subscription"), 0);
+	assert_check_ok(f);
+}
+
+static void test_a_rename_takes_the_subscriptions_of_the_mailbox_and_its_children(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(mailbox_create(f, "Work/Old", NULL), STORE_OK);
+	assert_int_equal(mailbox_create(f, "Workshop", NULL), STORE_OK);
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Work/Gone", NULL, true),
+	                 STORE_OK);
+	/* A subscription of the new name already there is the same one. */
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_SUBSCRIBE, "Job/Old", NULL, true),
+	                 STORE_OK);
+	assert_int_equal(mailbox_op(f, STORE_OP_MAILBOX_RENAME, "Work", "Job", false), STORE_OK);
+	char *v = subscriptions(f);
+	assert_string_equal(v,
+	                    "Archive,Drafts,INBOX,Job,Job/Gone,Job/Old,Junk,Sent,Trash,Workshop,");
+	free(v);
+	assert_true(is_subscribed(f, "Job/Old"));
+	assert_check_ok(f);
+}
+
+static void test_schema_9_turns_the_subscribed_marks_into_names(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(domain_op(f->st, STORE_OP_DOMAIN_ADD, "example.test"), STORE_OK);
+	f->acct = account_add(f->st, "a@example.test", 0);
+	store_close(&f->st);
+	/* Back to schema 8: the mark on the mailbox row, no subscription table. */
+	sql_write(f, "DROP TABLE subscription;"
+	             "ALTER TABLE mailbox ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;"
+	             "UPDATE mailbox SET subscribed = 0 WHERE name = 'Junk';"
+	             "PRAGMA user_version = 8;");
+	struct buf err = BUF_INIT;
+	if (store_open_path(&f->st, f->path, &err) < 0)
+		fail_msg("reopen: %s", buf_cstr(&err));
+	buf_free(&err);
+	assert_int_equal(sql_int(f, "PRAGMA user_version"), store_schema_version());
+	char *v = subscriptions(f);
+	assert_string_equal(v, "Archive,Drafts,INBOX,Sent,Trash,");
+	free(v);
+	assert_false(is_subscribed(f, "Junk"));
+	assert_true(is_subscribed(f, "Sent"));
+}
+
+/* ---- MULTIAPPEND ------------------------------------------------------------------- */
+
+static void test_chained_appends_commit_together_or_not_at_all(void **state)
+{
+	struct fx *f = *state;
+	char *m[3] = {message(1), message(2), message(3)};
+	struct store_append_target t[3] = {
+	        {.mailbox_id = f->inbox}, {.mailbox_id = f->inbox}, {.mailbox_id = f->archive}};
+	struct store_op op[3];
+	for (int i = 0; i < 3; i++) {
+		store_op_init(&op[i], STORE_OP_APPEND);
+		op[i].u.append.data = m[i];
+		op[i].u.append.len = strlen(m[i]);
+		op[i].u.append.targets = &t[i];
+		op[i].u.append.ntargets = 1;
+		op[i].u.append.more = i < 2 ? &op[i + 1] : NULL;
+	}
+	exec_ok(f->st, &op[0]);
+	assert_int_equal(t[0].uid_r, 1);
+	assert_int_equal(t[1].uid_r, 2);
+	assert_int_equal(t[2].uid_r, 1);
+	assert_int_equal(t[0].uidvalidity_r, t[1].uidvalidity_r);
+	assert_int_equal(highestmodseq(f, "INBOX"), 3);
+	for (int i = 0; i < 3; i++)
+		store_op_clear(&op[i]);
+	/* The last one fails: none is written. */
+	t[2].mailbox_id = 999999;
+	for (int i = 0; i < 3; i++) {
+		store_op_init(&op[i], STORE_OP_APPEND);
+		op[i].u.append.data = m[i];
+		op[i].u.append.len = strlen(m[i]);
+		op[i].u.append.targets = &t[i];
+		op[i].u.append.ntargets = 1;
+		op[i].u.append.more = i < 2 ? &op[i + 1] : NULL;
+	}
+	assert_int_equal(exec_fail(f->st, &op[0]), STORE_ERR_NOTFOUND);
+	for (int i = 0; i < 3; i++)
+		store_op_clear(&op[i]);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM message"), 3);
+	assert_int_equal(highestmodseq(f, "INBOX"), 3);
+	struct store_mailbox mb;
+	get_mailbox(f->st, f->acct, "INBOX", &mb);
+	assert_int_equal(mb.uidnext, 3);
+	store_mailbox_clear(&mb);
+	assert_check_ok(f);
+	for (int i = 0; i < 3; i++)
+		free(m[i]);
+}
+
 /* ---- quota ------------------------------------------------------------------------- */
 
 static void set_quota(struct fx *f, const char *address, uint64_t quota)
@@ -2442,6 +2616,10 @@ int main(void)
 	        TA(test_the_same_bytes_appended_twice_are_stored_once),
 	        TA(test_a_failed_append_writes_nothing),
 	        TA(test_an_append_over_quota_fails_and_writes_nothing),
+	        TA(test_subscriptions_are_names_that_outlive_their_mailbox),
+	        TA(test_a_rename_takes_the_subscriptions_of_the_mailbox_and_its_children),
+	        T(test_schema_9_turns_the_subscribed_marks_into_names),
+	        TA(test_chained_appends_commit_together_or_not_at_all),
 	        TA(test_flags_set_add_and_remove_change_flags_and_keywords),
 	        TA(test_a_flags_change_that_changes_nothing_keeps_the_modseq),
 	        TA(test_unchangedsince_lists_the_messages_modified_since),
