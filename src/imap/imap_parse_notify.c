@@ -16,9 +16,10 @@
  *                       "MailboxName" / "SubscriptionChange" /
  *                       "MailboxMetadataChange" / "ServerMetadataChange" / atom
  *
- * Rules of RFC 5465 sections 5 and 6.1 checked here: MessageNew and
- * MessageExpunge come together, FlagChange needs them, only message events
- * and fetch attributes for the selected mailbox, at most one SELECTED group. Events petrel does not
+ * Rules of RFC 5465 sections 5 and 6.1 checked here, for the selected
+ * mailbox: MessageNew and MessageExpunge come together, FlagChange needs
+ * them, only message events; fetch attributes only there, at most one
+ * SELECTED group. Other mailboxes take single events (as Dovecot does). Events petrel does not
  * support (annotations, metadata, unknown atoms) make the whole command
  * fail with -2, for "NO [BADEVENT (...)]". Mailbox names stay as the client
  * wrote them (the session decodes them).
@@ -107,10 +108,13 @@ static int parse_events(const struct imap_arg *a, struct imap_notify_group *g, s
 			i++;
 		}
 	}
+	/* For the selected mailbox message numbers must stay right, so the
+	   pairs are enforced there; for other mailboxes, which get STATUS
+	   answers, one event alone is taken as Dovecot takes it. */
 	unsigned ne = IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE;
-	if ((g->events & ne) && (g->events & ne) != ne)
+	if (selected && (g->events & ne) && (g->events & ne) != ne)
 		return bad(why, -1, "MessageNew and MessageExpunge go together");
-	if ((g->events & IMAP_NOTIFY_FLAG_CHANGE) && !(g->events & ne))
+	if (selected && (g->events & IMAP_NOTIFY_FLAG_CHANGE) && !(g->events & ne))
 		return bad(why, -1, "FlagChange needs MessageNew and MessageExpunge");
 	if (selected && (g->events & ~IMAP_NOTIFY_MESSAGE_EVENTS))
 		return bad(why, -1, "only message events for the selected mailbox");

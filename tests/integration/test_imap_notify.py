@@ -50,7 +50,7 @@ def test_capability_and_errors(petrel):
     assert " NOTIFY" in r.cmd("c", "CAPABILITY")[0]
     for bad in ("NOTIFY", "NOTIFY SET", "NOTIFY SET STATUS", "NOTIFY FOO",
                 "NOTIFY SET (personal)", "NOTIFY SET (nosuch (MessageNew MessageExpunge))",
-                "NOTIFY SET (personal (MessageNew))", "NOTIFY SET (personal (FlagChange))",
+                "NOTIFY SET (selected (MessageNew))", "NOTIFY SET (selected (FlagChange))",
                 "NOTIFY SET (personal (MessageNew (UID) MessageExpunge))",
                 "NOTIFY SET (selected NONE) (selected-delayed NONE)",
                 "NOTIFY SET (mailboxes (MessageNew MessageExpunge))",

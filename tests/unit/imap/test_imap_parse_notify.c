@@ -82,6 +82,17 @@ static void test_rfc_example(void **state)
 	imap_notify_spec_free(&spec);
 }
 
+static void test_single_events_for_other_mailboxes(void **state)
+{
+	struct imap_notify_spec spec;
+	assert_int_equal(notify("SET (personal (MessageExpunge))", &spec), 0);
+	assert_int_equal(spec.groups[0].events, IMAP_NOTIFY_MESSAGE_EXPUNGE);
+	imap_notify_spec_free(&spec);
+	assert_int_equal(notify("SET STATUS (mailboxes x (FlagChange))", &spec), 0);
+	assert_int_equal(spec.groups[0].events, IMAP_NOTIFY_FLAG_CHANGE);
+	imap_notify_spec_free(&spec);
+}
+
 static void test_filters(void **state)
 {
 	static const struct {
@@ -115,9 +126,9 @@ static void test_errors(void **state)
 	        "SET (personal)",
 	        "SET personal (MessageNew MessageExpunge)",
 	        "SET (bogus (MessageNew MessageExpunge))",
-	        "SET (personal (MessageNew))",
-	        "SET (personal (MessageExpunge))",
-	        "SET (personal (FlagChange))",
+	        "SET (selected (MessageNew))",
+	        "SET (selected (MessageExpunge))",
+	        "SET (selected-delayed (FlagChange))",
 	        "SET (personal (MessageNew (UID) MessageExpunge))",
 	        "SET (selected (MessageNew (NOSUCH) MessageExpunge))",
 	        "SET (selected NONE) (selected NONE)",
@@ -188,6 +199,7 @@ int main(void)
 	        cmocka_unit_test(test_none),
 	        cmocka_unit_test(test_rfc_example),
 	        cmocka_unit_test(test_filters),
+	        cmocka_unit_test(test_single_events_for_other_mailboxes),
 	        cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_unsupported_events),
 	        cmocka_unit_test(test_limits),
