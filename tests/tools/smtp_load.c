@@ -45,6 +45,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,19 @@ static int message_load(struct load *L, const char *path)
 
 /* ---- the connection ------------------------------------------------------------------ */
 
+/* Appends a reason to err, after "; " when it holds one already. */
+static void why(struct buf *err, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void why(struct buf *err, const char *fmt, ...)
+{
+	if (err->len)
+		buf_puts(err, "; ");
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+}
+
 static void conn_close(struct conn *c)
 {
 	if (c->ssl) {
@@ -249,7 +263,7 @@ static int conn_open(const struct load *L, struct conn *c, struct buf *err)
 {
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
-		buf_printf(err, "socket: %s", strerror(errno));
+		why(err, "socket: %s", strerror(errno));
 		return -1;
 	}
 	struct timeval tv = {.tv_sec = L->timeout_s};
@@ -258,7 +272,7 @@ static int conn_open(const struct load *L, struct conn *c, struct buf *err)
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(c->fd, (const struct sockaddr *)&L->addr, sizeof L->addr) < 0) {
-		buf_printf(err, "connect: %s", strerror(errno));
+		why(err, "connect: %s", strerror(errno));
 		conn_close(c);
 		return -1;
 	}
@@ -272,7 +286,7 @@ static int conn_write(struct conn *c, const char *p, size_t n, struct buf *err)
 		if (c->ssl) {
 			int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
 			if (r <= 0) {
-				buf_printf(err, "TLS write failed (%d)", SSL_get_error(c->ssl, r));
+				why(err, "TLS write failed (%d)", SSL_get_error(c->ssl, r));
 				return -1;
 			}
 			w = r;
@@ -281,8 +295,8 @@ static int conn_write(struct conn *c, const char *p, size_t n, struct buf *err)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				buf_printf(err, "write: %s",
-				           errno == EAGAIN ? "timeout" : strerror(errno));
+				why(err, "write: %s",
+				    errno == EAGAIN ? "timeout" : strerror(errno));
 				return -1;
 			}
 		}
@@ -302,7 +316,7 @@ static int conn_fill(struct conn *c, struct buf *err)
 		if (c->ssl) {
 			int k = SSL_read(c->ssl, at, 16384);
 			if (k <= 0) {
-				buf_printf(err, "TLS read failed (%d)", SSL_get_error(c->ssl, k));
+				why(err, "TLS read failed (%d)", SSL_get_error(c->ssl, k));
 				return -1;
 			}
 			r = k;
@@ -311,12 +325,11 @@ static int conn_fill(struct conn *c, struct buf *err)
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0) {
-				buf_printf(err, "read: %s",
-				           errno == EAGAIN ? "timeout" : strerror(errno));
+				why(err, "read: %s", errno == EAGAIN ? "timeout" : strerror(errno));
 				return -1;
 			}
 			if (r == 0) {
-				buf_puts(err, "connection closed by the server");
+				why(err, "connection closed by the server");
 				return -1;
 			}
 		}
@@ -339,7 +352,7 @@ static int conn_reply(struct conn *c, struct buf *err)
 		char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
 		if (!nl) {
 			if (c->in.len > SMTP_LOAD_MAX_REPLY_LINE) {
-				buf_puts(err, "reply line too long");
+				why(err, "reply line too long");
 				return -1;
 			}
 			if (conn_fill(c, err) < 0)
@@ -354,7 +367,7 @@ static int conn_reply(struct conn *c, struct buf *err)
 		int this_code = ok ? (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0') : -1;
 		if (!ok || (code >= 0 && this_code != code) ||
 		    c->reply.len + len > SMTP_LOAD_MAX_REPLY) {
-			buf_printf(err, "malformed reply: %.*s", (int)(len > 200 ? 200 : len), l);
+			why(err, "malformed reply: %.*s", (int)(len > 200 ? 200 : len), l);
 			return -1;
 		}
 		code = this_code;
@@ -405,7 +418,7 @@ static int conn_start(struct load *L, struct conn *c, struct buf *err)
 	int code = conn_reply(c, err);
 	if (code != 220) {
 		if (code > 0)
-			buf_printf(err, "greeting: %s", buf_cstr(&c->reply));
+			why(err, "greeting: %s", buf_cstr(&c->reply));
 		goto out;
 	}
 	if ((code = conn_cmd(c, ehlo, err)) != 250)
@@ -413,20 +426,20 @@ static int conn_start(struct load *L, struct conn *c, struct buf *err)
 	ehlo_keywords(c);
 	if (L->starttls) {
 		if (!c->has_starttls) {
-			buf_puts(err, "the server does not offer STARTTLS");
+			why(err, "the server does not offer STARTTLS");
 			goto out;
 		}
 		if ((code = conn_cmd(c, "STARTTLS", err)) != 220)
 			goto reply;
 		if (c->in.len) {
-			buf_puts(err, "bytes after the STARTTLS reply");
+			why(err, "bytes after the STARTTLS reply");
 			goto out;
 		}
 		c->ssl = SSL_new(L->tls);
 		if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
 			unsigned long e = ERR_get_error();
-			buf_printf(err, "TLS handshake failed: %s",
-			           e ? ERR_reason_error_string(e) : "connection closed");
+			why(err, "TLS handshake failed: %s",
+			    e ? ERR_reason_error_string(e) : "connection closed");
 			ERR_clear_error();
 			goto out;
 		}
@@ -452,7 +465,7 @@ static int conn_start(struct load *L, struct conn *c, struct buf *err)
 	goto out;
 reply:
 	if (code > 0)
-		buf_printf(err, "%s", buf_cstr(&c->reply));
+		why(err, "%s", buf_cstr(&c->reply));
 out:
 	free(ehlo);
 	return r;
@@ -478,47 +491,47 @@ static int send_message(struct load *L, struct conn *c, uint64_t m, struct buf *
 		if ((mail = conn_reply(c, err)) < 0)
 			goto out;
 		if (mail == 421) {
-			buf_printf(err, "MAIL: %s", buf_cstr(&c->reply));
+			why(err, "MAIL: %s", buf_cstr(&c->reply));
 			r = -2;
 			goto out;
 		}
-		if (mail != 250)
-			buf_printf(err, "MAIL: %s", buf_cstr(&c->reply));
+		if (mail / 100 != 2)
+			why(err, "MAIL: %s", buf_cstr(&c->reply));
 		if ((rcpt = conn_reply(c, err)) < 0)
 			goto out;
-		if (mail == 250 && rcpt != 250)
-			buf_printf(err, "RCPT: %s", buf_cstr(&c->reply));
+		if (mail / 100 == 2 && rcpt / 100 != 2)
+			why(err, "RCPT: %s", buf_cstr(&c->reply));
 		if ((data = conn_reply(c, err)) < 0)
 			goto out;
-		if (mail == 250 && rcpt == 250 && data != 354)
-			buf_printf(err, "DATA: %s", buf_cstr(&c->reply));
+		if (mail / 100 == 2 && rcpt / 100 == 2 && data != 354)
+			why(err, "DATA: %s", buf_cstr(&c->reply));
 	} else {
 		buf_printf(&cmds, "MAIL FROM:<%s>", L->from);
 		if ((mail = conn_cmd(c, buf_cstr(&cmds), err)) < 0)
 			goto out;
 		rcpt = data = 0;
 		if (mail == 421) {
-			buf_printf(err, "MAIL: %s", buf_cstr(&c->reply));
+			why(err, "MAIL: %s", buf_cstr(&c->reply));
 			r = -2;
-		} else if (mail != 250) {
-			buf_printf(err, "MAIL: %s", buf_cstr(&c->reply));
+		} else if (mail / 100 != 2) {
+			why(err, "MAIL: %s", buf_cstr(&c->reply));
 		} else {
 			buf_reset(&cmds);
 			buf_printf(&cmds, "RCPT TO:<%s>", to);
 			if ((rcpt = conn_cmd(c, buf_cstr(&cmds), err)) < 0)
 				goto out;
-			if (rcpt != 250)
-				buf_printf(err, "RCPT: %s", buf_cstr(&c->reply));
+			if (rcpt / 100 != 2)
+				why(err, "RCPT: %s", buf_cstr(&c->reply));
 			else if ((data = conn_cmd(c, "DATA", err)) < 0)
 				goto out;
 			else if (data != 354)
-				buf_printf(err, "DATA: %s", buf_cstr(&c->reply));
+				why(err, "DATA: %s", buf_cstr(&c->reply));
 		}
 	}
 	if (data == 354) {
 		/* With a failed MAIL or RCPT the server should not have said 354; an
 		   empty message ends the transaction it opened anyway. */
-		if (mail == 250 && rcpt == 250) {
+		if (mail / 100 == 2 && rcpt / 100 == 2) {
 			message_make(L, m, msg);
 		} else {
 			buf_reset(msg);
@@ -529,12 +542,12 @@ static int send_message(struct load *L, struct conn *c, uint64_t m, struct buf *
 		int end = conn_reply(c, err);
 		if (end < 0)
 			goto out;
-		if (mail == 250 && rcpt == 250) {
+		if (mail / 100 == 2 && rcpt / 100 == 2) {
 			if (end / 100 == 2) {
 				r = 1;
 				goto out;
 			}
-			buf_printf(err, "end of data: %s", buf_cstr(&c->reply));
+			why(err, "end of data: %s", buf_cstr(&c->reply));
 		}
 	}
 	if (r != -2)
@@ -712,6 +725,7 @@ int main(int argc, char **argv)
 		SSL_CTX_set_verify(L.tls, SSL_VERIFY_NONE, NULL);
 	}
 	pthread_mutex_init(&L.lock, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a write to a closed TLS connection fails instead */
 
 	int64_t start = time_mono_ms();
 	if (seconds)
