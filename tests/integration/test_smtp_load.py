@@ -18,7 +18,7 @@ LOAD = os.path.join(PETREL_TOOLS, "smtp_load")
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 RESULT = re.compile(r"^connections=(\d+) messages=(\d+) sent=(\d+) failed=(\d+) "
-                    r"seconds=[\d.]+ rate=[\d.]+/s$", re.M)
+                    r"seconds=[\d.]+ rate=[\d.]+/s p50_ms=([\d.]+) p99_ms=([\d.]+)$", re.M)
 SMTP_MAX_MESSAGES = 1000   # src/smtp/smtp.h
 
 
@@ -36,7 +36,11 @@ def run_load(petrel, *args, password=PASSWORDS[ALICE], timeout=120):
 
 
 def counts(p):
-    return tuple(int(x) for x in p.result.groups())
+    return tuple(int(x) for x in p.result.groups()[:4])
+
+
+def latencies(p):
+    return tuple(float(x) for x in p.result.groups()[4:])
 
 
 def test_load_delivers_every_message_it_counts_over_starttls_and_auth(petrel):
@@ -45,6 +49,8 @@ def test_load_delivers_every_message_it_counts_over_starttls_and_auth(petrel):
                  "--size", "3000")
     assert p.returncode == 0, p.out + p.err
     assert counts(p) == (3, 25, 25, 0)
+    p50, p99 = latencies(p)
+    assert 0 < p50 <= p99
     stored = mailstore.messages(petrel, BOB)
     assert len(stored) == 25
     subjects = []
@@ -83,6 +89,7 @@ def test_load_counts_refused_recipients_as_failed(petrel):
                  "--to", "nobody@example.test", "--connections", "2", "--messages", "5")
     assert p.returncode == 1
     assert counts(p) == (2, 5, 0, 5)
+    assert latencies(p) == (0, 0)            # only sent messages are timed
     assert "RCPT: 550" in p.err
     assert mailstore.messages(petrel, BOB) == []
 

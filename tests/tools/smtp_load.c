@@ -31,9 +31,11 @@
  * Messages are handed out until --messages (default 1000) are taken, or, with
  * --seconds, until S seconds have passed (whichever comes first when both are
  * given). Then one line on standard output:
- *   connections=N messages=M sent=S failed=F seconds=T rate=R/s
+ *   connections=N messages=M sent=S failed=F seconds=T rate=R/s p50_ms=A p99_ms=B
  * where rate is sent messages per second, from the first connect to the last
- * reply; the first failures go to standard error. Exit status 1 if any message
+ * reply, and A and B are the median and 99th percentile of a sent message's
+ * time from its MAIL to the reply to its data; the first failures go to
+ * standard error. Exit status 1 if any message
  * failed, 2 for a usage error.
  */
 #include "core/core.h"
@@ -58,6 +60,7 @@
 #define SMTP_LOAD_MAX_RETRIES 3         /* consecutive failed connects before a worker stops */
 #define SMTP_LOAD_MAX_TO 1000           /* --to addresses */
 #define SMTP_LOAD_KEEP_FAILURES 5       /* failures printed on stderr */
+#define SMTP_LOAD_MAX_SAMPLES 10000000  /* latencies kept for the percentiles */
 #define LINE_LEN 78                     /* generated body lines: 76 characters and CRLF */
 
 struct load {
@@ -81,6 +84,8 @@ struct load {
 	pthread_mutex_t lock;
 	uint64_t next; /* next message number to hand out */
 	uint64_t sent, failed;
+	uint32_t *lat_us; /* latencies of sent messages, microseconds */
+	size_t nlat, caplat;
 	char *failures[SMTP_LOAD_KEEP_FAILURES];
 	size_t nfailures;
 };
@@ -109,25 +114,59 @@ static bool take(struct load *L, uint64_t *m_r)
 	return ok;
 }
 
-static void count(struct load *L, bool sent, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
-static void count(struct load *L, bool sent, const char *fmt, ...)
+/* A message sent, us microseconds from its MAIL to the reply to its data. */
+static void count_sent(struct load *L, int64_t us)
 {
 	pthread_mutex_lock(&L->lock);
-	if (sent || !fmt) {
-		L->sent++;
-	} else {
-		L->failed++;
-		if (L->nfailures < SMTP_LOAD_KEEP_FAILURES) {
-			struct buf b = BUF_INIT;
-			va_list ap;
-			va_start(ap, fmt);
-			buf_vprintf(&b, fmt, ap);
-			va_end(ap);
-			L->failures[L->nfailures++] = buf_steal(&b);
+	L->sent++;
+	if (L->nlat < SMTP_LOAD_MAX_SAMPLES) {
+		if (L->nlat == L->caplat) {
+			L->caplat = L->caplat ? L->caplat * 2 : 4096;
+			L->lat_us = xrealloc(L->lat_us, L->caplat * sizeof *L->lat_us);
 		}
+		L->lat_us[L->nlat++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	}
 	pthread_mutex_unlock(&L->lock);
+}
+
+static void count_failed(struct load *L, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void count_failed(struct load *L, const char *fmt, ...)
+{
+	pthread_mutex_lock(&L->lock);
+	L->failed++;
+	if (L->nfailures < SMTP_LOAD_KEEP_FAILURES) {
+		struct buf b = BUF_INIT;
+		va_list ap;
+		va_start(ap, fmt);
+		buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+		L->failures[L->nfailures++] = buf_steal(&b);
+	}
+	pthread_mutex_unlock(&L->lock);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile of the sorted latencies, in milliseconds. */
+static double percentile_ms(const struct load *L, double p)
+{
+	if (L->nlat == 0)
+		return 0.0;
+	size_t i = (size_t)(p / 100.0 * (double)L->nlat + 0.999999);
+	i = i == 0 ? 0 : i - 1;
+	return (double)L->lat_us[i < L->nlat ? i : L->nlat - 1] / 1000.0;
 }
 
 /* ---- messages ------------------------------------------------------------------ */
@@ -572,8 +611,8 @@ static void *worker(void *arg)
 		if (conn_open(L, &c, &err) < 0 || conn_start(L, &c, &err) < 0) {
 			conn_close(&c);
 			if (++retries >= SMTP_LOAD_MAX_RETRIES) {
-				count(L, false, "message %llu: no session after %u tries: %s",
-				      (unsigned long long)m, retries, buf_cstr(&err));
+				count_failed(L, "message %llu: no session after %u tries: %s",
+				             (unsigned long long)m, retries, buf_cstr(&err));
 				break;
 			}
 			continue;
@@ -583,14 +622,15 @@ static void *worker(void *arg)
 		int r = 1;
 		while (have && (L->per_connection == 0 || on_this < L->per_connection)) {
 			buf_reset(&err);
+			int64_t t0 = mono_us();
 			r = send_message(L, &c, m, &msg, &err);
 			if (r == -2 && on_this > 0)
 				break; /* m again, over the next connection */
 			if (r == 1)
-				count(L, true, NULL);
+				count_sent(L, mono_us() - t0);
 			else
-				count(L, false, "message %llu: %s", (unsigned long long)m,
-				      buf_cstr(&err));
+				count_failed(L, "message %llu: %s", (unsigned long long)m,
+				             buf_cstr(&err));
 			on_this++;
 			have = take(L, &m);
 			if (r < 0)
@@ -743,9 +783,13 @@ int main(int argc, char **argv)
 		pthread_join(threads[i], NULL);
 	double secs = (double)(time_mono_ms() - start) / 1000.0;
 
-	printf("connections=%u messages=%llu sent=%llu failed=%llu seconds=%.2f rate=%.1f/s\n",
+	if (L.nlat)
+		qsort(L.lat_us, L.nlat, sizeof *L.lat_us, cmp_u32);
+	printf("connections=%u messages=%llu sent=%llu failed=%llu seconds=%.2f rate=%.1f/s "
+	       "p50_ms=%.2f p99_ms=%.2f\n",
 	       started, (unsigned long long)L.next, (unsigned long long)L.sent,
-	       (unsigned long long)L.failed, secs, secs > 0 ? (double)L.sent / secs : 0.0);
+	       (unsigned long long)L.failed, secs, secs > 0 ? (double)L.sent / secs : 0.0,
+	       percentile_ms(&L, 50), percentile_ms(&L, 99));
 	fflush(stdout);
 	for (size_t i = 0; i < L.nfailures; i++) {
 		fprintf(stderr, "smtp_load: %s\n", L.failures[i]);
@@ -755,6 +799,7 @@ int main(int argc, char **argv)
 	free(threads);
 	free(L.to);
 	free(L.password);
+	free(L.lat_us);
 	buf_free(&L.fixed);
 	if (L.tls)
 		SSL_CTX_free(L.tls);
