@@ -4,7 +4,7 @@
 #   make run      install missing packages, build, run `petrel serve` on embedded defaults
 #   make test     install missing packages, ASan+UBSan build of everything, run every test
 #   make fuzz     run every libFuzzer target for FUZZ_SECONDS each (default 60)
-#   make bench    run the benchmarks in bench/ (release build)
+#   make bench    run the benchmarks in bench/ (release build); BENCH="outbound api" for some
 #   make lint     check the include and link rules of docs/ARCHITECTURE.md
 #   make clean
 #
@@ -124,7 +124,7 @@ fuzz: deps
 bench:
 	@sh scripts/deps bench
 	@$(MAKE) --no-print-directory MODE=release petrel tools
-	@sh bench/run
+	@sh bench/run $(BENCH)
 
 lint:
 	@sh scripts/lint
