@@ -415,6 +415,14 @@ int cli_serve(int argc, char **argv, const char *config_path)
 	event_base_dispatch(s.base);
 	r = 0;
 out:
+	/* The loop runs once more below (finalizers, completions), after net is
+	   freed: neither the drain timer nor a reload may run then. */
+	if (s.drain_timer)
+		event_del(s.drain_timer);
+	if (s.sig_hup) {
+		event_del(s.sig_hup);
+		signal(SIGHUP, SIG_IGN);
+	}
 	/* Sessions first (they may still hold store ops), then the store finishes
 	   every queued write (outcomes of the queue included), then the loop. */
 	if (s.queue)
