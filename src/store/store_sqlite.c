@@ -2014,18 +2014,21 @@ static int conn_mailbox_list(struct store_conn *c, int64_t account_id,
 	return 0;
 }
 
-/* Iterates message rows of an already-bound statement, adding keywords. */
-static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
-			void (*fn)(const struct store_message *m, void *arg), void *arg,
-			struct buf *err)
+/* Reads the message rows of an already-bound statement, with their keywords,
+   into *v_r. The keyword query must not run while st is mid-step on the same
+   connection with a cached statement of its own (it would be reset): the rows
+   come first. */
+static int message_rows_read(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
+                             struct store_message **v_r, size_t *n_r, struct buf *err)
 {
-	/* Collect first: the keyword query must not run while st is mid-step on the
-	   same connection with a cached statement of its own (it would be reset). */
 	struct store_message *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xrealloc(v, (n + 1) * sizeof *v);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof *v);
+		}
 		struct store_message *m = &v[n++];
 		memset(m, 0, sizeof *m);
 		m->uid = (uint32_t)sqlite3_column_int64(st, 0);
@@ -2042,27 +2045,61 @@ static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_
 		free(v);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		v[i].keywords = keywords_of(c, mailbox_id, v[i].uid);
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static void message_rows_deliver(struct store_message *v, size_t n,
+                                 void (*fn)(const struct store_message *m, void *arg), void *arg)
+{
+	for (size_t i = 0; i < n; i++) {
 		fn(&v[i], arg);
 		store_message_clear(&v[i]);
 	}
 	free(v);
+}
+
+/* Iterates message rows of an already-bound statement, adding keywords. */
+static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
+                        void (*fn)(const struct store_message *m, void *arg), void *arg,
+                        struct buf *err)
+{
+	struct store_message *v;
+	size_t n;
+	if (message_rows_read(c, st, mailbox_id, &v, &n, err) < 0)
+		return -1;
+	message_rows_deliver(v, n, fn, arg);
 	return 0;
 }
 
 static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
-			     uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
-			     void *arg, struct buf *err)
+                             uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
+                             void *arg, struct buf *err)
 {
+	/* One read transaction for the rows and every message's keywords: the
+	   same snapshot, and one lock instead of one per message (SELECT of a
+	   large mailbox spent most of its time taking and dropping them). The
+	   callbacks run after it, so they may read the store themselves. */
+	bool own = sqlite3_get_autocommit(c->db) && simple_exec(c, "BEGIN", NULL) == 0;
 	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, "
-				   "savedate FROM message WHERE mailbox_id = ? "
-				   "AND uid BETWEEN ? AND ? "
-				   "ORDER BY uid");
+	                           "savedate FROM message WHERE mailbox_id = ? "
+	                           "AND uid BETWEEN ? AND ? "
+	                           "ORDER BY uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid_min);
 	sqlite3_bind_int64(st, 3, uid_max);
-	return message_rows(c, st, mailbox_id, fn, arg, err);
+	struct store_message *v;
+	size_t n;
+	int r = message_rows_read(c, st, mailbox_id, &v, &n, err);
+	if (own)
+		simple_exec(c, "COMMIT", NULL);
+	if (r < 0)
+		return -1;
+	message_rows_deliver(v, n, fn, arg);
+	return 0;
 }
 
 static enum store_lookup conn_message_cache(struct store_conn *c, int64_t mailbox_id,
