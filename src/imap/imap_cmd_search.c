@@ -334,6 +334,7 @@ void imap_cmd_search(struct imap_session *s)
 	}
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
+	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
 	for (size_t i = 0; i < s->nmsgs; i++) {
 		struct cand c = {.s = s, .index = i};
 		if (eval(&c, &q.root, uid)) {
@@ -343,6 +344,7 @@ void imap_cmd_search(struct imap_session *s)
 		buf_free(&c.blob);
 		mime_part_free(&c.root);
 	}
+	store_read_end(s->ctx->store);
 	if (q.ret_save) {
 		free(s->saved);
 		s->saved = hit_uids;

@@ -35,6 +35,8 @@ struct store_conn {
 	} cache[STMT_CACHE];
 	size_t ncache;
 	int savepoints;
+	unsigned read_depth; /* conn_read_begin() nesting */
+	bool read_own;       /* the outermost conn_read_begin() opened a transaction */
 };
 
 /* ---- plumbing -------------------------------------------------------------- */
@@ -205,6 +207,21 @@ static int simple_exec(struct store_conn *c, const char *sql, struct buf *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* A read transaction, unless one is open already (nested, or a writer's). */
+static void conn_read_begin(struct store_conn *c)
+{
+	if (c->read_depth++ == 0)
+		c->read_own = sqlite3_get_autocommit(c->db) && simple_exec(c, "BEGIN", NULL) == 0;
+}
+
+static void conn_read_end(struct store_conn *c)
+{
+	if (c->read_depth > 0 && --c->read_depth == 0 && c->read_own) {
+		simple_exec(c, "COMMIT", NULL);
+		c->read_own = false;
+	}
 }
 
 static int conn_begin(struct store_conn *c, struct buf *err)
@@ -2083,7 +2100,7 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 	   same snapshot, and one lock instead of one per message (SELECT of a
 	   large mailbox spent most of its time taking and dropping them). The
 	   callbacks run after it, so they may read the store themselves. */
-	bool own = sqlite3_get_autocommit(c->db) && simple_exec(c, "BEGIN", NULL) == 0;
+	conn_read_begin(c);
 	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, "
 	                           "savedate FROM message WHERE mailbox_id = ? "
 	                           "AND uid BETWEEN ? AND ? "
@@ -2094,8 +2111,7 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 	struct store_message *v;
 	size_t n;
 	int r = message_rows_read(c, st, mailbox_id, &v, &n, err);
-	if (own)
-		simple_exec(c, "COMMIT", NULL);
+	conn_read_end(c);
 	if (r < 0)
 		return -1;
 	message_rows_deliver(v, n, fn, arg);
@@ -2173,8 +2189,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 			bool *complete_r, struct buf *err)
 {
 	/* One read transaction so both queries see the same snapshot. */
-	if (simple_exec(c, "BEGIN", err) < 0)
-		return -1;
+	conn_read_begin(c);
 	int r = -1;
 	sqlite3_stmt *st = stmt(c, "SELECT tombstone_floor FROM mailbox WHERE id = ?");
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -2214,7 +2229,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 	}
 	r = 0;
 out:
-	simple_exec(c, "COMMIT", NULL);
+	conn_read_end(c);
 	return r;
 }
 
@@ -2402,6 +2417,8 @@ const struct store_backend store_backend_sqlite = {
 	.release = conn_release,
 	.rollback_to = conn_rollback_to,
 	.apply = conn_apply,
+	.read_begin = conn_read_begin,
+	.read_end = conn_read_end,
 	.account_get = conn_account_get,
 	.account_list = conn_account_list,
 	.domain_list = conn_domain_list,
