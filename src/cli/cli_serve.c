@@ -436,6 +436,7 @@ out:
 		event_free(s.sig_int);
 	if (s.sig_hup)
 		event_free(s.sig_hup);
+	signal(SIGHUP, SIG_IGN); /* a reload may not run after net is freed */
 	/* Sessions first (they may still hold store ops), then the store finishes
 	   every queued write (outcomes of the queue included), then the loop. */
 	if (s.queue)

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -383,6 +384,13 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 		c->loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
 	} else {
 		snprintf(c->peer, sizeof c->peer, "unknown");
+	}
+	/* Replies leave as soon as the loop writes them: without this, Nagle's
+	   algorithm holds back the last small segment of a large answer until the
+	   client acknowledges the previous one, which a delayed ACK makes ~40 ms. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
 	const char *reason = n->nconns >= n->lim.max_connections	      ? "connection-limit"
 			     : count_peer(n, c->peer) >= n->lim.max_per_ip ? "ip-connection-limit"

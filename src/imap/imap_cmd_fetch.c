@@ -508,6 +508,7 @@ void imap_cmd_fetch(struct imap_session *s)
 		imap_bad(s, r == -2 ? "Message sequence number out of range" : "Bad sequence set");
 		goto out;
 	}
+	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
 	for (size_t i = 0; i < n && !(how & FETCH_UNKNOWN_CTE); i++) {
 		struct imap_msg *m = &s->msgs[idx[i]];
 		struct one o = {.s = s, .m = m};
@@ -563,6 +564,7 @@ void imap_cmd_fetch(struct imap_session *s)
 		buf_free(&o.bodystructure);
 		mime_part_free(&o.root);
 	}
+	store_read_end(s->ctx->store);
 	if (nseen) {
 		struct store_op *op = xcalloc(1, sizeof *op);
 		store_op_init(op, STORE_OP_FLAGS);

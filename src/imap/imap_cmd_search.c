@@ -413,6 +413,7 @@ void imap_cmd_search(struct imap_session *s)
 		text_hits_find(s, &q.root, &text, &ntext);
 	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
+	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
 	for (size_t i = 0; i < s->nmsgs; i++) {
 		/* the index's answers (text) spare reading most messages */
 		struct cand c = {.s = s, .index = i, .hits = text, .nhits = ntext};
@@ -430,6 +431,7 @@ void imap_cmd_search(struct imap_session *s)
 		}
 	}
 	text_hits_free(text, ntext);
+	store_read_end(s->ctx->store);
 	if (q.ret_save) {
 		/* SAVE with MIN and/or MAX alone keeps just those (RFC 5182 2.1). */
 		size_t nsave = nhits;

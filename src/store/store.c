@@ -636,6 +636,16 @@ int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, u
 	return st->be->message_list(st->reader, mailbox_id, uid_min, uid_max, fn, arg, err);
 }
 
+void store_read_begin(struct store *st)
+{
+	st->be->read_begin(st->reader);
+}
+
+void store_read_end(struct store *st)
+{
+	st->be->read_end(st->reader);
+}
+
 enum store_lookup store_message_cache(struct store *st, int64_t mailbox_id, uint32_t uid,
 				      struct buf *envelope, struct buf *bodystructure,
 				      struct buf *err)

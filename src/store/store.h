@@ -506,6 +506,13 @@ void store_message_clear(struct store_message *m);
 int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
 		       void (*fn)(const struct store_message *m, void *arg), void *arg,
 		       struct buf *err);
+/* Between store_read_begin() and store_read_end() the reads see one snapshot
+   and share one read transaction (one lock instead of one per read): for a
+   command that reads many messages in one go, as FETCH 1:* (ENVELOPE) does.
+   Pairs nest. A pair must not span a return to the event loop: the sessions
+   share the reader, and the others would miss what was committed meanwhile. */
+void store_read_begin(struct store *st);
+void store_read_end(struct store *st);
 /* The ENVELOPE and BODYSTRUCTURE cached when the message was stored, appended
    to the buffers (left empty when none was cached). STORE_NOT_FOUND when the
    message is gone. */

@@ -45,6 +45,8 @@ struct store_conn {
 	} cache[STMT_CACHE];
 	size_t ncache;
 	int savepoints;
+	unsigned read_depth; /* conn_read_begin() nesting */
+	bool read_own;       /* the outermost conn_read_begin() opened a transaction */
 };
 
 /* ---- plumbing -------------------------------------------------------------- */
@@ -221,6 +223,21 @@ static int simple_exec(struct store_conn *c, const char *sql, struct buf *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* A read transaction, unless one is open already (nested, or a writer's). */
+static void conn_read_begin(struct store_conn *c)
+{
+	if (c->read_depth++ == 0)
+		c->read_own = sqlite3_get_autocommit(c->db) && simple_exec(c, "BEGIN", NULL) == 0;
+}
+
+static void conn_read_end(struct store_conn *c)
+{
+	if (c->read_depth > 0 && --c->read_depth == 0 && c->read_own) {
+		simple_exec(c, "COMMIT", NULL);
+		c->read_own = false;
+	}
 }
 
 static int conn_begin(struct store_conn *c, struct buf *err)
@@ -2201,18 +2218,21 @@ static int conn_subscription_list(struct store_conn *c, int64_t account_id,
 	return 0;
 }
 
-/* Iterates message rows of an already-bound statement, adding keywords. */
-static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
-			void (*fn)(const struct store_message *m, void *arg), void *arg,
-			struct buf *err)
+/* Reads the message rows of an already-bound statement, with their keywords,
+   into *v_r. The keyword query must not run while st is mid-step on the same
+   connection with a cached statement of its own (it would be reset): the rows
+   come first. */
+static int message_rows_read(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
+                             struct store_message **v_r, size_t *n_r, struct buf *err)
 {
-	/* Collect first: the keyword query must not run while st is mid-step on the
-	   same connection with a cached statement of its own (it would be reset). */
 	struct store_message *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xrealloc(v, (n + 1) * sizeof *v);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof *v);
+		}
 		struct store_message *m = &v[n++];
 		memset(m, 0, sizeof *m);
 		m->uid = (uint32_t)sqlite3_column_int64(st, 0);
@@ -2229,27 +2249,60 @@ static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_
 		free(v);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		v[i].keywords = keywords_of(c, mailbox_id, v[i].uid);
+	*v_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static void message_rows_deliver(struct store_message *v, size_t n,
+                                 void (*fn)(const struct store_message *m, void *arg), void *arg)
+{
+	for (size_t i = 0; i < n; i++) {
 		fn(&v[i], arg);
 		store_message_clear(&v[i]);
 	}
 	free(v);
+}
+
+/* Iterates message rows of an already-bound statement, adding keywords. */
+static int message_rows(struct store_conn *c, sqlite3_stmt *st, int64_t mailbox_id,
+                        void (*fn)(const struct store_message *m, void *arg), void *arg,
+                        struct buf *err)
+{
+	struct store_message *v;
+	size_t n;
+	if (message_rows_read(c, st, mailbox_id, &v, &n, err) < 0)
+		return -1;
+	message_rows_deliver(v, n, fn, arg);
 	return 0;
 }
 
 static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
-			     uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
-			     void *arg, struct buf *err)
+                             uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
+                             void *arg, struct buf *err)
 {
+	/* One read transaction for the rows and every message's keywords: the
+	   same snapshot, and one lock instead of one per message (SELECT of a
+	   large mailbox spent most of its time taking and dropping them). The
+	   callbacks run after it, so they may read the store themselves. */
+	conn_read_begin(c);
 	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, "
-				   "savedate FROM message WHERE mailbox_id = ? "
-				   "AND uid BETWEEN ? AND ? "
-				   "ORDER BY uid");
+	                           "savedate FROM message WHERE mailbox_id = ? "
+	                           "AND uid BETWEEN ? AND ? "
+	                           "ORDER BY uid");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid_min);
 	sqlite3_bind_int64(st, 3, uid_max);
-	return message_rows(c, st, mailbox_id, fn, arg, err);
+	struct store_message *v;
+	size_t n;
+	int r = message_rows_read(c, st, mailbox_id, &v, &n, err);
+	conn_read_end(c);
+	if (r < 0)
+		return -1;
+	message_rows_deliver(v, n, fn, arg);
+	return 0;
 }
 
 static enum store_lookup conn_message_cache(struct store_conn *c, int64_t mailbox_id,
@@ -2323,8 +2376,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 			bool *complete_r, struct buf *err)
 {
 	/* One read transaction so both queries see the same snapshot. */
-	if (simple_exec(c, "BEGIN", err) < 0)
-		return -1;
+	conn_read_begin(c);
 	int r = -1;
 	sqlite3_stmt *st = stmt(c, "SELECT tombstone_floor FROM mailbox WHERE id = ?");
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -2335,9 +2387,13 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 	}
 	*complete_r = (uint64_t)sqlite3_column_int64(st, 0) <= modseq;
 	sqlite3_reset(st);
+	/* "ORDER BY +uid": without statistics SQLite would walk the primary key
+	   for the order and test every row of the mailbox (every command and
+	   every IDLE wake-up of a 20,000-message mailbox read all of it); the
+	   modseq indexes find the few changed rows, which are then sorted. */
 	if (changed) {
 		st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, savedate "
-			     "FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+			     "FROM message WHERE mailbox_id = ? AND modseq > ? ORDER BY +uid");
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		sqlite3_bind_int64(st, 2, (int64_t)modseq);
 		if (message_rows(c, st, mailbox_id, changed, arg, err) < 0)
@@ -2345,7 +2401,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 	}
 	if (expunged) {
 		st = stmt(c, "SELECT uid, modseq FROM tombstone WHERE mailbox_id = ? AND modseq > ? "
-			     "ORDER BY uid");
+			     "ORDER BY +uid");
 		sqlite3_bind_int64(st, 1, mailbox_id);
 		sqlite3_bind_int64(st, 2, (int64_t)modseq);
 		int rc;
@@ -2360,7 +2416,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 	}
 	r = 0;
 out:
-	simple_exec(c, "COMMIT", NULL);
+	conn_read_end(c);
 	return r;
 }
 
@@ -2551,6 +2607,8 @@ const struct store_backend store_backend_sqlite = {
 	.release = conn_release,
 	.rollback_to = conn_rollback_to,
 	.apply = conn_apply,
+	.read_begin = conn_read_begin,
+	.read_end = conn_read_end,
 	.account_get = conn_account_get,
 	.account_list = conn_account_list,
 	.domain_list = conn_domain_list,

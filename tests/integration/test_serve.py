@@ -340,3 +340,20 @@ def test_unknown_run_as_user_is_a_clear_error(petrel_factory):
     r = subprocess.run([PETREL_BIN, "-c", p.config_path, "serve"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30)
     assert r.returncode == 1 and "no such user 'no-such-user-xyz'" in r.stderr.decode()
+
+
+def test_sigterm_while_logins_are_being_checked_exits_zero(petrel):
+    # The drain ends with password checks still running on the workers; the
+    # shutdown waits for them, and nothing of the drain may run after the
+    # connections are freed.
+    socks = []
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", petrel.ports["imap"]), timeout=5)
+        read_line(s)
+        socks.append(s)
+    for s in socks:
+        s.sendall(b'a LOGIN "alice@example.test" "alice-secret-1"\r\n')
+    assert petrel.stop(signal.SIGTERM) == 0
+    assert not petrel.sanitizer_report(), petrel.log()[-3000:]
+    for s in socks:
+        s.close()

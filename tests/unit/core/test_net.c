@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -289,6 +290,69 @@ static void test_lines_are_echoed_and_close_flushes_the_reply(void **state)
 	assert_int_equal(net_connection_count(f->net), 0);
 }
 
+/* The server's end of the client socket s: the process's socket whose local
+   address is s's peer and whose peer is s's local address. */
+static int server_end(int s)
+{
+	struct sockaddr_in mine, theirs;
+	socklen_t len = sizeof mine;
+	getsockname(s, (struct sockaddr *)&mine, &len);
+	len = sizeof theirs;
+	getpeername(s, (struct sockaddr *)&theirs, &len);
+	for (int fd = 0; fd < 1024; fd++) {
+		struct sockaddr_in a, b;
+		socklen_t la = sizeof a, lb = sizeof b;
+		if (fd == s || getsockname(fd, (struct sockaddr *)&a, &la) < 0 ||
+		    getpeername(fd, (struct sockaddr *)&b, &lb) < 0 || a.sin_family != AF_INET)
+			continue;
+		if (a.sin_port == theirs.sin_port && b.sin_port == mine.sin_port)
+			return fd;
+	}
+	return -1;
+}
+
+static int nodelay_plain = -1, nodelay_tls = -1;
+
+static int nodelay_of(int fd)
+{
+	int on = -1;
+	socklen_t len = sizeof on;
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) < 0)
+		return -1;
+	return on != 0;
+}
+
+static void client_nodelay(struct fixture *f)
+{
+	int s = dial(f->port);
+	get_line(s, NULL); /* "hello": the server has accepted */
+	nodelay_plain = nodelay_of(server_end(s));
+	put(s, NULL, "QUIT\r\n");
+	get_line(s, NULL);
+	close(s);
+
+	SSL_CTX *cctx;
+	int t = dial(f->tls_port);
+	SSL *ssl = tls_connect(t, &cctx);
+	get_line(t, ssl);
+	nodelay_tls = nodelay_of(server_end(t));
+	put(t, ssl, "QUIT\r\n");
+	get_line(t, ssl);
+	SSL_free(ssl);
+	SSL_CTX_free(cctx);
+	close(t);
+}
+
+/* Nagle's algorithm would hold the last small segment of a large answer until
+   the client's (delayed) ACK of the previous one: ~40 ms on every big FETCH. */
+static void test_accepted_connections_send_without_waiting_for_acks(void **state)
+{
+	struct fixture *f = *state;
+	run_client(f, client_nodelay);
+	assert_int_equal(nodelay_plain, 1);
+	assert_int_equal(nodelay_tls, 1);
+}
+
 static void client_three(struct fixture *f)
 {
 	int a = dial(f->port), b = dial(f->port);
@@ -537,6 +601,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lines_are_echoed_and_close_flushes_the_reply,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accepted_connections_send_without_waiting_for_acks,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_ip_limit_gives_the_busy_reply, setup,
 						teardown),

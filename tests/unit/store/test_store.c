@@ -1164,6 +1164,29 @@ static void test_append_gives_increasing_uids_and_modseqs(void **state)
 	assert_check_ok(f);
 }
 
+static void test_reads_between_read_begin_and_end_see_one_snapshot(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, f->inbox, 1, 0);
+	struct msg_list l;
+	store_read_begin(f->st);
+	store_read_begin(f->st); /* pairs nest */
+	list_messages(f, f->inbox, &l);
+	assert_int_equal(l.n, 1);
+	uint32_t uid = append_n(f, f->inbox, 2, 0); /* committed meanwhile */
+	store_read_end(f->st);
+	list_messages(f, f->inbox, &l);
+	assert_int_equal(l.n, 1);
+	list_changes(f, f->inbox, 0, &l); /* its own transaction nests too */
+	assert_int_equal(l.n, 1);
+	store_read_end(f->st);
+	list_messages(f, f->inbox, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[1].uid, uid);
+	list_changes(f, f->inbox, 0, &l);
+	assert_int_equal(l.n, 2);
+}
+
 static void test_an_append_keeps_its_flags_keywords_and_internaldate(void **state)
 {
 	struct fx *f = *state;
@@ -2611,6 +2634,7 @@ int main(void)
 	        cmocka_unit_test(test_mailbox_name_check_edges),
 	        cmocka_unit_test(test_address_normalize_edges),
 	        TA(test_append_gives_increasing_uids_and_modseqs),
+	        TA(test_reads_between_read_begin_and_end_see_one_snapshot),
 	        TA(test_an_append_keeps_its_flags_keywords_and_internaldate),
 	        TA(test_an_append_to_several_mailboxes_shares_one_blob),
 	        TA(test_the_same_bytes_appended_twice_are_stored_once),
