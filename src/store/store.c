@@ -41,6 +41,8 @@ struct store {
 	char *path;
 	struct store_conn *writer;
 	struct store_conn *reader;
+	unsigned reading; /* nested store_read_begin on the reader */
+	bool snapshot;    /* ...and the reader's snapshot is open */
 	bool search_index; /* [store] search_index: SEARCH may use the full-text index */
 
 	/* commit thread */
@@ -562,6 +564,22 @@ static void free_strv(char ***v)
 void store_message_clear(struct store_message *m)
 {
 	free_strv(&m->keywords);
+}
+
+void store_read_begin(struct store *st)
+{
+	if (st->reading++ == 0)
+		st->snapshot = st->be->read_begin(st->reader) == 0;
+}
+
+void store_read_end(struct store *st)
+{
+	if (st->reading == 0)
+		panic("store_read_end without store_read_begin");
+	if (--st->reading == 0 && st->snapshot) {
+		st->be->read_end(st->reader);
+		st->snapshot = false;
+	}
 }
 
 enum store_lookup store_account_get(struct store *st, const char *address,

@@ -422,6 +422,18 @@ void store_watch_remove(struct store *st, struct store_watch **w);
 
 /* ---- reads -------------------------------------------------------------------- */
 
+/*
+ * One snapshot for several reads: between store_read_begin and store_read_end
+ * every read sees the same committed state, and all of them cost one read
+ * transaction instead of one each. Pairs nest (the outermost end closes the
+ * snapshot). Hold it only over a stretch of synchronous work (the lookups of
+ * one request), never across the loop: an open snapshot keeps SQLite from
+ * recycling the WAL. A begin that fails is harmless: each read then takes its
+ * own snapshot, as without the pair.
+ */
+void store_read_begin(struct store *st);
+void store_read_end(struct store *st);
+
 struct store_account {
 	int64_t id;
 	char *address;

@@ -31,7 +31,10 @@ struct store_backend {
 	   appends to op->changes the mailboxes it moved to a new MODSEQ. */
 	void (*apply)(struct store_conn *c, struct store_op *op);
 
-	/* Reads. */
+	/* Reads. read_begin / read_end open and close one snapshot for the
+	   reads between them (a deferred transaction on the reader). */
+	int (*read_begin)(struct store_conn *c);
+	void (*read_end)(struct store_conn *c);
 	enum store_lookup (*account_get)(struct store_conn *c, const char *address,
 					 struct store_account *a_r, struct buf *err);
 	int (*account_list)(struct store_conn *c,

@@ -264,6 +264,17 @@ static void conn_rollback_to(struct store_conn *c)
 	simple_exec(c, "ROLLBACK TO op", NULL);
 }
 
+static int conn_read_begin(struct store_conn *c)
+{
+	return simple_exec(c, "BEGIN", NULL);
+}
+
+static void conn_read_end(struct store_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db) && simple_exec(c, "COMMIT", NULL) < 0)
+		conn_rollback(c);
+}
+
 /* ---- shared write helpers --------------------------------------------------------- */
 
 static int64_t domain_id(struct store_conn *c, const char *name)
@@ -2561,6 +2572,8 @@ const struct store_backend store_backend_sqlite = {
 	.release = conn_release,
 	.rollback_to = conn_rollback_to,
 	.apply = conn_apply,
+	.read_begin = conn_read_begin,
+	.read_end = conn_read_end,
 	.account_get = conn_account_get,
 	.account_list = conn_account_list,
 	.domain_list = conn_domain_list,

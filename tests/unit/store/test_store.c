@@ -1806,6 +1806,43 @@ static void test_expunging_by_uid_ignores_the_deleted_flag_and_missing_uids(void
 	assert_check_ok(f);
 }
 
+/* ---- read snapshots ------------------------------------------------------------------ */
+
+static bool message_visible(struct fx *f, int64_t mbox, uint32_t uid);
+
+static uint32_t inbox_messages(struct fx *f)
+{
+	struct store_mailbox m;
+	get_mailbox(f->st, f->acct, "INBOX", &m);
+	uint32_t n = m.messages;
+	store_mailbox_clear(&m);
+	return n;
+}
+
+static void test_reads_between_read_begin_and_end_see_one_snapshot(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, f->inbox, 1, 0);
+	store_read_begin(f->st);
+	assert_int_equal(inbox_messages(f), 1);
+	append_n(f, f->inbox, 2, 0); /* committed by the writer meanwhile */
+	assert_int_equal(inbox_messages(f), 1);
+	assert_false(message_visible(f, f->inbox, 2));
+	/* nested pairs keep the outer snapshot */
+	store_read_begin(f->st);
+	assert_int_equal(inbox_messages(f), 1);
+	store_read_end(f->st);
+	assert_int_equal(inbox_messages(f), 1);
+	store_read_end(f->st);
+	/* closed: the next read sees the new state */
+	assert_int_equal(inbox_messages(f), 2);
+	assert_true(message_visible(f, f->inbox, 2));
+	/* and a new pair takes a new snapshot */
+	store_read_begin(f->st);
+	assert_int_equal(inbox_messages(f), 2);
+	store_read_end(f->st);
+}
+
 /* ---- copy and move ------------------------------------------------------------------- */
 
 static void copy_init(struct store_op *op, int64_t from, int64_t to, const uint32_t *uids, size_t n,
@@ -2734,6 +2771,7 @@ int main(void)
 	        TA(test_an_op_run_again_reports_only_its_new_results),
 	        TA(test_expunging_deleted_messages_leaves_tombstones),
 	        TA(test_expunging_by_uid_ignores_the_deleted_flag_and_missing_uids),
+	        TA(test_reads_between_read_begin_and_end_see_one_snapshot),
 	        TA(test_copy_gives_new_uids_and_shares_the_blob),
 	        TA(test_move_expunges_the_sources_in_the_same_step),
 	        TA(test_copy_and_move_into_another_account_respect_its_quota),
