@@ -398,14 +398,22 @@ static void dispatch(struct http_session *s)
 		return;
 	}
 	buf_free(&allow);
-	if (found->access == ACCESS_KEY && !authenticate(s, true))
+	/* The key, the request's own lookups (domains, recipients, idempotency
+	   record) and its answer read one snapshot; it closes before the loop
+	   goes on, whatever the handler left waiting. */
+	struct store *st = s->ctx->store;
+	store_read_begin(st);
+	if ((found->access == ACCESS_KEY ||
+	     (found->access == ACCESS_METRICS && !conn_is_loopback(s->conn))) &&
+	    !authenticate(s, true)) {
+		store_read_end(st);
 		return;
-	if (found->access == ACCESS_METRICS && !conn_is_loopback(s->conn) && !authenticate(s, true))
-		return;
+	}
 	if (found->fn_id)
 		found->fn_id(s, id);
 	else
 		found->fn(s);
+	store_read_end(st);
 }
 
 /* ---- the session ---------------------------------------------------------------------- */

@@ -333,19 +333,19 @@ void mime_build_date(int64_t t, struct buf *out)
 
 /* ---- bodies ------------------------------------------------------------------------- */
 
-/* text with every line end (CRLF, LF, lone CR) made CRLF. */
+/* text with every line end (CRLF, LF, lone CR) made CRLF, a line at a time. */
 static void crlf_normalize(const char *text, struct buf *out)
 {
-	for (const char *p = text; *p; p++) {
-		if (*p == '\r') {
-			buf_puts(out, "\r\n");
-			if (p[1] == '\n')
-				p++;
-		} else if (*p == '\n') {
-			buf_puts(out, "\r\n");
-		} else {
-			buf_putc(out, *p);
-		}
+	const char *p = text;
+	buf_reserve(out, strlen(text) + 64);
+	for (;;) {
+		size_t n = strcspn(p, "\r\n");
+		buf_append(out, p, n);
+		p += n;
+		if (!*p)
+			return;
+		buf_append(out, "\r\n", 2);
+		p += p[0] == '\r' && p[1] == '\n' ? 2 : 1;
 	}
 }
 
@@ -385,13 +385,19 @@ static enum cte text_encoding(const struct buf *t)
 	return qp <= b64 ? CTE_QP : CTE_BASE64;
 }
 
+/* Quoted-printable. Output is written into room reserved ahead (at most 3
+   octets per input octet and a soft break per 25 of them), a line at a time. */
 static void encode_qp(const char *p, size_t len, struct buf *out)
 {
+	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
+	buf_reserve(out, len * 3 + (len / 16 + 2) * 3);
+	char *o = out->data + out->len;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c == '\r' && i + 1 < len && p[i + 1] == '\n') {
-			buf_puts(out, "\r\n");
+			*o++ = '\r';
+			*o++ = '\n';
 			col = 0;
 			i++;
 			continue;
@@ -401,15 +407,21 @@ static void encode_qp(const char *p, size_t len, struct buf *out)
 		           ((c == ' ' || c == '\t') && at_eol);
 		size_t w = esc ? 3 : 1;
 		if (col + w > QP_LINE - 1) {
-			buf_puts(out, "=\r\n");
+			memcpy(o, "=\r\n", 3);
+			o += 3;
 			col = 0;
 		}
-		if (esc)
-			buf_printf(out, "=%02X", c);
-		else
-			buf_putc(out, (char)c);
+		if (esc) {
+			*o++ = '=';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		} else {
+			*o++ = (char)c;
+		}
 		col += w;
 	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
 	/* A text without a final line end ends with a soft break: the message
 	   then ends in CRLF without adding a line to the text. */
 	if (col > 0)
@@ -784,22 +796,40 @@ static int check_all(struct builder *b, const struct mime_build *m)
 	return 0;
 }
 
+/* Room for the whole message, so that it is written without regrowing: the
+   texts as they are or quoted-printable (base64 is shorter), attachments in
+   base64 lines, and headers and boundaries besides. */
+static size_t size_estimate(const struct mime_build *m)
+{
+	size_t n = 4096 + m->nheaders * 100 + (m->nto + m->ncc + m->nreply_to) * 100;
+	if (m->text)
+		n += strlen(m->text) / 3 * 4 + 100;
+	if (m->html)
+		n += strlen(m->html) / 3 * 4 + 100;
+	for (size_t i = 0; i < m->nparts; i++)
+		n += m->parts[i].len / 57 * 78 + 400;
+	return n;
+}
+
 int mime_build_message(const struct mime_build *m, struct buf *out, struct buf *field_r,
                        struct buf *err)
 {
-	struct buf msg = BUF_INIT;
-	struct builder b = {.out = &msg, .field = field_r, .err = err, .seed = m->boundary};
+	/* The message is written after what out holds, and cut off again on
+	   failure. */
+	size_t start = out->len;
+	struct builder b = {.out = out, .field = field_r, .err = err, .seed = m->boundary};
 	if (check_all(&b, m) < 0)
 		return -1;
+	buf_reserve(out, size_estimate(m));
 	hdr_start(&b, "Date");
-	buf_putc(&msg, ' ');
-	mime_build_date(m->date, &msg);
+	buf_putc(out, ' ');
+	mime_build_date(m->date, out);
 	hdr_end(&b);
 	if (hdr_addresses(&b, "From", "from", &m->from, 1, false) < 0 ||
 	    hdr_addresses(&b, "To", "to", m->to, m->nto, true) < 0 ||
 	    hdr_addresses(&b, "Cc", "cc", m->cc, m->ncc, true) < 0 ||
 	    hdr_addresses(&b, "Reply-To", "reply_to", m->reply_to, m->nreply_to, true) < 0) {
-		buf_free(&msg);
+		buf_truncate(out, start);
 		return -1;
 	}
 	if (m->subject) {
@@ -807,7 +837,7 @@ int mime_build_message(const struct mime_build *m, struct buf *out, struct buf *
 		hdr_unstructured(&b, m->subject);
 		hdr_end(&b);
 	}
-	buf_printf(&msg, "Message-ID: %s\r\nMIME-Version: 1.0\r\n", m->message_id);
+	buf_printf(out, "Message-ID: %s\r\nMIME-Version: 1.0\r\n", m->message_id);
 	for (size_t i = 0; i < m->nheaders; i++) {
 		hdr_start(&b, m->headers[i].name);
 		hdr_unstructured(&b, m->headers[i].value ? m->headers[i].value : "");
@@ -816,9 +846,7 @@ int mime_build_message(const struct mime_build *m, struct buf *out, struct buf *
 	struct node root = make_tree(m);
 	write_node(&b, m, &root);
 	node_free(&root);
-	if (msg.len < 2 || memcmp(msg.data + msg.len - 2, "\r\n", 2) != 0)
-		buf_puts(&msg, "\r\n");
-	buf_append(out, msg.data, msg.len);
-	buf_free(&msg);
+	if (out->len - start < 2 || memcmp(out->data + out->len - 2, "\r\n", 2) != 0)
+		buf_puts(out, "\r\n");
 	return 0;
 }

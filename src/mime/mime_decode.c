@@ -30,6 +30,10 @@ bool mime_utf8_valid(const char *in, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	for (size_t i = 0; i < len;) {
+		if (s[i] < 0x80) { /* ASCII, most text: no decoding */
+			i++;
+			continue;
+		}
 		size_t n = utf8_seq(s + i, len - i);
 		if (n == 0)
 			return false;

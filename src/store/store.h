@@ -510,7 +510,8 @@ int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, u
    and share one read transaction (one lock instead of one per read): for a
    command that reads many messages in one go, as FETCH 1:* (ENVELOPE) does.
    Pairs nest. A pair must not span a return to the event loop: the sessions
-   share the reader, and the others would miss what was committed meanwhile. */
+   share the reader, and the others would miss what was committed meanwhile
+   (an open snapshot also keeps SQLite from recycling the WAL). */
 void store_read_begin(struct store *st);
 void store_read_end(struct store *st);
 /* The ENVELOPE and BODYSTRUCTURE cached when the message was stored, appended

@@ -9,6 +9,15 @@
  * Statements are prepared once per connection and cached by the address of
  * their SQL text (every SQL string here is a literal).
  *
+ * Temporary files stay in memory (temp_store=MEMORY). The one that matters is
+ * the statement journal: every op of a batch runs in its own savepoint, whose
+ * journal keeps the pages that earlier ops of the transaction changed and this
+ * one changes again (the tail pages of every table and index an append
+ * writes). Past 64 KiB SQLite would move it to a file of its own, created and
+ * unlinked in /var/tmp in every commit; in memory it is a few memcpy. It grows
+ * with what one op rewrites (a big expunge or copy in a busy batch: megabytes,
+ * for the length of one op).
+ *
  * Errors from SQLite map to store errors: FULL, IOERR, BUSY, LOCKED, NOMEM,
  * CANTOPEN, READONLY, PROTOCOL are temporary; a UNIQUE constraint is
  * STORE_ERR_EXISTS; anything else is reported as temporary too (an operator
@@ -185,9 +194,10 @@ static int conn_open(struct store_conn **c_r, const char *path, bool writer, str
 	sqlite3_busy_timeout(c->db, 10000);
 	char *e = NULL;
 	rc = sqlite3_exec(c->db,
-			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-			  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
-			  NULL, NULL, &e);
+	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+	                  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; "
+	                  "PRAGMA temp_store=MEMORY;",
+	                  NULL, NULL, &e);
 	if (rc != SQLITE_OK) {
 		buf_printf(err, "cannot set up store %s: %s", path, e ? e : sqlite3_errstr(rc));
 		sqlite3_free(e);

@@ -221,6 +221,32 @@ def test_structured_message_is_built_right(petrel, key):
     assert attachment.get_content() == b"%PDF-1.4 fake\n"
 
 
+def test_message_ids_start_with_the_send_time_and_differ(petrel, key):
+    before = int(time.time())
+    ids = []
+    for _ in range(3):
+        r = send(petrel, key)
+        assert r.status == 202, r.body
+        ids.append(r.json["id"])
+    after = int(time.time())
+    assert len(set(ids)) == 3
+    for i in ids:
+        assert re.fullmatch(r"[0-9a-f]{24}", i), i
+        assert before <= int(i[:8], 16) <= after
+    times = [int(i[:8], 16) for i in ids]
+    assert times == sorted(times)
+    # the ids name the messages: each is found, with its own Message-ID
+    for i in ids:
+        m = request(petrel, "GET", "/v1/messages/" + i, key=key)
+        assert m.status == 200 and m.json["id"] == i
+        assert m.json["message_id"].startswith("<%s@" % i)
+    # a multipart message's boundaries are made from its id, unique to it
+    r = send(petrel, key, html="<p>Hello</p>")
+    assert r.status == 202, r.body
+    raw = [m for m in inbox(petrel, BOB) if r.json["id"].encode() in m][0]
+    assert parsed(raw).get_boundary() == "=_%s_a" % r.json["id"]
+
+
 def test_local_and_remote_recipients_are_committed_in_one_op(petrel, key):
     petrel.cli("user", "add", "carol@example.test", "--password-stdin", input="pw\n")
     r = send(petrel, key, to=[BOB, "Dave <dave@remote.example>"], cc=["carol@example.test"],

@@ -515,6 +515,61 @@ static void test_line_ends_become_crlf(void **state)
 	free(msg);
 }
 
+/* Escapes at every place of a line, blanks before line ends and a last line
+   without one: the soft breaks keep every line within 76 and it decodes back. */
+static void test_quoted_printable_with_many_escapes_keeps_lines_and_decodes_back(void **state)
+{
+	struct mime_build m = base();
+	struct buf in = BUF_INIT;
+	for (int i = 0; i < 4000; i++) {
+		buf_putc(&in, i % 9 == 0 ? '=' : i % 13 == 0 ? ' ' : (char)('a' + i % 26));
+		if (i % 1500 == 1499)
+			buf_puts(&in, " \t\n");
+	}
+	buf_puts(&in, "\xc3\xa9t\xc3\xa9 ");
+	m.text = buf_cstr(&in);
+	char *msg = build_ok(&m);
+	assert_lines_ok(msg, 76);
+	assert_non_null(strstr(msg, "Content-Transfer-Encoding: quoted-printable\r\n"));
+	struct mime_part *root;
+	mime_parse(msg, strlen(msg), &root);
+	char *t = part_text(root, msg);
+	struct buf want = BUF_INIT;
+	for (const char *c = m.text; *c; c++)
+		buf_puts(&want, *c == '\n' ? "\r\n" : (char[]){*c, 0});
+	assert_string_equal(t, buf_cstr(&want));
+	free(t);
+	mime_part_free(&root);
+	free(msg);
+	buf_free(&want);
+	buf_free(&in);
+}
+
+static void test_a_build_appends_to_out_and_a_failed_one_leaves_it_as_it_was(void **state)
+{
+	struct mime_build m = base();
+	struct buf out = BUF_INIT, field = BUF_INIT, err = BUF_INIT;
+	buf_puts(&out, "Return-Path: <a@b>\r\n");
+	assert_int_equal(mime_build_message(&m, &out, &field, &err), 0);
+	char *alone = build_ok(&m);
+	assert_true(strncmp(out.data, "Return-Path: <a@b>\r\n", 20) == 0);
+	assert_string_equal(out.data + 20, alone);
+	free(alone);
+	buf_reset(&out);
+	buf_puts(&out, "kept");
+	static const struct mime_build_address bad[] = {{"Bob", "bob@example.test"},
+	                                                {NULL, "not an address"}};
+	m.to = bad;
+	m.nto = 2;
+	assert_int_equal(mime_build_message(&m, &out, &field, &err), -1);
+	assert_string_equal(buf_cstr(&field), "to[1]");
+	assert_int_equal(out.len, 4);
+	assert_string_equal(buf_cstr(&out), "kept");
+	buf_free(&out);
+	buf_free(&field);
+	buf_free(&err);
+}
+
 /* ---- refusals ------------------------------------------------------------------------ */
 
 static void test_crlf_anywhere_in_a_header_is_refused_with_its_field(void **state)
@@ -651,6 +706,9 @@ int main(void)
 	        cmocka_unit_test(test_mostly_non_ascii_text_is_base64),
 	        cmocka_unit_test(test_long_lines_are_encoded_within_76),
 	        cmocka_unit_test(test_line_ends_become_crlf),
+	        cmocka_unit_test(
+	                test_quoted_printable_with_many_escapes_keeps_lines_and_decodes_back),
+	        cmocka_unit_test(test_a_build_appends_to_out_and_a_failed_one_leaves_it_as_it_was),
 	        cmocka_unit_test(test_crlf_anywhere_in_a_header_is_refused_with_its_field),
 	        cmocka_unit_test(test_other_bad_fields_are_refused),
 	};

@@ -1829,6 +1829,43 @@ static void test_expunging_by_uid_ignores_the_deleted_flag_and_missing_uids(void
 	assert_check_ok(f);
 }
 
+/* ---- read snapshots ------------------------------------------------------------------ */
+
+static bool message_visible(struct fx *f, int64_t mbox, uint32_t uid);
+
+static uint32_t inbox_messages(struct fx *f)
+{
+	struct store_mailbox m;
+	get_mailbox(f->st, f->acct, "INBOX", &m);
+	uint32_t n = m.messages;
+	store_mailbox_clear(&m);
+	return n;
+}
+
+static void test_a_read_pair_holds_mailbox_counts_and_bytes_still(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, f->inbox, 1, 0);
+	store_read_begin(f->st);
+	assert_int_equal(inbox_messages(f), 1);
+	append_n(f, f->inbox, 2, 0); /* committed by the writer meanwhile */
+	assert_int_equal(inbox_messages(f), 1);
+	assert_false(message_visible(f, f->inbox, 2));
+	/* nested pairs keep the outer snapshot */
+	store_read_begin(f->st);
+	assert_int_equal(inbox_messages(f), 1);
+	store_read_end(f->st);
+	assert_int_equal(inbox_messages(f), 1);
+	store_read_end(f->st);
+	/* closed: the next read sees the new state */
+	assert_int_equal(inbox_messages(f), 2);
+	assert_true(message_visible(f, f->inbox, 2));
+	/* and a new pair takes a new snapshot */
+	store_read_begin(f->st);
+	assert_int_equal(inbox_messages(f), 2);
+	store_read_end(f->st);
+}
+
 /* ---- copy and move ------------------------------------------------------------------- */
 
 static void copy_init(struct store_op *op, int64_t from, int64_t to, const uint32_t *uids, size_t n,
@@ -2568,6 +2605,114 @@ static void assert_check_finds(struct fx *f, const char *needle)
 	buf_free(&err);
 }
 
+/* A big message of len bytes whose body is made of c (distinct per message). */
+static char *big_message_of(size_t len, char c)
+{
+	char *big = big_message(len);
+	memset(big + 16, c, len - 16);
+	return big;
+}
+
+static bool message_is(struct fx *f, int64_t mbox, uint32_t uid, const char *data)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	bool same = store_message_read(f->st, mbox, uid, &out, &err) == STORE_FOUND &&
+	            out.len == strlen(data) && memcmp(out.data, data, out.len) == 0;
+	buf_free(&out);
+	buf_free(&err);
+	return same;
+}
+
+/*
+ * Each op of a batch runs in a savepoint, whose statement journal keeps the
+ * pages that earlier ops of the transaction changed and this one changes
+ * again. The store keeps that journal in memory (temp_store=MEMORY); here it
+ * holds megabytes: big messages appended, copied and expunged (their last
+ * reference: the blob's pages are freed) in one transaction, and a big
+ * chained append rolled back to its savepoint between them.
+ */
+static void test_big_messages_copied_expunged_and_rolled_back_in_one_batch(void **state)
+{
+	struct fx *f = *state;
+	const size_t size = 6u << 20;
+	char *a = big_message_of(size, 'a'), *b = big_message_of(size, 'b'),
+	     *c = big_message_of(size, 'c'), *small = message(1);
+	assert_int_equal(append_to(f, f->inbox, a, 0, NULL).uid_r, 1);
+
+	struct store_op first, ops[6], more;
+	struct store_append_target t0, t[6], tm;
+	append_init(&first, &t0, f->archive, small);
+	append_init(&ops[0], &t[0], f->inbox, b); /* INBOX 2 */
+	static const uint32_t both[] = {1, 2};
+	copy_init(&ops[1], f->inbox, f->archive, both, 2, false); /* Archive 2, 3 */
+	store_op_init(&ops[2], STORE_OP_EXPUNGE);
+	ops[2].u.expunge.mailbox_id = f->inbox;
+	ops[2].u.expunge.uids = both;
+	ops[2].u.expunge.nuids = 2;
+	/* b's last reference: its blob goes in the transaction that wrote it */
+	store_op_init(&ops[3], STORE_OP_EXPUNGE);
+	ops[3].u.expunge.mailbox_id = f->archive;
+	ops[3].u.expunge.uids = (const uint32_t[]){3};
+	ops[3].u.expunge.nuids = 1;
+	/* c is written, then its chained append fails: all of it is undone */
+	append_init(&ops[4], &t[4], f->inbox, c);
+	append_init(&more, &tm, 999999, small);
+	ops[4].u.append.more = &more;
+	append_init(&ops[5], &t[5], f->inbox, small);
+
+	struct loop l;
+	loop_start(&l, f);
+	sqlite3 *blocker;
+	assert_int_equal(sqlite3_open(f->path, &blocker), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	loop_submit(&l, &first);
+	usleep(100 * 1000);
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		loop_submit(&l, &ops[i]);
+	usleep(50 * 1000);
+	assert_int_equal(sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(blocker);
+	loop_run(&l);
+	assert_int_equal(l.ndone, 7);
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		if (i != 4 && ops[i].result != 0)
+			fail_msg("op %zu failed: %s", i, buf_cstr(&ops[i].err));
+	assert_int_equal(ops[4].result, -1);
+	assert_int_equal(ops[4].error, STORE_ERR_NOTFOUND);
+	assert_int_equal(t[0].uid_r, 2);
+	assert_int_equal(ops[1].u.copy.ncopied_r, 2);
+	assert_int_equal(ops[2].u.expunge.nexpunged_r, 2);
+	assert_int_equal(ops[3].u.expunge.nexpunged_r, 1);
+	assert_int_equal(t[5].uid_r, 3);
+	loop_end(&l);
+
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_open_path(&f->st, f->path, &err), 0);
+	buf_free(&err);
+	struct msg_list ml;
+	list_messages(f, f->inbox, &ml);
+	assert_int_equal(ml.n, 1);
+	assert_int_equal(ml.rows[0].uid, 3);
+	assert_true(message_is(f, f->inbox, 3, small));
+	list_messages(f, f->archive, &ml);
+	assert_int_equal(ml.n, 2);
+	assert_true(message_is(f, f->archive, 1, small));
+	assert_true(message_is(f, f->archive, 2, a));
+	/* a (in Archive) and the small message: b and c are gone */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob WHERE size > 1000000"), 1);
+	assert_int_equal(used_bytes(f, "a@example.test"), size + 2 * strlen(small));
+	assert_check_ok(f);
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		store_op_clear(&ops[i]);
+	store_op_clear(&first);
+	store_op_clear(&more);
+	free(a);
+	free(b);
+	free(c);
+	free(small);
+}
+
 static void test_store_check_detects_a_corrupted_refcount(void **state)
 {
 	struct fx *f = *state;
@@ -2650,6 +2795,7 @@ int main(void)
 	        TA(test_an_op_run_again_reports_only_its_new_results),
 	        TA(test_expunging_deleted_messages_leaves_tombstones),
 	        TA(test_expunging_by_uid_ignores_the_deleted_flag_and_missing_uids),
+	        TA(test_a_read_pair_holds_mailbox_counts_and_bytes_still),
 	        TA(test_copy_gives_new_uids_and_shares_the_blob),
 	        TA(test_move_expunges_the_sources_in_the_same_step),
 	        TA(test_copy_and_move_into_another_account_respect_its_quota),
@@ -2659,6 +2805,7 @@ int main(void)
 	        TA(test_a_watcher_may_remove_itself_in_its_callback),
 	        TA(test_a_full_disk_fails_the_write_as_temporary_and_writes_nothing),
 	        TA(test_a_failed_group_commit_fails_every_op_of_the_batch),
+	        TA(test_big_messages_copied_expunged_and_rolled_back_in_one_batch),
 	        TA(test_store_check_detects_a_corrupted_refcount),
 	        TA(test_store_check_detects_broken_counters_and_uids),
 	};
