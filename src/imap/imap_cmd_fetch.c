@@ -4,7 +4,9 @@
  * Metadata (flags, INTERNALDATE, size) comes from the session's index; the
  * cached ENVELOPE and BODYSTRUCTURE and the message bytes are read only when
  * an item needs them, before the message's response is begun, and parsed into
- * MIME parts (byte offsets) only when a section or structure needs that. A
+ * MIME parts (byte offsets) only when a section or structure needs that. The
+ * cached strings of many messages are read a window at a time, one pass over
+ * a UID range each (struct cache_window), not one look-up per message. A
  * non-PEEK body fetch sets \Seen: the FETCH response already shows it, and the
  * tagged OK waits for the flag change to be durable.
  */
@@ -64,13 +66,110 @@ static int need_blob(struct one *o);
 static const struct mime_part *binary_part(struct one *o, const struct imap_fetch_att *a);
 static bool known_cte(const struct mime_part *p);
 
+/*
+ * The cached strings of the next messages of a FETCH, read in one pass over
+ * their UID range (store_message_cache_list): up to FETCH_CACHE_WINDOW
+ * messages whose UIDs span at most FETCH_CACHE_SPAN, so that a sparse set does
+ * not step over many rows it does not want. Inside the FETCH's read
+ * transaction, what the window holds is what a look-up per message would find.
+ */
+#define FETCH_CACHE_WINDOW 256
+#define FETCH_CACHE_SPAN (4 * FETCH_CACHE_WINDOW)
+
+struct cache_window {
+	struct imap_session *s;
+	bool envelope, bodystructure; /* what the items need */
+	const size_t *idx;            /* the FETCH's messages, and how many */
+	size_t n;
+	size_t first, end; /* idx[first, end) is covered */
+	uint32_t uid[FETCH_CACHE_WINDOW];
+	bool found[FETCH_CACHE_WINDOW];
+	struct buf env[FETCH_CACHE_WINDOW], bs[FETCH_CACHE_WINDOW];
+	size_t fill; /* next slot the pass may fill */
+};
+
+static void window_row(const struct store_message_cached *m, void *arg)
+{
+	struct cache_window *w = arg;
+	size_t count = w->end - w->first;
+	while (w->fill < count && w->uid[w->fill] < m->uid)
+		w->fill++;
+	if (w->fill == count || w->uid[w->fill] != m->uid)
+		return; /* a row between the messages asked for */
+	w->found[w->fill] = true;
+	if (m->envelope)
+		buf_append(&w->env[w->fill], m->envelope, m->envelope_len);
+	if (m->bodystructure)
+		buf_append(&w->bs[w->fill], m->bodystructure, m->bodystructure_len);
+}
+
+/* Covers idx[at] and the messages after it that fit. */
+static void window_fill(struct cache_window *w, size_t at)
+{
+	const struct imap_msg *msgs = w->s->msgs;
+	size_t count = 0;
+	uint32_t lo = msgs[w->idx[at]].uid;
+	while (count < FETCH_CACHE_WINDOW && at + count < w->n) {
+		uint32_t u = msgs[w->idx[at + count]].uid;
+		if ((count && u <= w->uid[count - 1]) || u - lo >= FETCH_CACHE_SPAN)
+			break; /* the window wants ascending UIDs, close together */
+		w->uid[count] = u;
+		w->found[count] = false;
+		buf_reset(&w->env[count]);
+		buf_reset(&w->bs[count]);
+		count++;
+	}
+	w->first = at;
+	w->end = at + count;
+	w->fill = 0;
+	struct buf err = BUF_INIT;
+	if (store_message_cache_list(w->s->ctx->store, w->s->mailbox_id, lo, w->uid[count - 1],
+	                             w->envelope, w->bodystructure, window_row, w, &err) < 0) {
+		/* a failed read: each message is looked up alone */
+		log_warn("imap id=%s event=fetch-cache result=error reason=\"%s\"",
+		         conn_id(w->s->conn), buf_cstr(&err));
+		w->end = w->first;
+	}
+	buf_free(&err);
+}
+
+/* The cached strings of idx[at] into o (swapped in, not copied); false when
+   the window cannot say (the caller looks the message up alone), *found_r
+   whether the message is still there otherwise. */
+static bool window_take(struct cache_window *w, size_t at, struct one *o, bool *found_r)
+{
+	if (at < w->first || at >= w->end)
+		window_fill(w, at);
+	if (at < w->first || at >= w->end)
+		return false;
+	size_t k = at - w->first;
+	*found_r = w->found[k];
+	struct buf t = o->envelope;
+	o->envelope = w->env[k];
+	w->env[k] = t;
+	t = o->bodystructure;
+	o->bodystructure = w->bs[k];
+	w->bs[k] = t;
+	return true;
+}
+
+static void window_free(struct cache_window *w)
+{
+	for (size_t k = 0; k < FETCH_CACHE_WINDOW; k++) {
+		buf_free(&w->env[k]);
+		buf_free(&w->bs[k]);
+	}
+}
+
 /* Reads what the items need before anything of the message is written, so
    that a message expunged meanwhile (its row or its blob gone) is left out
    whole instead of answered in part. -1 when it is gone or unreadable; -2 when
-   a BINARY item names a part whose transfer encoding is unknown. */
-static int preload(struct one *o, const struct imap_fetch_spec *spec)
+   a BINARY item names a part whose transfer encoding is unknown. With w, the
+   cached strings come from the window, o being idx[at] of the FETCH. */
+static int preload(struct one *o, const struct imap_fetch_spec *spec, struct cache_window *w,
+                   size_t at)
 {
-	bool cache = false, blob = false, binary = false;
+	bool env = false, bs = false, blob = false, binary = false;
 	for (size_t k = 0; k < spec->natts; k++)
 		binary |= spec->atts[k].item == IMAP_FETCH_BINARY ||
 		          spec->atts[k].item == IMAP_FETCH_BINARY_SIZE;
@@ -87,19 +186,23 @@ static int preload(struct one *o, const struct imap_fetch_spec *spec)
 		}
 	}
 	for (size_t k = 0; k < spec->natts; k++) {
-		cache |= needs_cache(spec->atts[k].item);
+		env |= spec->atts[k].item == IMAP_FETCH_ENVELOPE;
+		bs |= spec->atts[k].item == IMAP_FETCH_BODYSTRUCTURE;
 		blob |= needs_blob(spec->atts[k].item);
 	}
-	if (cache) {
-		struct buf err = BUF_INIT;
-		enum store_lookup l =
-		        store_message_cache(o->s->ctx->store, o->s->mailbox_id, o->m->uid,
-		                            &o->envelope, &o->bodystructure, &err);
-		buf_free(&err);
-		if (l != STORE_FOUND)
+	if (env || bs) {
+		bool found;
+		if (!w || !window_take(w, at, o, &found)) {
+			struct buf err = BUF_INIT;
+			found = store_message_cache(o->s->ctx->store, o->s->mailbox_id, o->m->uid,
+			                            &o->envelope, &o->bodystructure,
+			                            &err) == STORE_FOUND;
+			buf_free(&err);
+		}
+		if (!found)
 			return -1;
 		/* Not cached (older messages): computed from the bytes. */
-		blob |= !o->envelope.len || !o->bodystructure.len;
+		blob |= (env && !o->envelope.len) || (bs && !o->bodystructure.len);
 	}
 	return blob ? need_blob(o) : 0;
 }
@@ -400,7 +503,7 @@ int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, s
 {
 	struct imap_msg *m = &s->msgs[idx];
 	struct one o = {.s = s, .m = m};
-	int rc = preload(&o, spec);
+	int rc = preload(&o, spec, NULL, 0);
 	if (rc == 0) {
 		buf_printf(out, "* %zu FETCH (UID %u", idx + 1, m->uid);
 		for (size_t k = 0; k < spec->natts; k++)
@@ -509,6 +612,18 @@ void imap_cmd_fetch(struct imap_session *s)
 		goto out;
 	}
 	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
+	struct cache_window *win = NULL;
+	for (size_t k = 0; k < spec.natts; k++) {
+		enum imap_fetch_item it = spec.atts[k].item;
+		if (needs_cache(it) && n > 1 && !win) {
+			win = xcalloc(1, sizeof *win);
+			*win = (struct cache_window){.s = s, .idx = idx, .n = n};
+		}
+		if (win) {
+			win->envelope |= it == IMAP_FETCH_ENVELOPE;
+			win->bodystructure |= it == IMAP_FETCH_BODYSTRUCTURE;
+		}
+	}
 	for (size_t i = 0; i < n && !(how & FETCH_UNKNOWN_CTE); i++) {
 		struct imap_msg *m = &s->msgs[idx[i]];
 		struct one o = {.s = s, .m = m};
@@ -516,7 +631,7 @@ void imap_cmd_fetch(struct imap_session *s)
 			continue;
 		/* Expunged by another session (its data gone): the EXPUNGE comes
 		   with the next command that may send one (RFC 9051 7.5.1). */
-		int pr = preload(&o, &spec);
+		int pr = preload(&o, &spec, win, i);
 		if (pr < 0) {
 			how |= pr == -2 ? FETCH_UNKNOWN_CTE : FETCH_GONE;
 			buf_free(&o.blob);
@@ -564,6 +679,9 @@ void imap_cmd_fetch(struct imap_session *s)
 		buf_free(&o.bodystructure);
 		mime_part_free(&o.root);
 	}
+	if (win)
+		window_free(win);
+	free(win);
 	store_read_end(s->ctx->store);
 	if (nseen) {
 		struct store_op *op = xcalloc(1, sizeof *op);

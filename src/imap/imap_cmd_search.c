@@ -16,6 +16,11 @@
  * the key without being read, wherever the key sits (under NOT too: the
  * index's "no" is exact). When the index cannot answer (a string shorter than
  * three characters, the index switched off, an error), every message is read.
+ *
+ * Header keys (SUBJECT, HEADER, FROM ...) read only the message's header
+ * block, never its body. Those of fields that are not address fields ask the
+ * index too, over its header text: see header_lookup() for why that text
+ * holds every match the exact check can find.
  */
 #include "imap/imap.h"
 #include "imap/imap_internal.h"
@@ -42,9 +47,18 @@ struct cand {
 	struct buf blob;
 	bool loaded, failed;
 	struct mime_part *root;
+	struct buf header; /* the header block alone, when the keys need no more */
+	bool header_loaded, header_failed;
 	const struct text_hits *hits; /* keys the index answered */
 	size_t nhits;
 };
+
+static void cand_free(struct cand *c)
+{
+	buf_free(&c->blob);
+	buf_free(&c->header);
+	mime_part_free(&c->root);
+}
 
 static bool load(struct cand *c)
 {
@@ -58,6 +72,30 @@ static bool load(struct cand *c)
 	if (!c->failed)
 		mime_parse(buf_cstr(&c->blob), c->blob.len, &c->root);
 	return !c->failed;
+}
+
+/* The message's header block: the whole message's when that has been read,
+   else read alone. */
+static bool load_header(struct cand *c, const char **hdr_r, size_t *len_r)
+{
+	if (c->loaded && !c->failed) {
+		*hdr_r = buf_cstr(&c->blob);
+		*len_r = c->root->header_len;
+		return true;
+	}
+	if (!c->header_loaded) {
+		c->header_loaded = true;
+		struct buf err = BUF_INIT;
+		c->header_failed = store_message_header_read(c->s->ctx->store, c->s->mailbox_id,
+		                                             c->s->msgs[c->index].uid, &c->header,
+		                                             &err) != STORE_FOUND;
+		buf_free(&err);
+	}
+	if (c->header_failed)
+		return false;
+	*hdr_r = buf_cstr(&c->header);
+	*len_r = c->header.len;
+	return true;
 }
 
 /* Case-insensitive (ASCII) substring search; the empty needle matches. */
@@ -112,20 +150,50 @@ static void addresses_text(const char *value, size_t len, struct buf *out)
 	mime_address_free(&list, n);
 }
 
-static bool header_matches(struct cand *c, struct str field, struct str value)
+static bool is_wsp(char c)
 {
-	if (!load(c))
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A field's value unfolded as mime_header_unfold() does it (every line end
+   removed: inside a value each is followed by a space or tab; leading and
+   trailing whitespace dropped), but whole, not cut at MIME_MAX_HEADER_FIELD:
+   SEARCH looks at the whole field, as the index does. */
+static void unfold_whole(const char *v, size_t len, struct buf *out)
+{
+	size_t i = 0;
+	while (i < len && is_wsp(v[i]))
+		i++;
+	buf_reserve(out, len - i);
+	for (; i < len; i++) {
+		if ((v[i] == '\r' && i + 1 < len && v[i + 1] == '\n') || v[i] == '\n')
+			continue;
+		buf_putc(out, v[i]);
+	}
+	while (out->len && is_wsp(out->data[out->len - 1]))
+		out->len--;
+	if (out->data)
+		out->data[out->len] = '\0';
+}
+
+static bool text_may_match(const struct cand *c, const struct imap_search_key *k);
+
+static bool header_matches(struct cand *c, const struct imap_search_key *k)
+{
+	struct str field = k->str, value = k->str2;
+	const char *hdr;
+	size_t hlen;
+	if (!text_may_match(c, k) || !load_header(c, &hdr, &hlen))
 		return false;
-	const char *msg = buf_cstr(&c->blob);
 	struct mime_header_iter it;
 	struct mime_header_field f;
-	mime_header_iter_init(&it, msg, c->root->header_len);
+	mime_header_iter_init(&it, hdr, hlen);
 	bool found = false;
 	while (!found && mime_header_next(&it, &f)) {
 		if (f.name_len != field.len || strncasecmp(f.name, field.p, field.len) != 0)
 			continue;
 		struct buf unfolded = BUF_INIT, decoded = BUF_INIT;
-		mime_header_unfold(f.value, f.value_len, &unfolded);
+		unfold_whole(f.value, f.value_len, &unfolded);
 		mime_decode_header(buf_cstr(&unfolded), unfolded.len, &decoded);
 		found = contains(buf_cstr(&decoded), decoded.len, value);
 		if (!found && is_address_field(field)) {
@@ -144,22 +212,71 @@ static bool piece_contains(const char *text, size_t len, void *arg)
 	return contains(text, len, *(const struct str *)arg);
 }
 
+/*
+ * What to ask the index for a header key, or false when it cannot be asked.
+ *
+ * The index holds, per message, the header block decoded with
+ * mime_decode_header() as written, folding kept (the TEXT piece); the exact
+ * check decodes each field's value unfolded. Decoding works on the same
+ * encoded words in both (a word holds no whitespace, so no line end; the
+ * whitespace between two words is dropped in both), so the field's decoded
+ * text is a piece of the index's with a line end put back before some of its
+ * spaces and tabs - the folds. A match can thus be split by a fold only
+ * before a space or tab of the string: the piece of the string from its start
+ * or from one space or tab to the next holds none, and is in the index's text
+ * whenever the string is in the field. The longest such piece is asked.
+ *
+ * Not asked: address fields, whose check also matches the addresses as
+ * parsed ("a@b" in "<a (comment)@ b>"), text the header does not hold; and a
+ * string with U+FFFD, which a field's decoding may make where the block's
+ * makes a character (the last word of a field and a stray line after it
+ * decoded together).
+ */
+static bool header_lookup(const struct imap_search_key *k, struct str *piece_r)
+{
+	struct str v = k->str2;
+	if (is_address_field(k->str) || memmem(v.p, v.len, "\xef\xbf\xbd", 3))
+		return false;
+	size_t most = 0; /* characters (UTF-8 lead bytes) of the piece chosen */
+	*piece_r = (struct str){v.p, 0};
+	for (size_t start = 0; start < v.len;) {
+		size_t end = start + 1, chars = 1;
+		for (; end < v.len && v.p[end] != ' ' && v.p[end] != '\t'; end++)
+			chars += ((unsigned char)v.p[end] & 0xc0) != 0x80;
+		if (chars > most) {
+			most = chars;
+			*piece_r = (struct str){v.p + start, end - start};
+		}
+		start = end;
+	}
+	return true;
+}
+
 /* BODY and TEXT look into the pieces mime_search_walk() defines, the same
    ones the store's full-text index keeps. */
-/* Collects the index's candidates for every BODY and TEXT key of the tree. */
+/* Collects the index's candidates for every BODY, TEXT and header key of the
+   tree that it can answer. */
 static void text_hits_find(struct imap_session *s, const struct imap_search_key *k,
                            struct text_hits **v, size_t *n)
 {
-	if (k->op == IMAP_SEARCH_BODY || k->op == IMAP_SEARCH_TEXT) {
+	struct str piece;
+	bool text = k->op == IMAP_SEARCH_BODY || k->op == IMAP_SEARCH_TEXT;
+	if (text || (k->op == IMAP_SEARCH_HEADER && header_lookup(k, &piece))) {
 		struct text_hits h = {.key = k};
 		struct buf err = BUF_INIT;
 		enum store_lookup l =
-		        store_search_candidates(s->ctx->store, s->mailbox_id, k->str.p, k->str.len,
-		                                k->op == IMAP_SEARCH_TEXT, &h.uids, &h.n, &err);
+		        text ? store_search_candidates(s->ctx->store, s->mailbox_id, k->str.p,
+		                                       k->str.len, k->op == IMAP_SEARCH_TEXT,
+		                                       &h.uids, &h.n, &err)
+		             : store_search_header_candidates(s->ctx->store, s->mailbox_id, piece.p,
+		                                              piece.len, &h.uids, &h.n, &err);
+		const char *what = k->op == IMAP_SEARCH_TEXT   ? "TEXT"
+		                   : k->op == IMAP_SEARCH_BODY ? "BODY"
+		                                               : "HEADER";
 		if (l == STORE_FOUND) {
-			log_debug("imap id=%s event=search-index key=%s candidates=%zu messages=%zu",
-			          conn_id(s->conn), k->op == IMAP_SEARCH_TEXT ? "TEXT" : "BODY", h.n,
-			          s->nmsgs);
+			log_debug(
+			        "imap id=%s event=search-index key=%s candidates=%zu messages=%zu",
+			        conn_id(s->conn), what, h.n, s->nmsgs);
 			*v = xrealloc(*v, (*n + 1) * sizeof **v);
 			(*v)[(*n)++] = h;
 		} else if (l == STORE_ERROR) {
@@ -217,10 +334,12 @@ static bool body_matches(struct cand *c, const struct imap_search_key *k, bool w
    the date's own time zone as RFC 9051 says for SENT*; -1 when unreadable. */
 static int64_t sent_day(struct cand *c)
 {
-	if (!load(c))
+	const char *hdr;
+	size_t hlen;
+	if (!load_header(c, &hdr, &hlen))
 		return -1;
 	struct buf d = BUF_INIT;
-	if (!mime_header_get(buf_cstr(&c->blob), c->root->header_len, "Date", &d)) {
+	if (!mime_header_get(hdr, hlen, "Date", &d)) {
 		buf_free(&d);
 		return -1;
 	}
@@ -320,7 +439,7 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 	case IMAP_SEARCH_OLD:
 		return !m->recent;
 	case IMAP_SEARCH_HEADER:
-		return header_matches(c, k->str, k->str2);
+		return header_matches(c, k);
 	case IMAP_SEARCH_BODY:
 		return body_matches(c, k, false);
 	case IMAP_SEARCH_TEXT:
@@ -375,8 +494,7 @@ bool imap_search_matches(struct imap_session *s, size_t index, const struct imap
 {
 	struct cand c = {.s = s, .index = index};
 	bool r = eval(&c, &q->root, uid);
-	buf_free(&c.blob);
-	mime_part_free(&c.root);
+	cand_free(&c);
 	return r;
 }
 
@@ -418,8 +536,7 @@ void imap_cmd_search(struct imap_session *s)
 		/* the index's answers (text) spare reading most messages */
 		struct cand c = {.s = s, .index = i, .hits = text, .nhits = ntext};
 		bool match = eval(&c, &q.root, uid);
-		buf_free(&c.blob);
-		mime_part_free(&c.root);
+		cand_free(&c);
 		if (match) {
 			if (s->msgs[i].modseq > top)
 				top = s->msgs[i].modseq;

@@ -653,6 +653,15 @@ enum store_lookup store_message_cache(struct store *st, int64_t mailbox_id, uint
 	return st->be->message_cache(st->reader, mailbox_id, uid, envelope, bodystructure, err);
 }
 
+int store_message_cache_list(struct store *st, int64_t mailbox_id, uint32_t uid_min,
+                             uint32_t uid_max, bool envelope, bool bodystructure,
+                             void (*fn)(const struct store_message_cached *m, void *arg), void *arg,
+                             struct buf *err)
+{
+	return st->be->message_cache_list(st->reader, mailbox_id, uid_min, uid_max, envelope,
+	                                  bodystructure, fn, arg, err);
+}
+
 int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err)
 {
 	return st->be->blob_read(st->reader, blob_id, out, err);
@@ -662,6 +671,12 @@ enum store_lookup store_message_read(struct store *st, int64_t mailbox_id, uint3
 				     struct buf *out, struct buf *err)
 {
 	return st->be->message_read(st->reader, mailbox_id, uid, out, err);
+}
+
+enum store_lookup store_message_header_read(struct store *st, int64_t mailbox_id, uint32_t uid,
+                                            struct buf *out, struct buf *err)
+{
+	return st->be->message_header_read(st->reader, mailbox_id, uid, out, err);
 }
 
 int store_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
@@ -871,6 +886,18 @@ enum store_lookup store_search_candidates(struct store *st, int64_t mailbox_id, 
 		return STORE_NOT_FOUND;
 	return st->be->search_candidates(st->reader, mailbox_id, needle, len, with_header, uids_r,
 					 n_r, err);
+}
+
+enum store_lookup store_search_header_candidates(struct store *st, int64_t mailbox_id,
+                                                 const char *needle, size_t len, uint32_t **uids_r,
+                                                 size_t *n_r, struct buf *err)
+{
+	*uids_r = NULL;
+	*n_r = 0;
+	if (!st->search_index)
+		return STORE_NOT_FOUND;
+	return st->be->search_header_candidates(st->reader, mailbox_id, needle, len, uids_r, n_r,
+	                                        err);
 }
 
 /* One message (blob) of a store_reindex batch, its text made before the

@@ -520,6 +520,25 @@ void store_read_end(struct store *st);
 enum store_lookup store_message_cache(struct store *st, int64_t mailbox_id, uint32_t uid,
 				      struct buf *envelope, struct buf *bodystructure,
 				      struct buf *err);
+/*
+ * The same for many messages in one pass: the cached strings of mailbox_id's
+ * messages with uid in [uid_min, uid_max], ascending by uid, one statement
+ * stepping over the rows (a FETCH of many messages seeks once, not once per
+ * message). Only the strings asked for (envelope, bodystructure) are read; the
+ * others, and those not cached, are NULL. fn runs while the rows are read: the
+ * strings live only during the call, and fn must not use the store.
+ */
+struct store_message_cached {
+	uint32_t uid;
+	const char *envelope; /* not NUL-terminated; NULL when none */
+	size_t envelope_len;
+	const char *bodystructure;
+	size_t bodystructure_len;
+};
+int store_message_cache_list(struct store *st, int64_t mailbox_id, uint32_t uid_min,
+                             uint32_t uid_max, bool envelope, bool bodystructure,
+                             void (*fn)(const struct store_message_cached *m, void *arg), void *arg,
+                             struct buf *err);
 /* The raw bytes of a blob, appended to out. */
 int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err);
 /* The raw bytes of a message, appended to out, in one read: never another
@@ -527,6 +546,13 @@ int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct b
    STORE_NOT_FOUND when the message is gone. */
 enum store_lookup store_message_read(struct store *st, int64_t mailbox_id, uint32_t uid,
 				     struct buf *out, struct buf *err);
+/* The message's header block - its bytes up to and including the first empty
+   line, as mime_header_len() counts them, or the whole message when it has
+   none - appended to out. Reads the message from its start in growing pieces
+   until that line, not the rest (a SEARCH of header fields need not read
+   attachments). The same guarantees as store_message_read(). */
+enum store_lookup store_message_header_read(struct store *st, int64_t mailbox_id, uint32_t uid,
+                                            struct buf *out, struct buf *err);
 
 /*
  * What changed in a mailbox since modseq: messages (new or with changed flags)
@@ -839,6 +865,17 @@ int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r
 enum store_lookup store_search_candidates(struct store *st, int64_t mailbox_id, const char *needle,
 					  size_t len, bool with_header, uint32_t **uids_r,
 					  size_t *n_r, struct buf *err);
+
+/*
+ * The same over the message header alone: the UIDs of mailbox_id's messages
+ * whose header block, RFC 2047 words decoded and folding kept (the TEXT
+ * piece of mime_search_walk), may contain needle. For a search of one header
+ * field the caller must ask for a string that unfolding cannot have joined
+ * (see imap_cmd_search.c). STORE_NOT_FOUND as above.
+ */
+enum store_lookup store_search_header_candidates(struct store *st, int64_t mailbox_id,
+                                                 const char *needle, size_t len, uint32_t **uids_r,
+                                                 size_t *n_r, struct buf *err);
 
 /*
  * Indexes the messages of account_id's mailboxes (0: every account) that the

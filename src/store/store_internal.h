@@ -63,9 +63,15 @@ struct store_backend {
 	enum store_lookup (*message_cache)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
 					   struct buf *envelope, struct buf *bodystructure,
 					   struct buf *err);
+	int (*message_cache_list)(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
+	                          uint32_t uid_max, bool envelope, bool bodystructure,
+	                          void (*fn)(const struct store_message_cached *m, void *arg),
+	                          void *arg, struct buf *err);
 	int (*blob_read)(struct store_conn *c, int64_t blob_id, struct buf *out, struct buf *err);
 	enum store_lookup (*message_read)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
 					  struct buf *out, struct buf *err);
+	enum store_lookup (*message_header_read)(struct store_conn *c, int64_t mailbox_id,
+	                                         uint32_t uid, struct buf *out, struct buf *err);
 	int (*changes)(struct store_conn *c, int64_t mailbox_id, uint64_t modseq,
 		       void (*changed)(const struct store_message *m, void *arg),
 		       void (*expunged)(uint32_t uid, uint64_t modseq, void *arg), void *arg,
@@ -123,6 +129,10 @@ struct store_backend {
 	enum store_lookup (*search_candidates)(struct store_conn *c, int64_t mailbox_id,
 					       const char *needle, size_t len, bool with_header,
 					       uint32_t **uids_r, size_t *n_r, struct buf *err);
+	enum store_lookup (*search_header_candidates)(struct store_conn *c, int64_t mailbox_id,
+	                                              const char *needle, size_t len,
+	                                              uint32_t **uids_r, size_t *n_r,
+	                                              struct buf *err);
 	/* Up to max blob ids above after, ascending, held by account_id's mailboxes
 	   (0: any) and listed in search_pending (all: every one). */
 	int (*search_pending)(struct store_conn *c, int64_t account_id, bool all, int64_t after,
@@ -235,6 +245,10 @@ int store_sqlite_search_check(struct store_conn *c, struct buf *report, struct b
 enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t mailbox_id,
 						 const char *needle, size_t len, bool with_header,
 						 uint32_t **uids_r, size_t *n_r, struct buf *err);
+enum store_lookup store_sqlite_search_header_candidates(struct store_conn *c, int64_t mailbox_id,
+                                                        const char *needle, size_t len,
+                                                        uint32_t **uids_r, size_t *n_r,
+                                                        struct buf *err);
 int store_sqlite_search_pending(struct store_conn *c, int64_t account_id, bool all, int64_t after,
 				size_t max, int64_t *ids_r, size_t *n_r, struct buf *err);
 enum store_lookup store_sqlite_search_blob(struct store_conn *c, int64_t blob_id, struct buf *out,

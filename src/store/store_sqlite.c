@@ -25,6 +25,8 @@
  */
 #include "store/store_internal.h"
 
+#include "mime/mime.h"
+
 #include <errno.h>
 #include <openssl/sha.h>
 #include <sqlite3.h>
@@ -56,6 +58,9 @@ struct store_conn {
 	int savepoints;
 	unsigned read_depth; /* conn_read_begin() nesting */
 	bool read_own;       /* the outermost conn_read_begin() opened a transaction */
+	/* The blob handle of conn_message_header_read, moved from blob to blob
+	   (sqlite3_blob_reopen) within one read transaction, closed at its end. */
+	sqlite3_blob *header_blob;
 };
 
 /* ---- plumbing -------------------------------------------------------------- */
@@ -167,6 +172,7 @@ static void conn_close(struct store_conn **cp)
 	struct store_conn *c = *cp;
 	if (!c)
 		return;
+	sqlite3_blob_close(c->header_blob);
 	for (size_t i = 0; i < c->ncache; i++)
 		sqlite3_finalize(c->cache[i].st);
 	sqlite3_close(c->db);
@@ -244,7 +250,11 @@ static void conn_read_begin(struct store_conn *c)
 
 static void conn_read_end(struct store_conn *c)
 {
-	if (c->read_depth > 0 && --c->read_depth == 0 && c->read_own) {
+	if (c->read_depth == 0 || --c->read_depth > 0)
+		return;
+	sqlite3_blob_close(c->header_blob);
+	c->header_blob = NULL;
+	if (c->read_own) {
 		simple_exec(c, "COMMIT", NULL);
 		c->read_own = false;
 	}
@@ -2361,6 +2371,117 @@ static enum store_lookup conn_message_read(struct store_conn *c, int64_t mailbox
 	return r;
 }
 
+static int conn_message_cache_list(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
+                                   uint32_t uid_max, bool envelope, bool bodystructure,
+                                   void (*fn)(const struct store_message_cached *m, void *arg),
+                                   void *arg, struct buf *err)
+{
+	/* Only the columns asked for: a row longer than a page keeps its end
+	   on overflow pages, which are read only for a column that lies there. */
+	static const char *const sql[] = {
+	        "SELECT uid, envelope, bodystructure FROM message "
+	        "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+	        "SELECT uid, envelope, NULL FROM message "
+	        "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+	        "SELECT uid, NULL, bodystructure FROM message "
+	        "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+	};
+	if (!envelope && !bodystructure)
+		envelope = bodystructure = true; /* the rows, with whatever they hold */
+	conn_read_begin(c);
+	sqlite3_stmt *st = stmt(c, sql[!bodystructure ? 1 : !envelope ? 2 : 0]);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid_min);
+	sqlite3_bind_int64(st, 3, uid_max);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_message_cached m = {.uid = (uint32_t)sqlite3_column_int64(st, 0)};
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			m.envelope = (const char *)sqlite3_column_text(st, 1);
+			m.envelope_len = (size_t)sqlite3_column_bytes(st, 1);
+		}
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			m.bodystructure = (const char *)sqlite3_column_text(st, 2);
+			m.bodystructure_len = (size_t)sqlite3_column_bytes(st, 2);
+		}
+		fn(&m, arg);
+	}
+	sqlite3_reset(st);
+	int r = 0;
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		r = -1;
+	}
+	conn_read_end(c);
+	return r;
+}
+
+/* The first piece of a header read; each further one is twice the last. */
+#define HEADER_READ_FIRST 4096
+
+static enum store_lookup conn_message_header_read(struct store_conn *c, int64_t mailbox_id,
+                                                  uint32_t uid, struct buf *out, struct buf *err)
+{
+	/* The row and the bytes in one read transaction: the blob is the one
+	   the row names, even if the message is expunged and its blob id
+	   reused meanwhile. */
+	conn_read_begin(c);
+	enum store_lookup r = STORE_ERROR;
+	sqlite3_stmt *st = stmt(c, "SELECT blob_id FROM message WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = sqlite3_step(st);
+	int64_t blob_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			r = STORE_NOT_FOUND;
+		else
+			read_fail(c, err);
+		goto out;
+	}
+	/* Incremental blob I/O: only the pages that hold the bytes asked for
+	   are read, where a column read would load the whole message. */
+	rc = c->header_blob ? sqlite3_blob_reopen(c->header_blob, blob_id)
+	                    : sqlite3_blob_open(c->db, "main", "blob", "data", blob_id, 0,
+	                                        &c->header_blob);
+	if (rc != SQLITE_OK) {
+		read_fail(c, err);
+		sqlite3_blob_close(c->header_blob); /* unusable after a failed reopen */
+		c->header_blob = NULL;
+		goto out;
+	}
+	size_t size = (size_t)sqlite3_blob_bytes(c->header_blob);
+	size_t start = out->len, have = 0, piece = HEADER_READ_FIRST;
+	while (have < size) {
+		size_t n = size - have < piece ? size - have : piece;
+		buf_reserve(out, n);
+		rc = sqlite3_blob_read(c->header_blob, out->data + out->len, (int)n, (int)have);
+		if (rc != SQLITE_OK) {
+			read_fail(c, err);
+			buf_truncate(out, start);
+			sqlite3_blob_close(c->header_blob);
+			c->header_blob = NULL;
+			goto out;
+		}
+		out->len += n;
+		out->data[out->len] = '\0';
+		have += n;
+		/* An empty line that ends before the bytes read does is the
+		   first one of the whole message too. */
+		size_t hl = mime_header_len(out->data + start, have);
+		if (hl < have) {
+			buf_truncate(out, start + hl);
+			break;
+		}
+		piece *= 2;
+	}
+	r = STORE_FOUND;
+out:
+	conn_read_end(c);
+	return r;
+}
+
 static int conn_blob_read(struct store_conn *c, int64_t blob_id, struct buf *out,
 			  struct buf *err)
 {
@@ -2632,6 +2753,8 @@ const struct store_backend store_backend_sqlite = {
 	.message_cache = conn_message_cache,
 	.blob_read = conn_blob_read,
 	.message_read = conn_message_read,
+	.message_header_read = conn_message_header_read,
+	.message_cache_list = conn_message_cache_list,
 	.changes = conn_changes,
 	.check = conn_check,
 	.queue_next_due = conn_queue_next_due,
@@ -2649,6 +2772,7 @@ const struct store_backend store_backend_sqlite = {
 	.webhook_delivery_state = store_sqlite_webhook_delivery_state,
 	.webhook_backlog = store_sqlite_webhook_backlog,
 	.search_candidates = store_sqlite_search_candidates,
+	.search_header_candidates = store_sqlite_search_header_candidates,
 	.search_pending = store_sqlite_search_pending,
 	.search_blob = store_sqlite_search_blob,
 	.search_put = store_sqlite_search_put,

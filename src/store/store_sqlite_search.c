@@ -1,6 +1,6 @@
 /*
  * store_sqlite_search — the full-text index of the SQLite backend, for IMAP
- * SEARCH BODY and TEXT.
+ * SEARCH BODY and TEXT, and as a first filter for header keys (SUBJECT ...).
  *
  * Model (schema version 4, store_schema.c): one search_doc row per blob that a
  * mailbox holds - the searchable text as mime_search_text() makes it, split
@@ -227,10 +227,35 @@ static bool fts_query(const char *needle, size_t len, struct buf *q)
 	return true;
 }
 
-enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t mailbox_id,
-                                                 const char *needle, size_t len, bool with_header,
-                                                 uint32_t **uids_r, size_t *n_r, struct buf *err)
+/* What a lookup searches: the body pieces, the header piece, or both. */
+enum scope { SCOPE_BODY, SCOPE_TEXT, SCOPE_HEADER };
+
+static enum store_lookup candidates(struct store_conn *c, int64_t mailbox_id, const char *needle,
+                                    size_t len, enum scope scope, uint32_t **uids_r, size_t *n_r,
+                                    struct buf *err)
 {
+	/* From the candidate blobs to the mailbox's messages through the
+	   message_blob index (blob_id, then the key mailbox_id, uid). */
+	static const char *const sql[] = {
+	        [SCOPE_BODY] = "SELECT m.uid FROM ("
+	                       " SELECT rowid AS b FROM search_body WHERE search_body MATCH ?2"
+	                       " UNION SELECT blob_id FROM search_pending) AS cand"
+	                       " CROSS JOIN message m ON m.blob_id = cand.b"
+	                       " WHERE m.mailbox_id = ?1 ORDER BY m.uid",
+	        [SCOPE_TEXT] = "SELECT m.uid FROM ("
+	                       " SELECT rowid AS b FROM search_body WHERE search_body MATCH ?2"
+	                       " UNION SELECT rowid FROM search_header"
+	                       "  WHERE search_header MATCH ?2"
+	                       " UNION SELECT blob_id FROM search_pending) AS cand"
+	                       " CROSS JOIN message m ON m.blob_id = cand.b"
+	                       " WHERE m.mailbox_id = ?1 ORDER BY m.uid",
+	        [SCOPE_HEADER] = "SELECT m.uid FROM ("
+	                         " SELECT rowid AS b FROM search_header"
+	                         "  WHERE search_header MATCH ?2"
+	                         " UNION SELECT blob_id FROM search_pending) AS cand"
+	                         " CROSS JOIN message m ON m.blob_id = cand.b"
+	                         " WHERE m.mailbox_id = ?1 ORDER BY m.uid",
+	};
 	*uids_r = NULL;
 	*n_r = 0;
 	struct buf q = BUF_INIT;
@@ -238,22 +263,7 @@ enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t m
 		buf_free(&q);
 		return STORE_NOT_FOUND;
 	}
-	/* From the candidate blobs to the mailbox's messages through the
-	   message_blob index (blob_id, then the key mailbox_id, uid). */
-	sqlite3_stmt *st =
-	        with_header
-	                ? stmt(c, "SELECT m.uid FROM ("
-	                          " SELECT rowid AS b FROM search_body WHERE search_body MATCH ?2"
-	                          " UNION SELECT rowid FROM search_header"
-	                          "  WHERE search_header MATCH ?2"
-	                          " UNION SELECT blob_id FROM search_pending) AS cand"
-	                          " CROSS JOIN message m ON m.blob_id = cand.b"
-	                          " WHERE m.mailbox_id = ?1 ORDER BY m.uid")
-	                : stmt(c, "SELECT m.uid FROM ("
-	                          " SELECT rowid AS b FROM search_body WHERE search_body MATCH ?2"
-	                          " UNION SELECT blob_id FROM search_pending) AS cand"
-	                          " CROSS JOIN message m ON m.blob_id = cand.b"
-	                          " WHERE m.mailbox_id = ?1 ORDER BY m.uid");
+	sqlite3_stmt *st = stmt(c, sql[scope]);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_text(st, 2, buf_cstr(&q), (int)q.len, SQLITE_STATIC);
 	size_t cap = 0;
@@ -274,6 +284,22 @@ enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t m
 		return STORE_ERROR;
 	}
 	return STORE_FOUND;
+}
+
+enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t mailbox_id,
+                                                 const char *needle, size_t len, bool with_header,
+                                                 uint32_t **uids_r, size_t *n_r, struct buf *err)
+{
+	return candidates(c, mailbox_id, needle, len, with_header ? SCOPE_TEXT : SCOPE_BODY, uids_r,
+	                  n_r, err);
+}
+
+enum store_lookup store_sqlite_search_header_candidates(struct store_conn *c, int64_t mailbox_id,
+                                                        const char *needle, size_t len,
+                                                        uint32_t **uids_r, size_t *n_r,
+                                                        struct buf *err)
+{
+	return candidates(c, mailbox_id, needle, len, SCOPE_HEADER, uids_r, n_r, err);
 }
 
 int store_sqlite_search_pending(struct store_conn *c, int64_t account_id, bool all, int64_t after,

@@ -163,6 +163,36 @@ static char *cands(struct fx *f, int64_t mailbox, const char *needle, bool text)
 	return buf_steal(&out);
 }
 
+static void forget_index(struct fx *f);
+
+/* The same for store_search_header_candidates. */
+static char *header_cands(struct fx *f, int64_t mailbox, const char *needle)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	enum store_lookup l = store_search_header_candidates(f->st, mailbox, needle, strlen(needle),
+	                                                     &uids, &n, &err);
+	assert_int_not_equal(l, STORE_ERROR);
+	if (l == STORE_NOT_FOUND)
+		buf_puts(&out, "scan");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&out, "%s%u", i ? " " : "", uids[i]);
+	free(uids);
+	buf_free(&err);
+	buf_reserve(&out, 0);
+	return buf_steal(&out);
+}
+
+#define ASSERT_HEADER_CANDS(f, mb, needle, want)                                                   \
+	do {                                                                                       \
+		char *got_ = header_cands((f), (mb), (needle));                                    \
+		if (strcmp(got_, (want)) != 0)                                                     \
+			fail_msg("header candidates for '%s': got '%s', want '%s'", (needle),      \
+			         got_, (want));                                                    \
+		free(got_);                                                                        \
+	} while (0)
+
 #define ASSERT_CANDS(f, mb, needle, text, want)                                                    \
 	do {                                                                                       \
 		char *got_ = cands((f), (mb), (needle), (text));                                   \
@@ -220,6 +250,36 @@ static void test_body_leaves_out_the_message_header_and_text_does_not(void **sta
 	ASSERT_CANDS(f, f->inbox, "Grüße", false, "");
 	/* the part's own MIME header is body: here the message is the part */
 	ASSERT_CANDS(f, f->inbox, "koi8", false, "");
+}
+
+static void test_a_header_lookup_looks_into_the_message_header_alone(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->inbox, msg2);
+	append(f, f->inbox, msg3);
+	append(f, f->archive, msg1);
+	ASSERT_HEADER_CANDS(f, f->inbox, "lunch", "1");
+	ASSERT_HEADER_CANDS(f, f->inbox, "LUNCH ON", "1");
+	ASSERT_HEADER_CANDS(f, f->inbox, "carol@example", "1");
+	ASSERT_HEADER_CANDS(f, f->inbox, "Bistro", "");  /* the body */
+	ASSERT_HEADER_CANDS(f, f->inbox, "grüße", "2");  /* RFC 2047 decoded */
+	ASSERT_HEADER_CANDS(f, f->inbox, "Gr=FC", "");   /* not as written */
+	ASSERT_HEADER_CANDS(f, f->inbox, "koi8-r", "2"); /* every field */
+	ASSERT_HEADER_CANDS(f, f->inbox, "Subject: ", "1 2 3");
+	ASSERT_HEADER_CANDS(f, f->inbox, "hello there", ""); /* msg3's body */
+	ASSERT_HEADER_CANDS(f, f->inbox, "Su", "scan");
+	ASSERT_HEADER_CANDS(f, f->inbox, "Sub\xff", "scan");
+	ASSERT_HEADER_CANDS(f, f->archive, "lunch", "1");
+	/* messages the index does not know are candidates */
+	forget_index(f);
+	ASSERT_HEADER_CANDS(f, f->inbox, "nowhere", "1 2 3");
+	size_t n = 0;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_reindex(f->st, 0, false, &n, &err), 0);
+	ASSERT_HEADER_CANDS(f, f->inbox, "nowhere", "");
+	ASSERT_HEADER_CANDS(f, f->inbox, "grüße", "2");
+	buf_free(&err);
 }
 
 static void test_short_or_invalid_strings_are_not_looked_up(void **state)
@@ -422,6 +482,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        T(test_appended_messages_are_candidates_for_their_words),
 	        T(test_body_leaves_out_the_message_header_and_text_does_not),
+	        T(test_a_header_lookup_looks_into_the_message_header_alone),
 	        T(test_short_or_invalid_strings_are_not_looked_up),
 	        T(test_copies_share_the_entry_and_the_last_one_takes_it),
 	        T(test_deleting_a_mailbox_or_account_removes_entries),
