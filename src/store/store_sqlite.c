@@ -44,7 +44,7 @@ struct store_conn {
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	size_t ncache;
-	int savepoints;
+	struct store_sqlite_search_queue search; /* writer: FTS5 rows for the commit */
 };
 
 /* ---- plumbing -------------------------------------------------------------- */
@@ -156,6 +156,8 @@ static void conn_close(struct store_conn **cp)
 	struct store_conn *c = *cp;
 	if (!c)
 		return;
+	store_sqlite_search_rollback(c);
+	free(c->search.w);
 	for (size_t i = 0; i < c->ncache; i++)
 		sqlite3_finalize(c->cache[i].st);
 	sqlite3_close(c->db);
@@ -230,17 +232,24 @@ static int conn_begin(struct store_conn *c, struct buf *err)
 
 static int conn_commit(struct store_conn *c, struct buf *err)
 {
+	int rc = store_sqlite_search_commit(c);
+	if (rc != SQLITE_OK) {
+		buf_printf(err, "database error: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
 	return simple_exec(c, "COMMIT", err);
 }
 
 static void conn_rollback(struct store_conn *c)
 {
+	store_sqlite_search_rollback(c);
 	if (!sqlite3_get_autocommit(c->db))
 		simple_exec(c, "ROLLBACK", NULL);
 }
 
 static int conn_savepoint(struct store_conn *c, struct buf *err)
 {
+	store_sqlite_search_savepoint(c);
 	return simple_exec(c, "SAVEPOINT op", err);
 }
 
@@ -251,6 +260,7 @@ static void conn_release(struct store_conn *c)
 
 static void conn_rollback_to(struct store_conn *c)
 {
+	store_sqlite_search_rollback_to(c);
 	simple_exec(c, "ROLLBACK TO op", NULL);
 }
 
@@ -842,15 +852,17 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		return;
 	}
 	int64_t refs = (int64_t)op->u.append.ntargets + (op->u.append.nqueue > 0);
-	sqlite3_stmt *st = stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
-				   "VALUES(?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
-				   "SET refcount = refcount + excluded.refcount RETURNING id");
+	sqlite3_stmt *st =
+	        stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
+	                "VALUES(?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
+	                "SET refcount = refcount + excluded.refcount RETURNING id, refcount");
 	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, size);
 	sqlite3_bind_int64(st, 3, refs);
 	sqlite3_bind_blob64(st, 4, op->u.append.data, op->u.append.len, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	int64_t blob_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	bool fresh = rc == SQLITE_ROW && sqlite3_column_int64(st, 1) == refs; /* just made */
 	rc = rc == SQLITE_ROW ? exec_step(st) : rc;
 	if (rc != SQLITE_OK || !blob_id) {
 		op_sql_fail(op, c, rc == SQLITE_OK ? SQLITE_ERROR : rc);
@@ -925,7 +937,7 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		t->uidvalidity_r = uidvalidity;
 		store_op_changed(op, t->mailbox_id, modseq);
 	}
-	rc = store_sqlite_search_append(c, op, blob_id);
+	rc = store_sqlite_search_append(c, op, blob_id, fresh);
 	if (rc != SQLITE_OK) {
 		op_sql_fail(op, c, rc);
 		return;
@@ -2597,6 +2609,11 @@ sqlite3_stmt *store_sqlite_stmt(struct store_conn *c, const char *sql)
 sqlite3 *store_sqlite_db(struct store_conn *c)
 {
 	return c->db;
+}
+
+struct store_sqlite_search_queue *store_sqlite_search_queue(struct store_conn *c)
+{
+	return &c->search;
 }
 
 void store_sqlite_op_sql_fail(struct store_op *op, struct store_conn *c, int rc)

@@ -1,8 +1,11 @@
 /*
- * Unit tests for the store's full-text index (store_sqlite_search.c, the
- * search parts of store.c): entries written with the append, shared by copies,
- * gone with the last copy, candidates that never miss a match, messages the
- * index does not know, store_reindex, and store_check finding a damaged index.
+ * Unit tests for the store's full-text index (store_search.c, its words and
+ * queries; store_sqlite_search.c and the search parts of store.c): entries
+ * written with the append, shared by copies, gone with the last copy (their
+ * words made again from the bytes), candidates that never miss a match,
+ * index writes undone with the op that made them, messages the index does
+ * not know, the migration that drops schema 7's tables, store_reindex, and
+ * store_check finding a damaged index.
  *
  * Every test runs on a fresh store in its own mkdtemp folder, removed
  * afterwards; where store.h does not show a row count, the test opens the
@@ -114,11 +117,10 @@ static void sql_write(struct fx *f, const char *sql)
 	sqlite3_close(db);
 }
 
-/* The FTS5 tables' own check of their index against search_doc. */
+/* FTS5's own check of its index structure. */
 static void assert_fts_consistent(struct fx *f)
 {
-	sql_write(f, "INSERT INTO search_body(search_body) VALUES('integrity-check');"
-	             "INSERT INTO search_header(search_header) VALUES('integrity-check');");
+	sql_write(f, "INSERT INTO search_text(search_text) VALUES('integrity-check');");
 }
 
 static void assert_check_ok(struct fx *f)
@@ -265,8 +267,9 @@ static void test_copies_share_the_entry_and_the_last_one_takes_it(void **state)
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_body WHERE search_body MATCH "
-	                            "'\"ist\"'"),
+	/* no row holds the trigram "ist" (Bistro) any more */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_text WHERE search_text MATCH "
+	                            "'\"697374\"'"),
 	                 0);
 	assert_fts_consistent(f);
 	assert_check_ok(f);
@@ -320,8 +323,7 @@ static void test_a_queued_only_message_is_indexed_once_a_mailbox_holds_it(void *
    entries, listed as pending. */
 static void forget_index(struct fx *f)
 {
-	sql_write(f, "INSERT INTO search_header(search_header) VALUES('delete-all');"
-	             "INSERT INTO search_body(search_body) VALUES('delete-all');"
+	sql_write(f, "INSERT INTO search_text(search_text) VALUES('delete-all');"
 	             "DELETE FROM search_doc;"
 	             "INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;");
 }
@@ -409,7 +411,7 @@ static void test_check_finds_a_damaged_index(void **state)
 	          "DELETE FROM search_doc WHERE blob_id = (SELECT min(blob_id) FROM search_doc)");
 	struct buf report = BUF_INIT, err = BUF_INIT;
 	assert_int_equal(store_check(f->st, &report, &err), 0);
-	assert_non_null(strstr(buf_cstr(&report), "full-text index search_body holds 2 messages, "
+	assert_non_null(strstr(buf_cstr(&report), "full-text index search_text holds 2 messages, "
 	                                          "search_doc 1"));
 	assert_non_null(strstr(buf_cstr(&report), "is neither indexed nor pending"));
 	buf_free(&report);

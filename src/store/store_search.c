@@ -1,0 +1,259 @@
+/*
+ * store_search — the vocabulary of the full-text index: the terms a message
+ * is indexed under, and the query that finds the messages holding a string.
+ * Pure: no SQLite, no I/O (fuzz/fuzz_store_search.c).
+ *
+ * A term is a trigram: three consecutive characters of the message header's
+ * text or of the body's (mime_search_text), with ASCII letters folded to lower
+ * case - the exact matcher's folding (imap_search_matches), and no other. A
+ * message's terms are its distinct trigrams, each written once as a word of
+ * lower-case hexadecimal digits (the UTF-8 bytes of the folded trigram), the
+ * header's with an "h" before it: a body "Hi Bob" gives the words 686920
+ * 692062 20626f 626f62 ("hi ", "i b", " bo", "bob"). The index (FTS5 with its
+ * plain "ascii" tokenizer, store_sqlite_search.c) keeps those words as they
+ * are.
+ *
+ * Why words and not FTS5's own trigram tokenizer: a text of n characters has
+ * n - 2 trigrams but far fewer distinct ones (a 4 KiB message has 1,000 to
+ * 2,000, a repetitive one a few hundred), and FTS5's cost is per trigram it is
+ * handed; the set is made here, on store_submit's caller's thread, in a
+ * fraction of that. And the words are the same for the same bytes in every
+ * petrel that writes this format: the index keeps no copy of the text, so to
+ * remove a message the store makes its terms again from the message's bytes.
+ *
+ * A string S of at least three characters occurs in a piece of text only if
+ * each of its trigrams does (a byte-wise match of valid UTF-8 starts and ends
+ * on character boundaries, and the folding is the same on both sides), so the
+ * AND of the terms of a few trigrams covering S finds every message holding
+ * S, and perhaps some that do not (trigrams in another order, or across two
+ * pieces), which the caller's exact check removes.
+ */
+#include "store/store_internal.h"
+
+#include "mime/mime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A trigram as a number: three code points (21 bits each), ASCII folded. Never
+   0 (a text holds no NUL, and the first code point of a trigram shifts left). */
+static uint32_t fold(uint32_t cp)
+{
+	return cp >= 'A' && cp <= 'Z' ? cp + ('a' - 'A') : cp;
+}
+
+#define CP_BITS 21
+#define CP_MASK ((UINT64_C(1) << CP_BITS) - 1)
+#define TRIGRAM_MASK ((UINT64_C(1) << (3 * CP_BITS)) - 1)
+
+/* Code point at s (n > 0 bytes left) and its length; an invalid byte is
+   U+FFFD of length 1 (the search texts are valid UTF-8: this only bounds). */
+static size_t next_cp(const unsigned char *s, size_t n, uint32_t *cp_r)
+{
+	if (s[0] < 0x80) {
+		*cp_r = s[0];
+		return 1;
+	}
+	size_t k = utf8_decode(s, n, cp_r);
+	if (k == 0) {
+		*cp_r = 0xfffd;
+		return 1;
+	}
+	return k;
+}
+
+/* ---- the set of a text's trigrams ------------------------------------------------- */
+
+struct trigram_set {
+	uint64_t *slot; /* open addressing, 0 = empty */
+	size_t cap;     /* a power of two */
+	size_t n;
+};
+
+static size_t slot_of(uint64_t key, size_t cap)
+{
+	return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (cap - 1);
+}
+
+static void set_insert(struct trigram_set *s, uint64_t key)
+{
+	size_t i = slot_of(key, s->cap);
+	while (s->slot[i] != 0) {
+		if (s->slot[i] == key)
+			return;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->slot[i] = key;
+	s->n++;
+}
+
+static void set_add(struct trigram_set *s, uint64_t key)
+{
+	if ((s->n + 1) * 2 > s->cap) { /* at most half full */
+		struct trigram_set bigger = {
+		        .slot = xcalloc(s->cap ? s->cap * 2 : 1024, sizeof *s->slot),
+		        .cap = s->cap ? s->cap * 2 : 1024,
+		};
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				set_insert(&bigger, s->slot[i]);
+		free(s->slot);
+		*s = bigger;
+	}
+	set_insert(s, key);
+}
+
+static void add_text(struct trigram_set *s, const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	uint64_t key = 0;
+	size_t chars = 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		i += next_cp(p + i, len - i, &cp);
+		key = ((key << CP_BITS) | fold(cp)) & TRIGRAM_MASK;
+		if (++chars >= 3)
+			set_add(s, key);
+	}
+}
+
+/* ---- words ------------------------------------------------------------------------- */
+
+static size_t utf8_put(uint32_t cp, unsigned char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | (cp >> 6));
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | (cp >> 12));
+		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (unsigned char)(0xf0 | (cp >> 18));
+	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Appends the word of trigram key: "h" for the header, then the hex digits. */
+static void put_word(struct buf *out, uint64_t key, bool header)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char bytes[12];
+	size_t n = 0;
+	for (int shift = 2 * CP_BITS; shift >= 0; shift -= CP_BITS)
+		n += utf8_put((uint32_t)((key >> shift) & CP_MASK), bytes + n);
+	char word[1 + 2 * sizeof bytes];
+	size_t w = 0;
+	if (header)
+		word[w++] = 'h';
+	for (size_t i = 0; i < n; i++) {
+		word[w++] = hex[bytes[i] >> 4];
+		word[w++] = hex[bytes[i] & 15];
+	}
+	buf_append(out, word, w);
+}
+
+static void put_set(struct buf *out, const struct trigram_set *s, bool header)
+{
+	buf_reserve(out, s->n * (header ? 8 : 7));
+	for (size_t i = 0; i < s->cap; i++) {
+		if (!s->slot[i])
+			continue;
+		if (out->len > 0)
+			buf_putc(out, ' ');
+		put_word(out, s->slot[i], header);
+	}
+}
+
+void store_search_terms_of_texts(const char *header, size_t header_len, const char *body,
+                                 size_t body_len, struct buf *terms)
+{
+	struct trigram_set s = {0};
+	add_text(&s, header, header_len);
+	if (s.n > 0)
+		put_set(terms, &s, true);
+	if (s.slot)
+		memset(s.slot, 0, s.cap * sizeof *s.slot);
+	s.n = 0;
+	add_text(&s, body, body_len);
+	if (s.n > 0)
+		put_set(terms, &s, false);
+	free(s.slot);
+}
+
+void store_search_terms(const char *msg, size_t len, struct buf *terms)
+{
+	struct mime_part *root = NULL;
+	mime_parse(msg, len, &root);
+	struct buf header = BUF_INIT, body = BUF_INIT;
+	mime_search_text(root, msg, &header, &body);
+	mime_part_free(&root);
+	store_search_terms_of_texts(header.data ? header.data : "", header.len,
+	                            body.data ? body.data : "", body.len, terms);
+	buf_free(&header);
+	buf_free(&body);
+}
+
+/* ---- queries ----------------------------------------------------------------------- */
+
+/* Appends "w1" AND "w2" ... for the trigrams at at[0..k). */
+static void put_and(struct buf *q, const uint64_t *keys, size_t k, bool header)
+{
+	for (size_t j = 0; j < k; j++) {
+		if (j)
+			buf_puts(q, " AND ");
+		buf_putc(q, '"');
+		put_word(q, keys[j], header);
+		buf_putc(q, '"');
+	}
+}
+
+bool store_search_query(const char *needle, size_t len, bool with_header, struct buf *q)
+{
+	if (!utf8_valid(needle, len) || memchr(needle, '\0', len))
+		return false;
+	const unsigned char *p = (const unsigned char *)needle;
+	uint64_t *key = xmalloc((len + 1) * sizeof *key); /* the trigram ending at each char */
+	size_t n = 0;
+	uint64_t k = 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		i += next_cp(p + i, len - i, &cp);
+		k = ((k << CP_BITS) | fold(cp)) & TRIGRAM_MASK;
+		key[n++] = k;
+	}
+	if (n < STORE_SEARCH_MIN_CHARS) {
+		free(key);
+		return false;
+	}
+	/* Trigrams starting at characters 0, 3, 6 ... and at the last three;
+	   with more than STORE_SEARCH_MAX_TRIGRAMS, an even spread of them. */
+	uint64_t pick[STORE_SEARCH_MAX_TRIGRAMS];
+	size_t cover = (n + 2) / 3;
+	size_t m = cover < STORE_SEARCH_MAX_TRIGRAMS ? cover : STORE_SEARCH_MAX_TRIGRAMS;
+	for (size_t j = 0; j < m; j++) {
+		size_t t = m == 1 ? 0 : j * (cover - 1) / (m - 1);
+		size_t start = t * 3 + 3 <= n ? t * 3 : n - 3;
+		pick[j] = key[start + 2];
+	}
+	free(key);
+	if (with_header) {
+		buf_putc(q, '(');
+		put_and(q, pick, m, true);
+		buf_puts(q, ") OR (");
+		put_and(q, pick, m, false);
+		buf_putc(q, ')');
+	} else {
+		put_and(q, pick, m, false);
+	}
+	return true;
+}
