@@ -189,6 +189,163 @@ static const char *const msg3 = "Subject: quotes\r\n"
                                 "she said \"hello there\" and left; the quick brown fox "
                                 "jumps over the lazy dog again and again\r\n";
 
+/* ---- words and queries (store_search.c) --------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The words of terms, sorted and joined by single spaces. */
+static char *sorted_words(const struct buf *terms)
+{
+	char *copy = xstrdup(buf_cstr(terms));
+	char **w = NULL;
+	size_t n = 0;
+	for (char *save = NULL, *t = strtok_r(copy, " ", &save); t;
+	     t = strtok_r(NULL, " ", &save)) {
+		w = xrealloc(w, (n + 1) * sizeof *w);
+		w[n++] = t;
+	}
+	if (n > 0)
+		qsort(w, n, sizeof *w, cmp_str);
+	struct buf out = BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&out, "%s%s", i ? " " : "", w[i]);
+	free(w);
+	free(copy);
+	buf_reserve(&out, 0);
+	return buf_steal(&out);
+}
+
+static char *words_of(const char *header, const char *body)
+{
+	struct buf terms = BUF_INIT;
+	store_search_terms_of_texts(header, strlen(header), body, strlen(body), &terms);
+	char *r = sorted_words(&terms);
+	buf_free(&terms);
+	return r;
+}
+
+#define ASSERT_WORDS(header, body, want)                                                           \
+	do {                                                                                       \
+		char *got_ = words_of((header), (body));                                           \
+		if (strcmp(got_, (want)) != 0)                                                     \
+			fail_msg("words of '%s' / '%s': got '%s', want '%s'", (header), (body),    \
+			         got_, (want));                                                    \
+		free(got_);                                                                        \
+	} while (0)
+
+static void test_words_are_the_distinct_trigrams_in_hex(void **state)
+{
+	/* "hi ", "i b", " bo", "bob", "ob ", "b b": each once */
+	ASSERT_WORDS("", "Hi Bob bob", "20626f 622062 626f62 686920 692062 6f6220");
+	/* the header's are marked; under three characters there are none */
+	ASSERT_WORDS("Re: x", "ok", "h3a2078 h653a20 h72653a");
+	/* only ASCII is folded, as the matcher folds */
+	ASSERT_WORDS("", "ABC abc", "206162 616263 626320 632061");
+	ASSERT_WORDS("", "ÉCU", "c3896375");
+	ASSERT_WORDS("", "écu", "c3a96375");
+	/* characters, not bytes: one word for three code points of any length */
+	ASSERT_WORDS("",
+	             "a\xf0\x9f\x98\x80"
+	             "b",
+	             "61f09f988062");
+	ASSERT_WORDS("", "", "");
+}
+
+static void test_the_words_of_a_message_are_always_the_same(void **state)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	const char *m = "Subject: hello\r\n\r\nthe same bytes, the same words\r\n";
+	store_search_terms(m, strlen(m), &a);
+	store_search_terms(m, strlen(m), &b);
+	assert_true(a.len > 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+static char *query(const char *needle, bool text)
+{
+	struct buf q = BUF_INIT;
+	if (!store_search_query(needle, strlen(needle), text, &q))
+		buf_puts(&q, "none");
+	buf_reserve(&q, 0);
+	return buf_steal(&q);
+}
+
+#define ASSERT_QUERY(needle, text, want)                                                           \
+	do {                                                                                       \
+		char *got_ = query((needle), (text));                                              \
+		if (strcmp(got_, (want)) != 0)                                                     \
+			fail_msg("query for '%s': got '%s', want '%s'", (needle), got_, (want));   \
+		free(got_);                                                                        \
+	} while (0)
+
+static void test_queries_ask_for_trigrams_covering_the_string(void **state)
+{
+	ASSERT_QUERY("Bob", false, "\"626f62\"");
+	ASSERT_QUERY("Bob", true, "(\"h626f62\") OR (\"626f62\")");
+	/* at characters 0 and 3, and the last three */
+	ASSERT_QUERY("abcdefg", false, "\"616263\" AND \"646566\" AND \"656667\"");
+	ASSERT_QUERY("мир", false, "\"d0bcd0b8d180\"");
+	ASSERT_QUERY("Bo", false, "none");
+	ASSERT_QUERY("Bo\xff", false, "none");
+	struct buf q = BUF_INIT;
+	assert_false(store_search_query("ab\0cd", 5, false, &q));
+	/* a long string: at most STORE_SEARCH_MAX_TRIGRAMS of them */
+	char long_needle[200];
+	memset(long_needle, 'x', sizeof long_needle - 1);
+	long_needle[sizeof long_needle - 1] = '\0';
+	assert_true(store_search_query(long_needle, strlen(long_needle), false, &q));
+	size_t ands = 0;
+	for (const char *p = buf_cstr(&q); (p = strstr(p, " AND ")); p++)
+		ands++;
+	assert_int_equal(ands + 1, STORE_SEARCH_MAX_TRIGRAMS);
+	buf_free(&q);
+}
+
+/* Every word a query asks for, for any substring of a text, is among the
+   text's words: the index can only return more than the matcher finds. */
+static void test_every_substring_finds_its_words(void **state)
+{
+	const char *body = "Grüße aus Köln — \"quoted\" TEXT, 100 € and a \xf0\x9f\x98\x80!";
+	struct buf terms = BUF_INIT;
+	store_search_terms_of_texts("Subject: Prüfung", 17, body, strlen(body), &terms);
+	char *have = xasprintf(" %s ", buf_cstr(&terms));
+	size_t len = strlen(body);
+	for (size_t i = 0; i < len; i++) {
+		if (((unsigned char)body[i] & 0xc0) == 0x80)
+			continue;
+		for (size_t j = i + 1; j <= len; j++) {
+			if (j < len && ((unsigned char)body[j] & 0xc0) == 0x80)
+				continue;
+			struct buf q = BUF_INIT;
+			if (!store_search_query(body + i, j - i, false, &q)) {
+				buf_free(&q);
+				continue;
+			}
+			/* each "word" of the query */
+			for (const char *p = buf_cstr(&q); (p = strchr(p, '"'));) {
+				const char *e = strchr(p + 1, '"');
+				char *w = xasprintf(" %.*s ", (int)(e - p - 1), p + 1);
+				if (!strstr(have, w))
+					fail_msg("'%.*s' asks for%s, not a word of the text",
+					         (int)(j - i), body + i, w);
+				free(w);
+				p = e + 1;
+			}
+			buf_free(&q);
+		}
+	}
+	free(have);
+	buf_free(&terms);
+}
+
+/* ---- the index ------------------------------------------------------------------------ */
+
 static void test_appended_messages_are_candidates_for_their_words(void **state)
 {
 	struct fx *f = *state;
@@ -401,6 +558,139 @@ static void test_reindex_of_many_messages_goes_in_batches(void **state)
 	buf_free(&err);
 }
 
+/* ---- ops sharing one transaction --------------------------------------------------- */
+
+/* Runs ops in one transaction of a second writer connection, each in its own
+   savepoint as the commit thread does. */
+static void run_batch(struct fx *f, struct store_op **ops, size_t n)
+{
+	const struct store_backend *be = &store_backend_sqlite;
+	struct store_conn *c = NULL;
+	struct buf err = BUF_INIT;
+	if (be->open(&c, f->path, true, &err) < 0)
+		fail_msg("open: %s", buf_cstr(&err));
+	assert_int_equal(be->begin(c, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(be->savepoint(c, &err), 0);
+		be->apply(c, ops[i]);
+		if (ops[i]->result < 0)
+			be->rollback_to(c);
+		be->release(c);
+	}
+	if (be->commit(c, &err) < 0)
+		fail_msg("commit: %s", buf_cstr(&err));
+	be->close(&c);
+	buf_free(&err);
+}
+
+static void append_init(struct store_op *op, struct store_append_target *t, int64_t mailbox,
+                        const char *msg)
+{
+	*t = (struct store_append_target){.mailbox_id = mailbox};
+	store_op_init(op, STORE_OP_APPEND);
+	op->u.append.data = msg;
+	op->u.append.len = strlen(msg);
+	op->u.append.targets = t;
+	op->u.append.ntargets = 1;
+}
+
+static void test_an_op_rolled_back_leaves_nothing_in_the_index(void **state)
+{
+	struct fx *f = *state;
+	struct store_append_target t[4];
+	struct store_op a, b, b2, c;
+	append_init(&a, &t[0], f->inbox, msg1);
+	/* b fails in its chained second message: b's first is undone too, and
+	   its blob id goes to c's message */
+	append_init(&b, &t[1], f->inbox, msg2);
+	append_init(&b2, &t[2], 999999, msg3);
+	b.u.append.more = &b2;
+	append_init(&c, &t[3], f->inbox, msg3);
+	struct store_op *ops[] = {&a, &b, &c};
+	run_batch(f, ops, ARRAY_SIZE(ops));
+	assert_int_equal(a.result, 0);
+	assert_int_equal(b.result, -1);
+	assert_int_equal(c.result, 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 2);
+	ASSERT_CANDS(f, f->inbox, "Привет", false, "");
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	ASSERT_CANDS(f, f->inbox, "lazy dog", false, "2");
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	store_op_clear(&a);
+	store_op_clear(&b);
+	store_op_clear(&b2);
+	store_op_clear(&c);
+}
+
+static void test_a_blob_id_gone_and_given_again_in_one_transaction(void **state)
+{
+	struct fx *f = *state;
+	uint32_t uid = append(f, f->inbox, msg1);
+	struct store_append_target t;
+	struct store_op x, a;
+	store_op_init(&x, STORE_OP_EXPUNGE);
+	x.u.expunge.mailbox_id = f->inbox;
+	x.u.expunge.uids = &uid;
+	x.u.expunge.nuids = 1;
+	append_init(&a, &t, f->inbox, msg3); /* takes the freed blob id */
+	struct store_op *ops[] = {&x, &a};
+	run_batch(f, ops, ARRAY_SIZE(ops));
+	assert_int_equal(x.result, 0);
+	assert_int_equal(a.result, 0);
+	assert_int_equal(sql_int(f, "SELECT max(id) FROM blob"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	ASSERT_CANDS(f, f->inbox, "Bistro", true, "");
+	ASSERT_CANDS(f, f->inbox, "lazy dog", false, "2");
+	ASSERT_CANDS(f, f->inbox, "quotes", true, "2");
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	store_op_clear(&x);
+	store_op_clear(&a);
+}
+
+/* ---- schema ---------------------------------------------------------------------------- */
+
+static void test_schema_10_replaces_the_indexed_copies_and_lists_all_as_pending(void **state)
+{
+	struct fx *f = *state;
+	append(f, f->inbox, msg1);
+	append(f, f->archive, msg3);
+	store_close(&f->st);
+	/* Back to schema 9: two trigram tables over a copy of the texts. */
+	sql_write(f, "DROP TABLE search_text;"
+	             "DROP TABLE search_doc;"
+	             "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY REFERENCES blob(id) "
+	             "  ON DELETE CASCADE, header TEXT NOT NULL, body TEXT NOT NULL);"
+	             "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
+	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	             "CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
+	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	             "INSERT INTO search_doc(blob_id, header, body) SELECT id, 'h', 'b' FROM blob;"
+	             "INSERT INTO search_header(search_header) VALUES('rebuild');"
+	             "INSERT INTO search_body(search_body) VALUES('rebuild');"
+	             "PRAGMA user_version = 9;");
+	struct buf err = BUF_INIT;
+	if (store_open_path(&f->st, f->path, &err) < 0)
+		fail_msg("reopen: %s", buf_cstr(&err));
+	assert_int_equal(sql_int(f, "PRAGMA user_version"), store_schema_version());
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+	                            "('search_header', 'search_body')"),
+	                 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_pending"), 2);
+	ASSERT_CANDS(f, f->inbox, "nowhere", true, "1");
+	assert_check_ok(f);
+	size_t n = 0;
+	assert_int_equal(store_reindex(f->st, 0, false, &n, &err), 0);
+	assert_int_equal(n, 2);
+	ASSERT_CANDS(f, f->inbox, "nowhere", true, "");
+	ASSERT_CANDS(f, f->archive, "lazy dog", false, "1");
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	buf_free(&err);
+}
+
 static void test_check_finds_a_damaged_index(void **state)
 {
 	struct fx *f = *state;
@@ -422,6 +712,10 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_words_are_the_distinct_trigrams_in_hex),
+	        cmocka_unit_test(test_the_words_of_a_message_are_always_the_same),
+	        cmocka_unit_test(test_queries_ask_for_trigrams_covering_the_string),
+	        cmocka_unit_test(test_every_substring_finds_its_words),
 	        T(test_appended_messages_are_candidates_for_their_words),
 	        T(test_body_leaves_out_the_message_header_and_text_does_not),
 	        T(test_short_or_invalid_strings_are_not_looked_up),
@@ -431,6 +725,9 @@ int main(void)
 	        T(test_unknown_messages_are_candidates_until_reindexed),
 	        T(test_pending_entries_are_candidates_until_rewritten),
 	        T(test_reindex_of_many_messages_goes_in_batches),
+	        T(test_an_op_rolled_back_leaves_nothing_in_the_index),
+	        T(test_a_blob_id_gone_and_given_again_in_one_transaction),
+	        T(test_schema_10_replaces_the_indexed_copies_and_lists_all_as_pending),
 	        T(test_check_finds_a_damaged_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
