@@ -66,18 +66,38 @@ static size_t next_cp(const unsigned char *s, size_t n, uint32_t *cp_r)
 
 struct trigram_set {
 	uint64_t *slot; /* open addressing, 0 = empty */
-	size_t cap;     /* a power of two */
+	size_t cap;     /* 1 << bits */
+	unsigned bits;
 	size_t n;
 };
 
-static size_t slot_of(uint64_t key, size_t cap)
+#define SET_MIN_BITS 8
+#define SET_START_MAX_BITS 16 /* sized for the text up to here; grows beyond */
+
+/* Fibonacci hashing: the top bits of the product depend on every bit of the
+   key (the first character's too). */
+static size_t slot_of(uint64_t key, unsigned bits)
 {
-	return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (cap - 1);
+	return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - bits));
+}
+
+/* An empty set with room for a text of len bytes without growing (up to
+   SET_START_MAX_BITS): it never holds more trigrams than characters. */
+static void set_init(struct trigram_set *s, size_t len)
+{
+	unsigned bits = SET_MIN_BITS;
+	while (bits < SET_START_MAX_BITS && ((size_t)1 << bits) < 2 * len)
+		bits++;
+	*s = (struct trigram_set){
+	        .slot = xcalloc((size_t)1 << bits, sizeof *s->slot),
+	        .cap = (size_t)1 << bits,
+	        .bits = bits,
+	};
 }
 
 static void set_insert(struct trigram_set *s, uint64_t key)
 {
-	size_t i = slot_of(key, s->cap);
+	size_t i = slot_of(key, s->bits);
 	while (s->slot[i] != 0) {
 		if (s->slot[i] == key)
 			return;
@@ -91,8 +111,9 @@ static void set_add(struct trigram_set *s, uint64_t key)
 {
 	if ((s->n + 1) * 2 > s->cap) { /* at most half full */
 		struct trigram_set bigger = {
-		        .slot = xcalloc(s->cap ? s->cap * 2 : 1024, sizeof *s->slot),
-		        .cap = s->cap ? s->cap * 2 : 1024,
+		        .slot = xcalloc(s->cap * 2, sizeof *s->slot),
+		        .cap = s->cap * 2,
+		        .bits = s->bits + 1,
 		};
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->slot[i])
@@ -106,18 +127,21 @@ static void set_add(struct trigram_set *s, uint64_t key)
 static void add_text(struct trigram_set *s, const char *text, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)text;
-	uint64_t key = 0;
+	uint64_t key = 0, last = 0;
 	size_t chars = 0;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		i += next_cp(p + i, len - i, &cp);
 		key = ((key << CP_BITS) | fold(cp)) & TRIGRAM_MASK;
-		if (++chars >= 3)
+		if (++chars >= 3 && key != last) /* runs of one character: one look */
 			set_add(s, key);
+		last = key;
 	}
 }
 
 /* ---- words ------------------------------------------------------------------------- */
+
+#define WORD_MAX (1 + 2 * 12) /* "h", then two digits for each of 12 bytes */
 
 static size_t utf8_put(uint32_t cp, unsigned char *out)
 {
@@ -143,51 +167,58 @@ static size_t utf8_put(uint32_t cp, unsigned char *out)
 	return 4;
 }
 
-/* Appends the word of trigram key: "h" for the header, then the hex digits. */
-static void put_word(struct buf *out, uint64_t key, bool header)
+/* Writes the word of trigram key at w (room for WORD_MAX): "h" for the
+   header, then the hex digits. Returns its length. */
+static size_t word(char *w, uint64_t key, bool header)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char bytes[12];
-	size_t n = 0;
+	size_t n = 0, len = 0;
 	for (int shift = 2 * CP_BITS; shift >= 0; shift -= CP_BITS)
 		n += utf8_put((uint32_t)((key >> shift) & CP_MASK), bytes + n);
-	char word[1 + 2 * sizeof bytes];
-	size_t w = 0;
 	if (header)
-		word[w++] = 'h';
+		w[len++] = 'h';
 	for (size_t i = 0; i < n; i++) {
-		word[w++] = hex[bytes[i] >> 4];
-		word[w++] = hex[bytes[i] & 15];
+		w[len++] = hex[bytes[i] >> 4];
+		w[len++] = hex[bytes[i] & 15];
 	}
-	buf_append(out, word, w);
+	return len;
 }
 
+static void put_word(struct buf *out, uint64_t key, bool header)
+{
+	char w[WORD_MAX];
+	buf_append(out, w, word(w, key, header));
+}
+
+/* Appends the set's words, each after a space unless out is empty. */
 static void put_set(struct buf *out, const struct trigram_set *s, bool header)
 {
-	buf_reserve(out, s->n * (header ? 8 : 7));
+	buf_reserve(out, s->n * (1 + WORD_MAX));
+	char *p = out->data + out->len;
 	for (size_t i = 0; i < s->cap; i++) {
 		if (!s->slot[i])
 			continue;
-		if (out->len > 0)
-			buf_putc(out, ' ');
-		put_word(out, s->slot[i], header);
+		if (p > out->data)
+			*p++ = ' ';
+		p += word(p, s->slot[i], header);
 	}
+	out->len = (size_t)(p - out->data);
+	out->data[out->len] = '\0';
 }
 
 void store_search_terms_of_texts(const char *header, size_t header_len, const char *body,
                                  size_t body_len, struct buf *terms)
 {
-	struct trigram_set s = {0};
-	add_text(&s, header, header_len);
-	if (s.n > 0)
-		put_set(terms, &s, true);
-	if (s.slot)
-		memset(s.slot, 0, s.cap * sizeof *s.slot);
-	s.n = 0;
-	add_text(&s, body, body_len);
-	if (s.n > 0)
-		put_set(terms, &s, false);
-	free(s.slot);
+	const char *text[2] = {header, body};
+	size_t len[2] = {header_len, body_len};
+	for (int i = 0; i < 2; i++) {
+		struct trigram_set s;
+		set_init(&s, len[i]);
+		add_text(&s, text[i], len[i]);
+		put_set(terms, &s, i == 0);
+		free(s.slot);
+	}
 }
 
 void store_search_terms(const char *msg, size_t len, struct buf *terms)
