@@ -163,6 +163,11 @@ void store_search_terms_of_texts(const char *header, size_t header_len, const ch
    needle (with_header: the header text too); false when the needle cannot
    be looked up (fewer than STORE_SEARCH_MIN_CHARS characters, not UTF-8). */
 bool store_search_query(const char *needle, size_t len, bool with_header, struct buf *q);
+/* What that query answers for one message's terms: false when the message
+   cannot hold needle; true when it may, or when the needle cannot be looked
+   up. */
+bool store_search_terms_match(const char *terms, size_t len, const char *needle, size_t nlen,
+                              bool with_header);
 
 /* Shared helpers for backends. */
 void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
@@ -232,14 +237,19 @@ enum store_lookup store_sqlite_webhook_delivery_state(struct store_conn *c, int6
 						      struct buf *err);
 int store_sqlite_webhook_backlog(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
 				 uint64_t *unscanned_r, struct buf *err);
-/* store_sqlite_search.c: the full-text index of the SQLite backend.
-   Its FTS5 writes wait in the writer connection's queue until the commit, in
-   order, outside every savepoint: FTS5 writes out the rows it holds at each
-   savepoint, which would make an index segment per op. */
+/* store_sqlite_search.c: the full-text index of the SQLite backend. New
+   messages' words wait in search_stage until a commit finds this many there
+   and moves them into the index together (see the file's header comment). */
+#define STORE_SQLITE_SEARCH_STAGE 128
+/* Its FTS5 writes wait in the writer connection's queue until the commit,
+   outside every savepoint, and go in by blob id (in queue order for one id):
+   FTS5 writes out the rows it holds at each savepoint and whenever a rowid is
+   not above the last one, which would make an index segment per op. */
 struct store_sqlite_search_write {
 	int64_t blob_id;
 	bool remove; /* else insert */
 	struct buf terms;
+	size_t seq; /* place in the queue */
 };
 struct store_sqlite_search_queue {
 	struct store_sqlite_search_write *w;

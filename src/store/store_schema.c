@@ -299,7 +299,9 @@ static const char *const migrations[] = {
 	   store_search.c - each distinct trigram of a message once, the
 	   header's marked apart - instead of two tables over search_doc's text:
 	   a row's words are made again from the blob when it goes. search_doc
-	   only lists the blobs that have a row. The old entries are dropped and
+	   only lists the blobs that have a row. A new message's words wait in
+	   search_stage until enough are there to go into FTS5 together. The
+	   old entries are dropped and
 	   every blob a mailbox holds is pending until `petrel store reindex`.
 	   columnsize=0: no per-row sizes (they only serve ranking). */
 	"DROP TABLE search_header;"
@@ -309,6 +311,9 @@ static const char *const migrations[] = {
 	"  detail='none', columnsize=0);"
 	"CREATE TABLE search_doc("
 	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE);"
+	"CREATE TABLE search_stage("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,"
+	"  terms TEXT NOT NULL);"
 	"INSERT OR IGNORE INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;",
 };
 

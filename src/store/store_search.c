@@ -248,10 +248,14 @@ static void put_and(struct buf *q, const uint64_t *keys, size_t k, bool header)
 	}
 }
 
-bool store_search_query(const char *needle, size_t len, bool with_header, struct buf *q)
+/* The trigrams a lookup of needle asks for, at most STORE_SEARCH_MAX_TRIGRAMS
+   into pick: those starting at characters 0, 3, 6 ... and at the last three,
+   or an even spread of them. 0 when the needle cannot be looked up. */
+static size_t pick_trigrams(const char *needle, size_t len,
+                            uint64_t pick[STORE_SEARCH_MAX_TRIGRAMS])
 {
 	if (!utf8_valid(needle, len) || memchr(needle, '\0', len))
-		return false;
+		return 0;
 	const unsigned char *p = (const unsigned char *)needle;
 	uint64_t *key = xmalloc((len + 1) * sizeof *key); /* the trigram ending at each char */
 	size_t n = 0;
@@ -262,21 +266,26 @@ bool store_search_query(const char *needle, size_t len, bool with_header, struct
 		k = ((k << CP_BITS) | fold(cp)) & TRIGRAM_MASK;
 		key[n++] = k;
 	}
-	if (n < STORE_SEARCH_MIN_CHARS) {
-		free(key);
-		return false;
-	}
-	/* Trigrams starting at characters 0, 3, 6 ... and at the last three;
-	   with more than STORE_SEARCH_MAX_TRIGRAMS, an even spread of them. */
-	uint64_t pick[STORE_SEARCH_MAX_TRIGRAMS];
-	size_t cover = (n + 2) / 3;
-	size_t m = cover < STORE_SEARCH_MAX_TRIGRAMS ? cover : STORE_SEARCH_MAX_TRIGRAMS;
-	for (size_t j = 0; j < m; j++) {
-		size_t t = m == 1 ? 0 : j * (cover - 1) / (m - 1);
-		size_t start = t * 3 + 3 <= n ? t * 3 : n - 3;
-		pick[j] = key[start + 2];
+	size_t m = 0;
+	if (n >= STORE_SEARCH_MIN_CHARS) {
+		size_t cover = (n + 2) / 3;
+		m = cover < STORE_SEARCH_MAX_TRIGRAMS ? cover : STORE_SEARCH_MAX_TRIGRAMS;
+		for (size_t j = 0; j < m; j++) {
+			size_t t = m == 1 ? 0 : j * (cover - 1) / (m - 1);
+			size_t start = t * 3 + 3 <= n ? t * 3 : n - 3;
+			pick[j] = key[start + 2];
+		}
 	}
 	free(key);
+	return m;
+}
+
+bool store_search_query(const char *needle, size_t len, bool with_header, struct buf *q)
+{
+	uint64_t pick[STORE_SEARCH_MAX_TRIGRAMS];
+	size_t m = pick_trigrams(needle, len, pick);
+	if (m == 0)
+		return false;
 	if (with_header) {
 		buf_putc(q, '(');
 		put_and(q, pick, m, true);
@@ -287,4 +296,40 @@ bool store_search_query(const char *needle, size_t len, bool with_header, struct
 		put_and(q, pick, m, false);
 	}
 	return true;
+}
+
+/* Is w (n bytes) one of the space-separated words of terms? */
+static bool has_word(const char *terms, size_t len, const char *w, size_t n)
+{
+	const char *end = terms + len;
+	for (const char *p = terms; (size_t)(end - p) >= n;) {
+		const char *hit = memmem(p, (size_t)(end - p), w, n);
+		if (!hit)
+			return false;
+		if ((hit == terms || hit[-1] == ' ') && (hit + n == end || hit[n] == ' '))
+			return true;
+		p = hit + 1;
+	}
+	return false;
+}
+
+static bool has_all(const char *terms, size_t len, const uint64_t *keys, size_t k, bool header)
+{
+	for (size_t j = 0; j < k; j++) {
+		char w[WORD_MAX];
+		if (!has_word(terms, len, w, word(w, keys[j], header)))
+			return false;
+	}
+	return true;
+}
+
+bool store_search_terms_match(const char *terms, size_t len, const char *needle, size_t nlen,
+                              bool with_header)
+{
+	uint64_t pick[STORE_SEARCH_MAX_TRIGRAMS];
+	size_t m = pick_trigrams(needle, nlen, pick);
+	if (m == 0)
+		return true;
+	return has_all(terms, len, pick, m, false) ||
+	       (with_header && has_all(terms, len, pick, m, true));
 }

@@ -7,46 +7,58 @@
  * over the words of store_search.c: for every distinct trigram of a message's
  * texts (case-folded like the matcher; the header's marked apart), the blobs
  * that hold it. A row is a blob, its rowid the blob id; search_doc lists the
- * blobs that have a row. An index entry is per blob, not per message: COPY and
- * MOVE share it like they share the bytes, and it goes in the same transaction
- * as the blob.
+ * blobs that have a row. A new blob's words first wait in search_stage (blob
+ * id, words) - the stage - and go into search_text with the others staged
+ * once STORE_SQLITE_SEARCH_STAGE are there (see Cost). An index entry, staged
+ * or not, is per blob, not per message: COPY and MOVE share it like they
+ * share the bytes, and it is written in the same transaction as the blob.
  *
  * Why it is exact. A string S of at least three characters occurs in a text
  * only if every trigram of S does; the lookup asks for a few trigrams that
  * cover S (an AND of words), which gives a superset of the blobs holding S:
  * the words fold exactly as the matcher does, so whatever it finds, the
  * lookup finds; it can only return more (trigrams in the wrong order or across
- * two pieces), which the caller's check removes. Strings that are shorter, or
- * not valid UTF-8, are not looked up.
+ * two pieces), which the caller's check removes. Staged blobs are checked for
+ * the same words in C (store_search_terms_match), in the same read
+ * transaction as the FTS5 query, so that no blob can move out of the stage
+ * unseen. Strings that are shorter, or not valid UTF-8, are not looked up.
  *
  * What the index does not know. Every blob a mailbox holds has a search_doc
- * row or is listed in search_pending (store check verifies it), and pending
- * blobs are always candidates. Version 10 lists there every blob of an
- * existing store; `petrel store reindex` indexes pending blobs and unlists
- * them. A lookup is a join from the FTS5 result and the pending list to the
- * mailbox's messages through the message_blob index: its cost follows the
- * candidates, not the size of the mailbox.
+ * or search_stage row or is listed in search_pending (store check verifies
+ * it), and pending blobs are always candidates. Version 10 lists there every
+ * blob of an existing store; `petrel store reindex` indexes pending blobs and
+ * unlists them. A lookup is a join from the FTS5 result and the pending list
+ * to the mailbox's messages through the message_blob index: its cost follows
+ * the candidates, not the size of the mailbox (the stage adds at most
+ * STORE_SQLITE_SEARCH_STAGE rows).
  *
  * No copy of the text. FTS5 needs a row's words to remove it; a contentless
  * table does not keep them, and neither does the store: when a blob's last
  * reference goes, its words are made again from its bytes (still there in
- * that transaction). store_search_terms() gives the same words for the same
- * bytes; a later petrel that changes what it extracts must therefore empty
- * the table ('delete-all') and list every blob as pending in its migration.
- * Should the words made at removal ever differ from those written, the table
- * keeps some of the old words of that rowid: extra candidates, never a missed
- * one (a removal only ever concerns a blob that is going).
+ * that transaction); a staged blob only loses its stage row. store_search_terms()
+ * gives the same words for the same bytes; a later petrel that changes what
+ * it extracts must therefore empty the table ('delete-all'), search_doc and
+ * search_stage, and list every blob as pending in its migration. Should the
+ * words made at removal ever differ from those written, the table keeps some
+ * of the old words of that rowid: extra candidates, never a missed one (a
+ * removal only ever concerns a blob that is going).
  *
  * Cost. Extraction (parsing, decoding, iconv) and the set of distinct words
  * are made outside the commit thread (store_search_prepare on the submitter's
- * thread); the commit thread writes one FTS5 row and one search_doc row per
- * new blob. A removal costs an extraction in the commit thread, like the
+ * thread). FTS5 pays for every write of rows as a new index segment, with
+ * the work of merging it later, and that cost grows with the distinct words
+ * of the segment, not with its rows: a message of real text written alone
+ * costs four times what it costs among a hundred others. Hence the stage: an
+ * append writes one plain row; the commit that finds STORE_SQLITE_SEARCH_STAGE
+ * rows staged moves them all into search_text (and search_doc) at once. A
+ * removal from search_text costs an extraction in the commit thread, like the
  * tokenizing of the old text did when search_doc kept it (schema 7 to 9).
  * The FTS5 writes of a transaction wait in the connection's queue
- * (store_sqlite_search_queue) and go in at its commit, together: FTS5 writes
- * out the rows it holds as a new index segment at every savepoint, and the
- * commit thread takes one per op. A savepoint rolled back drops what its op
- * queued; search_doc and search_pending, plain tables, change at once.
+ * (store_sqlite_search_queue) and go in at its commit, by blob id: FTS5 writes
+ * out the rows it holds as a segment at every savepoint (and the commit thread
+ * takes one per op) and whenever a rowid comes that is not above the last. A
+ * savepoint rolled back drops what its op queued; search_doc, search_stage and
+ * search_pending, plain tables, change at once.
  */
 #include "store/store_internal.h"
 
@@ -84,8 +96,20 @@ static void enqueue(struct store_conn *c, int64_t blob_id, bool remove, struct b
 		q->cap = q->cap ? q->cap * 2 : 16;
 		q->w = xrealloc(q->w, q->cap * sizeof *q->w);
 	}
-	q->w[q->n++] = (struct store_sqlite_search_write){blob_id, remove, *terms};
+	q->w[q->n] = (struct store_sqlite_search_write){blob_id, remove, *terms, q->n};
+	q->n++;
 	*terms = (struct buf)BUF_INIT;
+}
+
+/* By blob id, and in the order queued for one blob (its removal before the
+   row of a blob that took its id): FTS5 writes out what it holds whenever a
+   rowid is not above the last one written. */
+static int cmp_write(const void *a, const void *b)
+{
+	const struct store_sqlite_search_write *x = a, *y = b;
+	if (x->blob_id != y->blob_id)
+		return x->blob_id < y->blob_id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static void truncate_queue(struct store_sqlite_search_queue *q, size_t n)
@@ -113,10 +137,44 @@ void store_sqlite_search_rollback(struct store_conn *c)
 	truncate_queue(store_sqlite_search_queue(c), 0);
 }
 
+/* With STORE_SQLITE_SEARCH_STAGE messages or more staged, queues their rows
+   for the index and lists them in search_doc. */
+static int unstage(struct store_conn *c)
+{
+	sqlite3_stmt *st = stmt(c, "SELECT count(*) FROM search_stage");
+	int rc = sqlite3_step(st);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc;
+	if (n < STORE_SQLITE_SEARCH_STAGE)
+		return SQLITE_OK;
+	st = stmt(c, "SELECT blob_id, terms FROM search_stage");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t blob_id = sqlite3_column_int64(st, 0);
+		struct buf terms = BUF_INIT;
+		buf_append(&terms, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		enqueue(c, blob_id, false, &terms);
+		sqlite3_stmt *ins = stmt(c, "INSERT INTO search_doc(blob_id) VALUES(?)");
+		sqlite3_bind_int64(ins, 1, blob_id);
+		int r = exec_step(ins);
+		if (r != SQLITE_OK) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	return exec_step(stmt(c, "DELETE FROM search_stage"));
+}
+
 int store_sqlite_search_commit(struct store_conn *c)
 {
 	struct store_sqlite_search_queue *q = store_sqlite_search_queue(c);
-	int rc = SQLITE_OK;
+	int rc = unstage(c);
+	if (q->n > 1)
+		qsort(q->w, q->n, sizeof *q->w, cmp_write);
 	for (size_t i = 0; i < q->n && rc == SQLITE_OK; i++) {
 		struct store_sqlite_search_write *w = &q->w[i];
 		sqlite3_stmt *st =
@@ -134,14 +192,19 @@ int store_sqlite_search_commit(struct store_conn *c)
 
 /* ---- writes ------------------------------------------------------------------------ */
 
-/* Removes the row of blob_id, if it has one, with the words of its bytes. */
+/* Removes the entry of blob_id, if it has one: its staged words, or its row
+   with the words of its bytes. */
 static int drop_one(struct store_conn *c, int64_t blob_id)
 {
-	sqlite3_stmt *st =
-	        stmt(c, "SELECT b.data FROM search_doc d JOIN blob b ON b.id = d.blob_id "
-	                "WHERE d.blob_id = ?");
+	sqlite3_stmt *st = stmt(c, "DELETE FROM search_stage WHERE blob_id = ?");
 	sqlite3_bind_int64(st, 1, blob_id);
-	int rc = sqlite3_step(st);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK || sqlite3_changes(store_sqlite_db(c)) > 0)
+		return rc;
+	st = stmt(c, "SELECT b.data FROM search_doc d JOIN blob b ON b.id = d.blob_id "
+	             "WHERE d.blob_id = ?");
+	sqlite3_bind_int64(st, 1, blob_id);
+	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -160,12 +223,15 @@ int store_sqlite_search_drop(struct store_conn *c, int64_t blob_id)
 {
 	if (blob_id)
 		return drop_one(c, blob_id);
+	int rc = exec_step(stmt(c, "DELETE FROM search_stage WHERE blob_id IN "
+	                           "(SELECT id FROM blob WHERE refcount <= 0)"));
+	if (rc != SQLITE_OK)
+		return rc;
 	/* The ids first: rows are removed one by one, each from its bytes. */
 	sqlite3_stmt *st = stmt(c, "SELECT d.blob_id FROM search_doc d JOIN blob b "
 	                           "ON b.id = d.blob_id WHERE b.refcount <= 0");
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -181,9 +247,10 @@ int store_sqlite_search_drop(struct store_conn *c, int64_t blob_id)
 	return rc;
 }
 
-/* Writes the row of blob_id, replacing any older one (fresh: there is none,
-   and the blob is not pending); takes terms. */
-static int put(struct store_conn *c, int64_t blob_id, struct buf *terms, bool fresh)
+/* Writes the entry of blob_id, replacing any older one (fresh: there is none,
+   and the blob is not pending): staged, or a row queued for the index; takes
+   terms. */
+static int put(struct store_conn *c, int64_t blob_id, struct buf *terms, bool fresh, bool stage)
 {
 	int rc;
 	sqlite3_stmt *st;
@@ -197,17 +264,28 @@ static int put(struct store_conn *c, int64_t blob_id, struct buf *terms, bool fr
 		if (rc != SQLITE_OK)
 			return rc;
 	}
+	if (stage) {
+		st = stmt(c, "INSERT INTO search_stage(blob_id, terms) VALUES(?, ?)");
+		sqlite3_bind_int64(st, 1, blob_id);
+		bind_buf(st, 2, terms);
+		rc = exec_step(st);
+		sqlite3_clear_bindings(st);
+		buf_free(terms);
+		return rc;
+	}
 	enqueue(c, blob_id, false, terms);
 	st = stmt(c, "INSERT INTO search_doc(blob_id) VALUES(?)");
 	sqlite3_bind_int64(st, 1, blob_id);
 	return exec_step(st);
 }
 
-/* Does blob_id have a row, and is it not pending? */
+/* Does blob_id have an entry, and is it not pending? */
 static bool indexed(struct store_conn *c, int64_t blob_id)
 {
-	sqlite3_stmt *st = stmt(c, "SELECT 1 FROM search_doc WHERE blob_id = ?1 AND NOT EXISTS "
-	                           "(SELECT 1 FROM search_pending WHERE blob_id = ?1)");
+	sqlite3_stmt *st =
+	        stmt(c, "SELECT 1 WHERE (EXISTS (SELECT 1 FROM search_doc WHERE blob_id = ?1) OR "
+	                "EXISTS (SELECT 1 FROM search_stage WHERE blob_id = ?1)) AND NOT EXISTS "
+	                "(SELECT 1 FROM search_pending WHERE blob_id = ?1)");
 	sqlite3_bind_int64(st, 1, blob_id);
 	bool r = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_reset(st);
@@ -228,7 +306,7 @@ int store_sqlite_search_append(struct store_conn *c, struct store_op *op, int64_
 	   another mailbox holds has it already. */
 	if (op->u.append.ntargets > 0 && (fresh || !indexed(c, blob_id))) {
 		store_search_prepare(op); /* a no-op unless store_exec or a bounce */
-		rc = put(c, blob_id, &op->search_terms, fresh);
+		rc = put(c, blob_id, &op->search_terms, fresh, true);
 	}
 	forget_terms(op);
 	return rc;
@@ -251,7 +329,7 @@ int store_sqlite_search_put(struct store_conn *c, int64_t blob_id, const uint8_t
 	}
 	if (*gone_r)
 		return 0;
-	if (put(c, blob_id, terms, false) != SQLITE_OK) {
+	if (put(c, blob_id, terms, false, false) != SQLITE_OK) {
 		read_fail(c, err);
 		return -1;
 	}
@@ -259,6 +337,21 @@ int store_sqlite_search_put(struct store_conn *c, int64_t blob_id, const uint8_t
 }
 
 /* ---- reads ------------------------------------------------------------------------- */
+
+static void add_uid(uint32_t **uids, size_t *n, size_t *cap, uint32_t uid)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*uids = xrealloc(*uids, *cap * sizeof **uids);
+	}
+	(*uids)[(*n)++] = uid;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
 
 enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t mailbox_id,
                                                  const char *needle, size_t len, bool with_header,
@@ -271,31 +364,57 @@ enum store_lookup store_sqlite_search_candidates(struct store_conn *c, int64_t m
 		buf_free(&q);
 		return STORE_NOT_FOUND;
 	}
+	/* One snapshot for the index, the pending and the staged blobs: a
+	   commit in between could move staged words into the index unseen. */
+	if (exec_step(stmt(c, "BEGIN")) != SQLITE_OK) {
+		buf_free(&q);
+		read_fail(c, err);
+		return STORE_ERROR;
+	}
 	/* From the candidate blobs to the mailbox's messages through the
 	   message_blob index (blob_id, then the key mailbox_id, uid). */
 	sqlite3_stmt *st = stmt(c, "SELECT m.uid FROM ("
 	                           " SELECT rowid AS b FROM search_text WHERE search_text MATCH ?2"
 	                           " UNION SELECT blob_id FROM search_pending) AS cand"
 	                           " CROSS JOIN message m ON m.blob_id = cand.b"
-	                           " WHERE m.mailbox_id = ?1 ORDER BY m.uid");
+	                           " WHERE m.mailbox_id = ?1");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_text(st, 2, buf_cstr(&q), (int)q.len, SQLITE_STATIC);
 	size_t cap = 0;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n_r == cap) {
-			cap = cap ? cap * 2 : 64;
-			*uids_r = xrealloc(*uids_r, cap * sizeof **uids_r);
-		}
-		(*uids_r)[(*n_r)++] = (uint32_t)sqlite3_column_int64(st, 0);
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		add_uid(uids_r, n_r, &cap, (uint32_t)sqlite3_column_int64(st, 0));
 	sqlite3_reset(st);
 	buf_free(&q);
+	if (rc == SQLITE_DONE) {
+		/* Staged messages: their words, checked here. */
+		st = stmt(c,
+		          "SELECT m.uid, s.terms FROM search_stage s"
+		          " CROSS JOIN message m ON m.blob_id = s.blob_id WHERE m.mailbox_id = ?");
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *terms = (const char *)sqlite3_column_text(st, 1);
+			size_t tlen = (size_t)sqlite3_column_bytes(st, 1);
+			if (store_search_terms_match(terms ? terms : "", tlen, needle, len,
+			                             with_header))
+				add_uid(uids_r, n_r, &cap, (uint32_t)sqlite3_column_int64(st, 0));
+		}
+		sqlite3_reset(st);
+	}
+	exec_step(stmt(c, "COMMIT"));
 	if (rc != SQLITE_DONE) {
 		read_fail(c, err);
 		xfree(uids_r);
 		*n_r = 0;
 		return STORE_ERROR;
+	}
+	if (*n_r > 1) {
+		qsort(*uids_r, *n_r, sizeof **uids_r, cmp_uid);
+		size_t k = 1;
+		for (size_t i = 1; i < *n_r; i++)
+			if ((*uids_r)[i] != (*uids_r)[k - 1])
+				(*uids_r)[k++] = (*uids_r)[i];
+		*n_r = k;
 	}
 	return STORE_FOUND;
 }
@@ -404,10 +523,16 @@ int store_sqlite_search_check(struct store_conn *c, struct buf *report, struct b
 	        "SELECT 'search_doc ' || d.blob_id || ' of a blob no one holds' "
 	        "FROM search_doc d LEFT JOIN blob b ON b.id = d.blob_id "
 	        "WHERE b.id IS NULL OR b.refcount <= 0",
+	        "SELECT 'search_stage ' || s.blob_id || ' of a blob no one holds' "
+	        "FROM search_stage s LEFT JOIN blob b ON b.id = s.blob_id "
+	        "WHERE b.id IS NULL OR b.refcount <= 0",
+	        "SELECT 'blob ' || s.blob_id || ' is both staged and indexed' "
+	        "FROM search_stage s JOIN search_doc d ON d.blob_id = s.blob_id",
 	        /* every message is known to the index or listed as pending */
 	        "SELECT DISTINCT 'blob ' || m.blob_id || ' of a message is neither indexed nor "
 	        "pending' FROM message m WHERE NOT EXISTS (SELECT 1 FROM search_doc d "
-	        "WHERE d.blob_id = m.blob_id) AND NOT EXISTS (SELECT 1 FROM search_pending p "
+	        "WHERE d.blob_id = m.blob_id) AND NOT EXISTS (SELECT 1 FROM search_stage s "
+	        "WHERE s.blob_id = m.blob_id) AND NOT EXISTS (SELECT 1 FROM search_pending p "
 	        "WHERE p.blob_id = m.blob_id)",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {

@@ -1403,6 +1403,7 @@ static void test_schema_9_turns_the_subscribed_marks_into_names(void **state)
 	sql_write(f, "DROP TABLE subscription;"
 	             "DROP TABLE search_text;"
 	             "DROP TABLE search_doc;"
+	             "DROP TABLE search_stage;"
 	             "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY, header TEXT NOT NULL, "
 	             "  body TEXT NOT NULL);"
 	             "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "

@@ -123,6 +123,26 @@ static void assert_fts_consistent(struct fx *f)
 	sql_write(f, "INSERT INTO search_text(search_text) VALUES('integrity-check');");
 }
 
+/* Messages with words in the index or waiting in search_stage. */
+static int64_t entries(struct fx *f)
+{
+	return sql_int(f, "SELECT (SELECT count(*) FROM search_doc) + "
+	                  "(SELECT count(*) FROM search_stage)");
+}
+
+static void assert_check_ok(struct fx *f);
+
+/* Moves every entry into the FTS5 table (store_reindex writes there directly). */
+static void into_index(struct fx *f)
+{
+	size_t n = 0;
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_reindex(f->st, 0, true, &n, &err), 0);
+	buf_free(&err);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_stage"), 0);
+	assert_check_ok(f);
+}
+
 static void assert_check_ok(struct fx *f)
 {
 	struct buf report = BUF_INIT, err = BUF_INIT;
@@ -352,18 +372,24 @@ static void test_appended_messages_are_candidates_for_their_words(void **state)
 	append(f, f->inbox, msg1);
 	append(f, f->inbox, msg2);
 	append(f, f->inbox, msg3);
+	assert_int_equal(entries(f), 3);
+	/* first staged, then in the FTS5 table */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			into_index(f);
+		ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+		ASSERT_CANDS(f, f->inbox, "bIsTrO", false, "1"); /* ASCII case folded */
+		ASSERT_CANDS(f, f->inbox, "Привет", false, "2");
+		ASSERT_CANDS(f, f->inbox, "\"hello there\"", false, "3");
+		ASSERT_CANDS(f, f->inbox, "lazy dog again and again", false, "3");
+		ASSERT_CANDS(f, f->inbox, "nowhere", false, "");
+		/* a long string still finds its message (a spread of its trigrams) */
+		ASSERT_CANDS(f, f->inbox,
+		             "said \"hello there\" and left; the quick brown fox jumps over the "
+		             "lazy dog again and",
+		             false, "3");
+	}
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 3);
-	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
-	ASSERT_CANDS(f, f->inbox, "bIsTrO", false, "1"); /* ASCII case folded */
-	ASSERT_CANDS(f, f->inbox, "Привет", false, "2");
-	ASSERT_CANDS(f, f->inbox, "\"hello there\"", false, "3");
-	ASSERT_CANDS(f, f->inbox, "lazy dog again and again", false, "3");
-	ASSERT_CANDS(f, f->inbox, "nowhere", false, "");
-	/* a long string still finds its message (a spread of its trigrams) */
-	ASSERT_CANDS(f, f->inbox,
-	             "said \"hello there\" and left; the quick brown fox jumps over the lazy "
-	             "dog again and",
-	             false, "3");
 	assert_fts_consistent(f);
 	assert_check_ok(f);
 }
@@ -373,12 +399,16 @@ static void test_body_leaves_out_the_message_header_and_text_does_not(void **sta
 	struct fx *f = *state;
 	append(f, f->inbox, msg1);
 	append(f, f->inbox, msg2);
-	ASSERT_CANDS(f, f->inbox, "lunch", false, "");
-	ASSERT_CANDS(f, f->inbox, "lunch", true, "1");
-	ASSERT_CANDS(f, f->inbox, "Grüße", true, "2"); /* RFC 2047 decoded */
-	ASSERT_CANDS(f, f->inbox, "Grüße", false, "");
-	/* the part's own MIME header is body: here the message is the part */
-	ASSERT_CANDS(f, f->inbox, "koi8", false, "");
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			into_index(f);
+		ASSERT_CANDS(f, f->inbox, "lunch", false, "");
+		ASSERT_CANDS(f, f->inbox, "lunch", true, "1");
+		ASSERT_CANDS(f, f->inbox, "Grüße", true, "2"); /* RFC 2047 decoded */
+		ASSERT_CANDS(f, f->inbox, "Grüße", false, "");
+		/* the part's own MIME header is body: here the message is the part */
+		ASSERT_CANDS(f, f->inbox, "koi8", false, "");
+	}
 }
 
 static void test_short_or_invalid_strings_are_not_looked_up(void **state)
@@ -404,8 +434,9 @@ static void test_copies_share_the_entry_and_the_last_one_takes_it(void **state)
 	op.u.copy.nuids = 1;
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	assert_int_equal(entries(f), 1);
 	ASSERT_CANDS(f, f->archive, "Bistro", false, "1");
+	into_index(f); /* the last removal goes through FTS5 */
 
 	store_op_init(&op, STORE_OP_EXPUNGE);
 	op.u.expunge.mailbox_id = f->inbox;
@@ -413,7 +444,7 @@ static void test_copies_share_the_entry_and_the_last_one_takes_it(void **state)
 	op.u.expunge.nuids = 1;
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	assert_int_equal(entries(f), 1);
 	ASSERT_CANDS(f, f->archive, "Bistro", false, "1");
 	ASSERT_CANDS(f, f->inbox, "Bistro", false, "");
 
@@ -423,7 +454,7 @@ static void test_copies_share_the_entry_and_the_last_one_takes_it(void **state)
 	op.u.expunge.nuids = 1;
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	assert_int_equal(entries(f), 0);
 	/* no row holds the trigram "ist" (Bistro) any more */
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_text WHERE search_text MATCH "
 	                            "'\"697374\"'"),
@@ -436,21 +467,22 @@ static void test_deleting_a_mailbox_or_account_removes_entries(void **state)
 {
 	struct fx *f = *state;
 	append(f, f->archive, msg1);
-	append(f, f->inbox, msg2);
+	into_index(f);
+	append(f, f->inbox, msg2); /* staged */
 	struct store_op op;
 	store_op_init(&op, STORE_OP_MAILBOX_DELETE);
 	op.u.mailbox.account_id = f->acct;
 	op.u.mailbox.name = "Archive";
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	assert_int_equal(entries(f), 1);
 	assert_fts_consistent(f);
 	assert_check_ok(f);
 	store_op_init(&op, STORE_OP_ACCOUNT_REMOVE);
 	op.u.account.address = "a@example.test";
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	assert_int_equal(entries(f), 0);
 	assert_fts_consistent(f);
 	assert_check_ok(f);
 }
@@ -468,10 +500,10 @@ static void test_a_queued_only_message_is_indexed_once_a_mailbox_holds_it(void *
 	op.u.append.env_from = "a@example.test";
 	exec_ok(f->st, &op);
 	store_op_clear(&op);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+	assert_int_equal(entries(f), 0);
 	append(f, f->inbox, msg1); /* the same bytes: the same blob */
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 1);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
+	assert_int_equal(entries(f), 1);
 	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
 	assert_check_ok(f);
 }
@@ -482,6 +514,7 @@ static void forget_index(struct fx *f)
 {
 	sql_write(f, "INSERT INTO search_text(search_text) VALUES('delete-all');"
 	             "DELETE FROM search_doc;"
+	             "DELETE FROM search_stage;"
 	             "INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;");
 }
 
@@ -508,7 +541,7 @@ static void test_unknown_messages_are_candidates_until_reindexed(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(store_reindex(f->st, 0, true, &n, &err), 0);
 	assert_int_equal(n, 3);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 3);
+	assert_int_equal(entries(f), 3);
 	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
 	assert_fts_consistent(f);
 	assert_check_ok(f);
@@ -561,8 +594,9 @@ static void test_reindex_of_many_messages_goes_in_batches(void **state)
 /* ---- ops sharing one transaction --------------------------------------------------- */
 
 /* Runs ops in one transaction of a second writer connection, each in its own
-   savepoint as the commit thread does. */
-static void run_batch(struct fx *f, struct store_op **ops, size_t n)
+   savepoint as the commit thread does; an op that fails, or that undo names,
+   is rolled back to its savepoint. */
+static void run_batch(struct fx *f, struct store_op **ops, size_t n, const bool *undo)
 {
 	const struct store_backend *be = &store_backend_sqlite;
 	struct store_conn *c = NULL;
@@ -573,7 +607,7 @@ static void run_batch(struct fx *f, struct store_op **ops, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(be->savepoint(c, &err), 0);
 		be->apply(c, ops[i]);
-		if (ops[i]->result < 0)
+		if (ops[i]->result < 0 || (undo && undo[i]))
 			be->rollback_to(c);
 		be->release(c);
 	}
@@ -607,11 +641,11 @@ static void test_an_op_rolled_back_leaves_nothing_in_the_index(void **state)
 	b.u.append.more = &b2;
 	append_init(&c, &t[3], f->inbox, msg3);
 	struct store_op *ops[] = {&a, &b, &c};
-	run_batch(f, ops, ARRAY_SIZE(ops));
+	run_batch(f, ops, ARRAY_SIZE(ops), NULL);
 	assert_int_equal(a.result, 0);
 	assert_int_equal(b.result, -1);
 	assert_int_equal(c.result, 0);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 2);
+	assert_int_equal(entries(f), 2);
 	ASSERT_CANDS(f, f->inbox, "Привет", false, "");
 	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
 	ASSERT_CANDS(f, f->inbox, "lazy dog", false, "2");
@@ -627,6 +661,7 @@ static void test_a_blob_id_gone_and_given_again_in_one_transaction(void **state)
 {
 	struct fx *f = *state;
 	uint32_t uid = append(f, f->inbox, msg1);
+	into_index(f);
 	struct store_append_target t;
 	struct store_op x, a;
 	store_op_init(&x, STORE_OP_EXPUNGE);
@@ -635,18 +670,84 @@ static void test_a_blob_id_gone_and_given_again_in_one_transaction(void **state)
 	x.u.expunge.nuids = 1;
 	append_init(&a, &t, f->inbox, msg3); /* takes the freed blob id */
 	struct store_op *ops[] = {&x, &a};
-	run_batch(f, ops, ARRAY_SIZE(ops));
+	run_batch(f, ops, ARRAY_SIZE(ops), NULL);
 	assert_int_equal(x.result, 0);
 	assert_int_equal(a.result, 0);
 	assert_int_equal(sql_int(f, "SELECT max(id) FROM blob"), 1);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 1);
-	ASSERT_CANDS(f, f->inbox, "Bistro", true, "");
-	ASSERT_CANDS(f, f->inbox, "lazy dog", false, "2");
-	ASSERT_CANDS(f, f->inbox, "quotes", true, "2");
+	assert_int_equal(entries(f), 1);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			into_index(f);
+		ASSERT_CANDS(f, f->inbox, "Bistro", true, "");
+		ASSERT_CANDS(f, f->inbox, "lazy dog", false, "2");
+		ASSERT_CANDS(f, f->inbox, "quotes", true, "2");
+	}
 	assert_fts_consistent(f);
 	assert_check_ok(f);
 	store_op_clear(&x);
 	store_op_clear(&a);
+}
+
+static void test_a_removal_rolled_back_keeps_the_row(void **state)
+{
+	struct fx *f = *state;
+	uint32_t uid[2] = {append(f, f->inbox, msg1), append(f, f->inbox, msg3)};
+	into_index(f);
+	struct store_op x[2];
+	for (int i = 0; i < 2; i++) {
+		store_op_init(&x[i], STORE_OP_EXPUNGE);
+		x[i].u.expunge.mailbox_id = f->inbox;
+		x[i].u.expunge.uids = &uid[i];
+		x[i].u.expunge.nuids = 1;
+	}
+	/* the first expunge queues the removal of its row, then is undone */
+	struct store_op *ops[] = {&x[0], &x[1]};
+	bool undo[] = {true, false};
+	run_batch(f, ops, ARRAY_SIZE(ops), undo);
+	assert_int_equal(entries(f), 1);
+	ASSERT_CANDS(f, f->inbox, "Bistro", false, "1");
+	ASSERT_CANDS(f, f->inbox, "lazy dog", false, "");
+	assert_fts_consistent(f);
+	assert_check_ok(f);
+	for (int i = 0; i < 2; i++)
+		store_op_clear(&x[i]);
+}
+
+/* ---- the stage ---------------------------------------------------------------------- */
+
+static void test_staged_words_go_into_the_index_together(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 1; i <= STORE_SQLITE_SEARCH_STAGE; i++) {
+		char *m = xasprintf("Subject: n%d\r\n\r\nnumber %d is here\r\n", i, i * 7);
+		append(f, f->inbox, m);
+		free(m);
+		if (i == STORE_SQLITE_SEARCH_STAGE - 1) {
+			assert_int_equal(sql_int(f, "SELECT count(*) FROM search_stage"), i);
+			assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), 0);
+			ASSERT_CANDS(f, f->inbox, "number 350 is", false, "50");
+		}
+	}
+	/* the commit that reached the limit moved them all */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_stage"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM search_doc"), STORE_SQLITE_SEARCH_STAGE);
+	ASSERT_CANDS(f, f->inbox, "number 350 is", false, "50");
+	ASSERT_CANDS(f, f->inbox, "n50", true, "50");
+	/* a new one is staged, and found beside the others */
+	append(f, f->inbox, "Subject: late\r\n\r\nnumber 350 is here too\r\n");
+	ASSERT_CANDS(f, f->inbox, "number 350 is", false, "50 129");
+	uint32_t uid = 50;
+	struct store_op op;
+	store_op_init(&op, STORE_OP_EXPUNGE);
+	op.u.expunge.mailbox_id = f->inbox;
+	op.u.expunge.uids = &uid;
+	op.u.expunge.nuids = 1;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	ASSERT_CANDS(f, f->inbox, "number 350 is", false, "129");
+	assert_int_equal(entries(f), STORE_SQLITE_SEARCH_STAGE);
+	assert_fts_consistent(f);
+	assert_check_ok(f);
 }
 
 /* ---- schema ---------------------------------------------------------------------------- */
@@ -660,6 +761,7 @@ static void test_schema_10_replaces_the_indexed_copies_and_lists_all_as_pending(
 	/* Back to schema 9: two trigram tables over a copy of the texts. */
 	sql_write(f, "DROP TABLE search_text;"
 	             "DROP TABLE search_doc;"
+	             "DROP TABLE search_stage;"
 	             "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY REFERENCES blob(id) "
 	             "  ON DELETE CASCADE, header TEXT NOT NULL, body TEXT NOT NULL);"
 	             "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
@@ -696,6 +798,7 @@ static void test_check_finds_a_damaged_index(void **state)
 	struct fx *f = *state;
 	append(f, f->inbox, msg1);
 	append(f, f->inbox, msg2);
+	into_index(f);
 	/* a search_doc removed without its FTS5 rows, and not listed as pending */
 	sql_write(f,
 	          "DELETE FROM search_doc WHERE blob_id = (SELECT min(blob_id) FROM search_doc)");
@@ -727,6 +830,8 @@ int main(void)
 	        T(test_reindex_of_many_messages_goes_in_batches),
 	        T(test_an_op_rolled_back_leaves_nothing_in_the_index),
 	        T(test_a_blob_id_gone_and_given_again_in_one_transaction),
+	        T(test_a_removal_rolled_back_keeps_the_row),
+	        T(test_staged_words_go_into_the_index_together),
 	        T(test_schema_10_replaces_the_indexed_copies_and_lists_all_as_pending),
 	        T(test_check_finds_a_damaged_index),
 	};
