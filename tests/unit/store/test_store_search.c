@@ -327,6 +327,23 @@ static void test_queries_ask_for_trigrams_covering_the_string(void **state)
 	buf_free(&q);
 }
 
+static bool terms_match(const char *terms, const char *needle, bool text)
+{
+	return store_search_terms_match(terms, strlen(terms), needle, strlen(needle), text);
+}
+
+static void test_staged_words_are_checked_whole(void **state)
+{
+	const char *t = "h616263 646566 6162632 616263646566";
+	assert_false(terms_match(t, "abc", false)); /* only the header's, or inside others */
+	assert_true(terms_match(t, "abc", true));
+	assert_true(terms_match(t, "DEF", false));
+	assert_false(terms_match(t, "abcdef", false)); /* abc and def: abc is missing */
+	assert_true(terms_match("616263 646566", "abcdef", false));
+	assert_false(terms_match("", "xyz", true));
+	assert_true(terms_match("", "ab", false)); /* cannot be looked up: may hold it */
+}
+
 /* Every word a query asks for, for any substring of a text, is among the
    text's words: the index can only return more than the matcher finds. */
 static void test_every_substring_finds_its_words(void **state)
@@ -358,6 +375,8 @@ static void test_every_substring_finds_its_words(void **state)
 				p = e + 1;
 			}
 			buf_free(&q);
+			assert_true(store_search_terms_match(terms.data, terms.len, body + i, j - i,
+			                                     false));
 		}
 	}
 	free(have);
@@ -818,6 +837,7 @@ int main(void)
 	        cmocka_unit_test(test_words_are_the_distinct_trigrams_in_hex),
 	        cmocka_unit_test(test_the_words_of_a_message_are_always_the_same),
 	        cmocka_unit_test(test_queries_ask_for_trigrams_covering_the_string),
+	        cmocka_unit_test(test_staged_words_are_checked_whole),
 	        cmocka_unit_test(test_every_substring_finds_its_words),
 	        T(test_appended_messages_are_candidates_for_their_words),
 	        T(test_body_leaves_out_the_message_header_and_text_does_not),
