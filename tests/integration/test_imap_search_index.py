@@ -193,6 +193,38 @@ def test_index_and_scan_answer_alike(petrel):
     assert petrel.log().count("event=search-index") == log_before  # the index was not asked
 
 
+STAGE = 128  # STORE_SQLITE_SEARCH_STAGE: staged messages move into FTS5 together
+
+
+def test_staged_and_indexed_messages_answer_alike(petrel):
+    n = len(CORPUS)
+    deliver_corpus(petrel)                     # 1..n
+    with smtplib.SMTP("127.0.0.1", petrel.ports["smtp"]) as s:
+        for i in range(STAGE):                 # n+1..n+STAGE
+            msg = (HDR + "Subject: filler %d\r\n\r\nnumber %d, not much else\r\n" % (i, i * 7))
+            s.sendmail("carol@elsewhere.example", [ALICE], msg.encode())
+    deliver_corpus(petrel)                     # n+STAGE+1..2n+STAGE
+    # the first STAGE moved into FTS5 together; the other 2n wait in the stage
+    assert mailstore.count(petrel, "search_doc") == STAGE
+    assert mailstore.count(petrel, "search_stage") == 2 * n
+    r = login(petrel)
+    assert r.cmd("s", "SELECT INBOX")[-1].startswith("s OK")
+    # expunge indexed ones (1, 2) and staged ones (the last two)
+    last = 2 * n + STAGE
+    assert r.cmd("d", "STORE 1,2,%d,%d +FLAGS.SILENT (\\Deleted)" % (last - 1, last))[-1] \
+        .startswith("d OK")
+    assert r.cmd("x", "EXPUNGE")[-1].startswith("x OK")
+    assert search(r, "n", "BODY", "number 350,") == [str(n + 51 - 2)]
+    r.cmd("z", "LOGOUT")
+    with_index = all_answers(petrel)
+    assert with_index[("BODY", "мир")] == [str(n + STAGE + 2 - 2)]
+    assert with_index[("BODY", "first of digest")] == [str(n - 2)]
+    assert petrel.cli("store", "check").out == "ok\n"
+    fts_check(petrel)
+    restart(petrel, {"store": {"search_index": "no"}})
+    assert all_answers(petrel) == with_index
+
+
 def test_uid_search_with_index_sees_only_existing_messages(petrel):
     deliver_corpus(petrel)
     r = login(petrel)
