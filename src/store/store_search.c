@@ -133,8 +133,14 @@ static void add_text(struct trigram_set *s, const char *text, size_t len)
 		uint32_t cp;
 		i += next_cp(p + i, len - i, &cp);
 		key = ((key << CP_BITS) | fold(cp)) & TRIGRAM_MASK;
-		if (++chars >= 3 && key != last) /* runs of one character: one look */
-			set_add(s, key);
+		if (++chars < 3)
+			continue;
+		if (key == last) { /* a run of one character: nothing new until it ends */
+			while (i < len && p[i] == cp && cp < 0x80)
+				i++;
+			continue;
+		}
+		set_add(s, key);
 		last = key;
 	}
 }

@@ -272,6 +272,10 @@ static void test_words_are_the_distinct_trigrams_in_hex(void **state)
 	             "b",
 	             "61f09f988062");
 	ASSERT_WORDS("", "", "");
+	/* runs of one character, folded or not */
+	ASSERT_WORDS("", "xxxxxyyyyy", "787878 787879 787979 797979");
+	ASSERT_WORDS("", "aAaAaAb", "616161 616162");
+	ASSERT_WORDS("", "ééééx", "c3a9c3a978 c3a9c3a9c3a9");
 }
 
 static void test_the_words_of_a_message_are_always_the_same(void **state)
