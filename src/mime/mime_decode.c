@@ -49,8 +49,12 @@ void mime_utf8_append(struct buf *out, const char *in, size_t len)
 	buf_reserve(out, len);
 	while (i < len) {
 		size_t start = i;
-		while (i < len && s[i] != 0) {
-			size_t n = utf8_seq(s + i, len - i);
+		while (i < len) {
+			if (s[i] - 1u < 0x7f) { /* ASCII but NUL: most text */
+				i++;
+				continue;
+			}
+			size_t n = s[i] ? utf8_seq(s + i, len - i) : 0;
 			if (n == 0)
 				break;
 			i += n;
@@ -265,9 +269,15 @@ void mime_part_decode_body(const struct mime_part *part, const char *msg, struct
 
 void mime_part_text(const struct mime_part *part, const char *msg, struct buf *out)
 {
+	const char *cs = strcmp(part->type, "text") == 0 ? mime_part_charset(part) : "utf-8";
+	bool encoded = part->encoding && (strcmp(part->encoding, "base64") == 0 ||
+	                                  strcmp(part->encoding, "quoted-printable") == 0);
+	if (!encoded) { /* 7bit, 8bit, binary: the bytes as they are, not copied first */
+		mime_charset_to_utf8(cs, msg + part->body_offset, part->body_len, out);
+		return;
+	}
 	struct buf raw = BUF_INIT;
 	mime_part_decode_body(part, msg, &raw);
-	const char *cs = strcmp(part->type, "text") == 0 ? mime_part_charset(part) : "utf-8";
 	mime_charset_to_utf8(cs, raw.data ? raw.data : "", raw.len, out);
 	buf_free(&raw);
 }

@@ -17,7 +17,6 @@
 #include "store/store_internal.h"
 
 #include "core/config.h"
-#include "mime/mime.h"
 
 #include <event2/event.h>
 #include <openssl/sha.h>
@@ -232,8 +231,7 @@ void store_op_clear(struct store_op *op)
 {
 	op_free_results(op);
 	buf_free(&op->err);
-	buf_free(&op->search_header);
-	buf_free(&op->search_body);
+	buf_free(&op->search_terms);
 	op->have_search = false;
 }
 
@@ -857,22 +855,12 @@ int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r
 
 /* ---- full-text search -------------------------------------------------------------- */
 
-void store_search_extract(const char *msg, size_t len, struct buf *header, struct buf *body)
-{
-	struct mime_part *root = NULL;
-	mime_parse(msg, len, &root);
-	mime_search_text(root, msg, header, body);
-	mime_part_free(&root);
-}
-
 void store_search_prepare(struct store_op *op)
 {
 	if (op->kind != STORE_OP_APPEND || op->have_search || op->u.append.ntargets == 0)
 		return;
-	buf_reset(&op->search_header);
-	buf_reset(&op->search_body);
-	store_search_extract(op->u.append.data, op->u.append.len, &op->search_header,
-			     &op->search_body);
+	buf_reset(&op->search_terms);
+	store_search_terms(op->u.append.data, op->u.append.len, &op->search_terms);
 	op->have_search = true;
 }
 
@@ -900,12 +888,12 @@ enum store_lookup store_search_header_candidates(struct store *st, int64_t mailb
 	                                        err);
 }
 
-/* One message (blob) of a store_reindex batch, its text made before the
+/* One message (blob) of a store_reindex batch, its terms made before the
    batch's transaction. */
 struct reindex_item {
 	int64_t blob_id;
 	uint8_t sha256[32];
-	struct buf header, body;
+	struct buf terms;
 };
 
 static int reindex_batch(struct store *st, struct reindex_item *items, size_t n, size_t *count_r,
@@ -917,8 +905,8 @@ static int reindex_batch(struct store *st, struct reindex_item *items, size_t n,
 	size_t done = 0;
 	for (size_t i = 0; i < n; i++) {
 		bool gone;
-		if (be->search_put(st->writer, items[i].blob_id, items[i].sha256, &items[i].header,
-				   &items[i].body, &gone, err) < 0) {
+		if (be->search_put(st->writer, items[i].blob_id, items[i].sha256, &items[i].terms,
+		                   &gone, err) < 0) {
 			be->rollback(st->writer);
 			return -1;
 		}
@@ -949,7 +937,7 @@ int store_reindex(struct store *st, int64_t account_id, bool all, size_t *count_
 		if (n == 0)
 			return 0;
 		/* Read and extract outside the transaction, at most
-		   STORE_REINDEX_BATCH_BYTES of text per transaction. A blob
+		   STORE_REINDEX_BATCH_BYTES of terms per transaction. A blob
 		   gone meanwhile is skipped (its id is not indexed). */
 		size_t k = 0, bytes = 0, i = 0;
 		int r = 0;
@@ -965,20 +953,17 @@ int store_reindex(struct store *st, int64_t account_id, bool all, size_t *count_
 				continue;
 			struct reindex_item *it = &items[k++];
 			it->blob_id = ids[i];
-			it->header = (struct buf)BUF_INIT;
-			it->body = (struct buf)BUF_INIT;
+			it->terms = (struct buf)BUF_INIT;
 			const char *msg = data.data ? data.data : "";
 			SHA256((const unsigned char *)msg, data.len, it->sha256);
-			store_search_extract(msg, data.len, &it->header, &it->body);
-			bytes += it->header.len + it->body.len;
+			store_search_terms(msg, data.len, &it->terms);
+			bytes += it->terms.len;
 		}
 		buf_free(&data);
 		if (r == 0 && k > 0)
 			r = reindex_batch(st, items, k, count_r, err);
-		for (size_t j = 0; j < k; j++) {
-			buf_free(&items[j].header);
-			buf_free(&items[j].body);
-		}
+		for (size_t j = 0; j < k; j++)
+			buf_free(&items[j].terms);
 		if (r < 0)
 			return -1;
 		after = ids[i - 1];

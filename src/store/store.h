@@ -389,9 +389,10 @@ struct store_op {
 	size_t nchanges;
 	uint8_t sha256[32]; /* APPEND: the blob's hash, computed by store_submit's caller */
 	bool have_sha256;
-	/* APPEND to a mailbox: the text for the full-text index (mime_search_text),
-	   made on store_submit's caller's thread too; freed once applied. */
-	struct buf search_header, search_body;
+	/* APPEND to a mailbox: the terms for the full-text index
+	   (store_search_terms), made on store_submit's caller's thread too;
+	   freed once applied. */
+	struct buf search_terms;
 	bool have_search;
 };
 

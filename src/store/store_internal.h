@@ -141,10 +141,10 @@ struct store_backend {
 	enum store_lookup (*search_blob)(struct store_conn *c, int64_t blob_id, struct buf *out,
 					 struct buf *err);
 	/* Inside a transaction of the writer: (re)writes the entry of blob_id when
-	   the blob is still the one whose SHA-256 is given; *gone_r otherwise. */
+	   the blob is still the one whose SHA-256 is given, taking terms; *gone_r
+	   otherwise. */
 	int (*search_put)(struct store_conn *c, int64_t blob_id, const uint8_t sha256[32],
-			  const struct buf *header, const struct buf *body, bool *gone_r,
-			  struct buf *err);
+	                  struct buf *terms, bool *gone_r, struct buf *err);
 
 	/* URLAUTH keys (see store.h). */
 	enum store_lookup (*urlauth_key_get)(struct store_conn *c, int64_t account_id,
@@ -159,11 +159,32 @@ extern const struct store_backend store_backend_sqlite;
 struct sqlite3;
 int store_sqlite_migrate(struct sqlite3 *db, const char *path, struct buf *err);
 
-/* Fills op->search_header / search_body for an append to a mailbox (a no-op
-   when done already, or when the append has no mailbox target). */
+/* Fills op->search_terms for an append to a mailbox (a no-op when done
+   already, or when the append has no mailbox target). */
 void store_search_prepare(struct store_op *op);
-/* The header and body texts of a raw message (mime_search_text). */
-void store_search_extract(const char *msg, size_t len, struct buf *header, struct buf *body);
+
+/* store_search.c: the full-text index's vocabulary (pure; see its header).
+   store_search_terms() appends the terms of a raw message, words separated by
+   spaces: the same words for the same bytes, always. */
+#define STORE_SEARCH_MAX_TRIGRAMS 12 /* trigrams of one lookup: narrow, yet cheap */
+void store_search_terms(const char *msg, size_t len, struct buf *terms);
+/* The same from the message header's and the body's search texts. */
+void store_search_terms_of_texts(const char *header, size_t header_len, const char *body,
+                                 size_t body_len, struct buf *terms);
+/* Appends to q the FTS5 query that finds the messages whose texts may hold
+   needle (with_header: the header text too); false when the needle cannot
+   be looked up (fewer than STORE_SEARCH_MIN_CHARS characters, not UTF-8). */
+bool store_search_query(const char *needle, size_t len, bool with_header, struct buf *q);
+/* The same for the header text alone (SEARCH of header fields). */
+bool store_search_query_header(const char *needle, size_t len, struct buf *q);
+/* What that query answers for one message's terms: false when the message
+   cannot hold needle; true when it may, or when the needle cannot be looked
+   up. */
+bool store_search_terms_match(const char *terms, size_t len, const char *needle, size_t nlen,
+                              bool with_header);
+/* The same for the header text alone. */
+bool store_search_terms_match_header(const char *terms, size_t len, const char *needle,
+                                     size_t nlen);
 
 /* Shared helpers for backends. */
 void store_op_fail(struct store_op *op, enum store_error e, const char *fmt, ...)
@@ -185,6 +206,9 @@ int store_mailbox_name_check(const char *name, struct buf *err);
  */
 struct sqlite3_stmt;
 struct sqlite3_stmt *store_sqlite_stmt(struct store_conn *c, const char *sql);
+/* A read transaction on c unless one is open already; pairs nest. */
+void store_sqlite_read_begin(struct store_conn *c);
+void store_sqlite_read_end(struct store_conn *c);
 struct sqlite3 *store_sqlite_db(struct store_conn *c);
 void store_sqlite_op_sql_fail(struct store_op *op, struct store_conn *c, int rc);
 /* A delivery event from columns 0-11 of a row selected as
@@ -233,12 +257,39 @@ enum store_lookup store_sqlite_webhook_delivery_state(struct store_conn *c, int6
 						      struct buf *err);
 int store_sqlite_webhook_backlog(struct store_conn *c, uint64_t *pending_r, int64_t *oldest_ms_r,
 				 uint64_t *unscanned_r, struct buf *err);
-/* store_sqlite_search.c: the full-text index of the SQLite backend. */
+/* store_sqlite_search.c: the full-text index of the SQLite backend. New
+   messages' words wait in search_stage until a commit finds this many there
+   and moves them into the index together (see the file's header comment). */
+#define STORE_SQLITE_SEARCH_STAGE 128
+/* Its FTS5 writes wait in the writer connection's queue until the commit,
+   outside every savepoint, and go in by blob id (in queue order for one id):
+   FTS5 writes out the rows it holds at each savepoint and whenever a rowid is
+   not above the last one, which would make an index segment per op. */
+struct store_sqlite_search_write {
+	int64_t blob_id;
+	bool remove; /* else insert */
+	struct buf terms;
+	size_t seq; /* place in the queue */
+};
+struct store_sqlite_search_queue {
+	struct store_sqlite_search_write *w;
+	size_t n, cap;
+	size_t mark; /* n when the op's savepoint was taken */
+};
+struct store_sqlite_search_queue *store_sqlite_search_queue(struct store_conn *c);
+/* Savepoint, rollback to it, rollback of the transaction: the queue follows. */
+void store_sqlite_search_savepoint(struct store_conn *c);
+void store_sqlite_search_rollback_to(struct store_conn *c);
+void store_sqlite_search_rollback(struct store_conn *c);
+/* Writes the queue into the index, just before COMMIT; an SQLite code. */
+int store_sqlite_search_commit(struct store_conn *c);
 /* Indexes an appended blob unless it has a current entry (inside the append's
-   savepoint); returns an SQLite code. */
-int store_sqlite_search_append(struct store_conn *c, struct store_op *op, int64_t blob_id);
-/* Removes the entries of blob_id, or with blob_id 0 of every blob whose
-   refcount is 0 or less, before the blobs go. An SQLite code. */
+   savepoint); fresh: the append has just created the blob. An SQLite code. */
+int store_sqlite_search_append(struct store_conn *c, struct store_op *op, int64_t blob_id,
+                               bool fresh);
+/* Removes the entry of blob_id, or with blob_id 0 of every blob whose
+   refcount is 0 or less, while the blobs' bytes are still there (the terms to
+   remove are made from them). An SQLite code. */
 int store_sqlite_search_drop(struct store_conn *c, int64_t blob_id);
 /* Appends to report the index's problems (one line each). */
 int store_sqlite_search_check(struct store_conn *c, struct buf *report, struct buf *err);
@@ -254,8 +305,7 @@ int store_sqlite_search_pending(struct store_conn *c, int64_t account_id, bool a
 enum store_lookup store_sqlite_search_blob(struct store_conn *c, int64_t blob_id, struct buf *out,
 					   struct buf *err);
 int store_sqlite_search_put(struct store_conn *c, int64_t blob_id, const uint8_t sha256[32],
-			    const struct buf *header, const struct buf *body, bool *gone_r,
-			    struct buf *err);
+                            struct buf *terms, bool *gone_r, struct buf *err);
 
 /* store_sqlite_urlauth.c: IMAP URLAUTH keys, through the same hooks. */
 void store_sqlite_urlauth_apply(struct store_conn *c, struct store_op *op);

@@ -293,6 +293,28 @@ static const char *const migrations[] = {
 	"INSERT INTO subscription(account_id, name) "
 	"  SELECT account_id, name FROM mailbox WHERE subscribed = 1;"
 	"ALTER TABLE mailbox DROP COLUMN subscribed;",
+
+	/* 10: the full-text index without a copy of the text
+	   (store_sqlite_search.c). One contentless FTS5 table over the words of
+	   store_search.c - each distinct trigram of a message once, the
+	   header's marked apart - instead of two tables over search_doc's text:
+	   a row's words are made again from the blob when it goes. search_doc
+	   only lists the blobs that have a row. A new message's words wait in
+	   search_stage until enough are there to go into FTS5 together. The
+	   old entries are dropped and
+	   every blob a mailbox holds is pending until `petrel store reindex`.
+	   columnsize=0: no per-row sizes (they only serve ranking). */
+	"DROP TABLE search_header;"
+	"DROP TABLE search_body;"
+	"DROP TABLE search_doc;"
+	"CREATE VIRTUAL TABLE search_text USING fts5(terms, content='', tokenize='ascii', "
+	"  detail='none', columnsize=0);"
+	"CREATE TABLE search_doc("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE);"
+	"CREATE TABLE search_stage("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,"
+	"  terms TEXT NOT NULL);"
+	"INSERT OR IGNORE INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;",
 };
 
 int store_schema_version(void)

@@ -56,11 +56,12 @@ struct store_conn {
 	} cache[STMT_CACHE];
 	size_t ncache;
 	int savepoints;
-	unsigned read_depth; /* conn_read_begin() nesting */
-	bool read_own;       /* the outermost conn_read_begin() opened a transaction */
+	unsigned read_depth; /* store_sqlite_read_begin() nesting */
+	bool read_own;       /* the outermost store_sqlite_read_begin() opened a transaction */
 	/* The blob handle of conn_message_header_read, moved from blob to blob
 	   (sqlite3_blob_reopen) within one read transaction, closed at its end. */
 	sqlite3_blob *header_blob;
+	struct store_sqlite_search_queue search; /* writer: FTS5 rows for the commit */
 };
 
 /* ---- plumbing -------------------------------------------------------------- */
@@ -173,6 +174,8 @@ static void conn_close(struct store_conn **cp)
 	if (!c)
 		return;
 	sqlite3_blob_close(c->header_blob);
+	store_sqlite_search_rollback(c);
+	free(c->search.w);
 	for (size_t i = 0; i < c->ncache; i++)
 		sqlite3_finalize(c->cache[i].st);
 	sqlite3_close(c->db);
@@ -242,13 +245,13 @@ static int simple_exec(struct store_conn *c, const char *sql, struct buf *err)
 }
 
 /* A read transaction, unless one is open already (nested, or a writer's). */
-static void conn_read_begin(struct store_conn *c)
+void store_sqlite_read_begin(struct store_conn *c)
 {
 	if (c->read_depth++ == 0)
 		c->read_own = sqlite3_get_autocommit(c->db) && simple_exec(c, "BEGIN", NULL) == 0;
 }
 
-static void conn_read_end(struct store_conn *c)
+void store_sqlite_read_end(struct store_conn *c)
 {
 	if (c->read_depth == 0 || --c->read_depth > 0)
 		return;
@@ -267,17 +270,24 @@ static int conn_begin(struct store_conn *c, struct buf *err)
 
 static int conn_commit(struct store_conn *c, struct buf *err)
 {
+	int rc = store_sqlite_search_commit(c);
+	if (rc != SQLITE_OK) {
+		buf_printf(err, "database error: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
 	return simple_exec(c, "COMMIT", err);
 }
 
 static void conn_rollback(struct store_conn *c)
 {
+	store_sqlite_search_rollback(c);
 	if (!sqlite3_get_autocommit(c->db))
 		simple_exec(c, "ROLLBACK", NULL);
 }
 
 static int conn_savepoint(struct store_conn *c, struct buf *err)
 {
+	store_sqlite_search_savepoint(c);
 	return simple_exec(c, "SAVEPOINT op", err);
 }
 
@@ -288,6 +298,7 @@ static void conn_release(struct store_conn *c)
 
 static void conn_rollback_to(struct store_conn *c)
 {
+	store_sqlite_search_rollback_to(c);
 	simple_exec(c, "ROLLBACK TO op", NULL);
 }
 
@@ -879,15 +890,17 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		return;
 	}
 	int64_t refs = (int64_t)op->u.append.ntargets + (op->u.append.nqueue > 0);
-	sqlite3_stmt *st = stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
-				   "VALUES(?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
-				   "SET refcount = refcount + excluded.refcount RETURNING id");
+	sqlite3_stmt *st =
+	        stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
+	                "VALUES(?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
+	                "SET refcount = refcount + excluded.refcount RETURNING id, refcount");
 	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, size);
 	sqlite3_bind_int64(st, 3, refs);
 	sqlite3_bind_blob64(st, 4, op->u.append.data, op->u.append.len, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	int64_t blob_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	bool fresh = rc == SQLITE_ROW && sqlite3_column_int64(st, 1) == refs; /* just made */
 	rc = rc == SQLITE_ROW ? exec_step(st) : rc;
 	if (rc != SQLITE_OK || !blob_id) {
 		op_sql_fail(op, c, rc == SQLITE_OK ? SQLITE_ERROR : rc);
@@ -962,7 +975,7 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		t->uidvalidity_r = uidvalidity;
 		store_op_changed(op, t->mailbox_id, modseq);
 	}
-	rc = store_sqlite_search_append(c, op, blob_id);
+	rc = store_sqlite_search_append(c, op, blob_id, fresh);
 	if (rc != SQLITE_OK) {
 		op_sql_fail(op, c, rc);
 		return;
@@ -2307,7 +2320,7 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 	   same snapshot, and one lock instead of one per message (SELECT of a
 	   large mailbox spent most of its time taking and dropping them). The
 	   callbacks run after it, so they may read the store themselves. */
-	conn_read_begin(c);
+	store_sqlite_read_begin(c);
 	sqlite3_stmt *st = stmt(c, "SELECT uid, modseq, flags, internaldate, size, blob_id, "
 	                           "savedate FROM message WHERE mailbox_id = ? "
 	                           "AND uid BETWEEN ? AND ? "
@@ -2318,7 +2331,7 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 	struct store_message *v;
 	size_t n;
 	int r = message_rows_read(c, st, mailbox_id, &v, &n, err);
-	conn_read_end(c);
+	store_sqlite_read_end(c);
 	if (r < 0)
 		return -1;
 	message_rows_deliver(v, n, fn, arg);
@@ -2388,7 +2401,7 @@ static int conn_message_cache_list(struct store_conn *c, int64_t mailbox_id, uin
 	};
 	if (!envelope && !bodystructure)
 		envelope = bodystructure = true; /* the rows, with whatever they hold */
-	conn_read_begin(c);
+	store_sqlite_read_begin(c);
 	sqlite3_stmt *st = stmt(c, sql[!bodystructure ? 1 : !envelope ? 2 : 0]);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid_min);
@@ -2412,7 +2425,7 @@ static int conn_message_cache_list(struct store_conn *c, int64_t mailbox_id, uin
 		read_fail(c, err);
 		r = -1;
 	}
-	conn_read_end(c);
+	store_sqlite_read_end(c);
 	return r;
 }
 
@@ -2425,7 +2438,7 @@ static enum store_lookup conn_message_header_read(struct store_conn *c, int64_t 
 	/* The row and the bytes in one read transaction: the blob is the one
 	   the row names, even if the message is expunged and its blob id
 	   reused meanwhile. */
-	conn_read_begin(c);
+	store_sqlite_read_begin(c);
 	enum store_lookup r = STORE_ERROR;
 	sqlite3_stmt *st = stmt(c, "SELECT blob_id FROM message WHERE mailbox_id = ? AND uid = ?");
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -2478,7 +2491,7 @@ static enum store_lookup conn_message_header_read(struct store_conn *c, int64_t 
 	}
 	r = STORE_FOUND;
 out:
-	conn_read_end(c);
+	store_sqlite_read_end(c);
 	return r;
 }
 
@@ -2507,7 +2520,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 			bool *complete_r, struct buf *err)
 {
 	/* One read transaction so both queries see the same snapshot. */
-	conn_read_begin(c);
+	store_sqlite_read_begin(c);
 	int r = -1;
 	sqlite3_stmt *st = stmt(c, "SELECT tombstone_floor FROM mailbox WHERE id = ?");
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -2547,7 +2560,7 @@ static int conn_changes(struct store_conn *c, int64_t mailbox_id, uint64_t modse
 	}
 	r = 0;
 out:
-	conn_read_end(c);
+	store_sqlite_read_end(c);
 	return r;
 }
 
@@ -2738,8 +2751,8 @@ const struct store_backend store_backend_sqlite = {
 	.release = conn_release,
 	.rollback_to = conn_rollback_to,
 	.apply = conn_apply,
-	.read_begin = conn_read_begin,
-	.read_end = conn_read_end,
+	.read_begin = store_sqlite_read_begin,
+	.read_end = store_sqlite_read_end,
 	.account_get = conn_account_get,
 	.account_list = conn_account_list,
 	.domain_list = conn_domain_list,
@@ -2789,6 +2802,11 @@ sqlite3_stmt *store_sqlite_stmt(struct store_conn *c, const char *sql)
 sqlite3 *store_sqlite_db(struct store_conn *c)
 {
 	return c->db;
+}
+
+struct store_sqlite_search_queue *store_sqlite_search_queue(struct store_conn *c)
+{
+	return &c->search;
 }
 
 void store_sqlite_op_sql_fail(struct store_op *op, struct store_conn *c, int rc)

@@ -193,6 +193,38 @@ def test_index_and_scan_answer_alike(petrel):
     assert petrel.log().count("event=search-index") == log_before  # the index was not asked
 
 
+STAGE = 128  # STORE_SQLITE_SEARCH_STAGE: staged messages move into FTS5 together
+
+
+def test_staged_and_indexed_messages_answer_alike(petrel):
+    n = len(CORPUS)
+    deliver_corpus(petrel)                     # 1..n
+    with smtplib.SMTP("127.0.0.1", petrel.ports["smtp"]) as s:
+        for i in range(STAGE):                 # n+1..n+STAGE
+            msg = (HDR + "Subject: filler %d\r\n\r\nnumber %d, not much else\r\n" % (i, i * 7))
+            s.sendmail("carol@elsewhere.example", [ALICE], msg.encode())
+    deliver_corpus(petrel)                     # n+STAGE+1..2n+STAGE
+    # the first STAGE moved into FTS5 together; the other 2n wait in the stage
+    assert mailstore.count(petrel, "search_doc") == STAGE
+    assert mailstore.count(petrel, "search_stage") == 2 * n
+    r = login(petrel)
+    assert r.cmd("s", "SELECT INBOX")[-1].startswith("s OK")
+    # expunge indexed ones (1, 2) and staged ones (the last two)
+    last = 2 * n + STAGE
+    assert r.cmd("d", "STORE 1,2,%d,%d +FLAGS.SILENT (\\Deleted)" % (last - 1, last))[-1] \
+        .startswith("d OK")
+    assert r.cmd("x", "EXPUNGE")[-1].startswith("x OK")
+    assert search(r, "n", "BODY", "number 350,") == [str(n + 51 - 2)]
+    r.cmd("z", "LOGOUT")
+    with_index = all_answers(petrel)
+    assert with_index[("BODY", "мир")] == [str(n + STAGE + 2 - 2)]
+    assert with_index[("BODY", "first of digest")] == [str(n - 2)]
+    assert petrel.cli("store", "check").out == "ok\n"
+    fts_check(petrel)
+    restart(petrel, {"store": {"search_index": "no"}})
+    assert all_answers(petrel) == with_index
+
+
 def test_uid_search_with_index_sees_only_existing_messages(petrel):
     deliver_corpus(petrel)
     r = login(petrel)
@@ -205,15 +237,15 @@ def test_uid_search_with_index_sees_only_existing_messages(petrel):
 
 
 def index_rows(petrel):
-    return mailstore.count(petrel, "search_doc")
+    """Messages (blobs) the index knows: in FTS5, or their words staged."""
+    return mailstore.count(petrel, "search_doc") + mailstore.count(petrel, "search_stage")
 
 
 def fts_check(petrel):
-    """FTS5's own check of its index against search_doc (raises when they differ)."""
+    """FTS5's own check of its index structure (raises when it is damaged)."""
     con = sqlite3.connect(os.path.join(petrel.data_dir, "petrel.db"), timeout=10)
     try:
-        con.execute("INSERT INTO search_body(search_body) VALUES('integrity-check')")
-        con.execute("INSERT INTO search_header(search_header) VALUES('integrity-check')")
+        con.execute("INSERT INTO search_text(search_text) VALUES('integrity-check')")
         con.commit()
     finally:
         con.close()
@@ -251,9 +283,9 @@ def test_reindex_a_store_the_index_does_not_know(petrel):
     deliver_corpus(petrel)
     # what a store written before the index existed looks like
     con = sqlite3.connect(os.path.join(petrel.data_dir, "petrel.db"), timeout=10)
-    con.executescript("INSERT INTO search_header(search_header) VALUES('delete-all');"
-                      "INSERT INTO search_body(search_body) VALUES('delete-all');"
+    con.executescript("INSERT INTO search_text(search_text) VALUES('delete-all');"
                       "DELETE FROM search_doc;"
+                      "DELETE FROM search_stage;"
                       "INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;")
     con.close()
     assert petrel.cli("store", "check").out == "ok\n"

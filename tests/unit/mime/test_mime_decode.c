@@ -198,6 +198,35 @@ static void test_8bit_text_without_charset_is_kept_when_utf8(void **state)
 	mime_part_free(&root);
 }
 
+static void test_utf8_runs_keep_ascii_and_replace_nul_and_bad_bytes(void **state)
+{
+	assert_true(to_utf8("us-ascii",
+	                    "a\0b\x7f\x80"
+	                    "c\xC3\xA9\0",
+	                    9,
+	                    "a\xEF\xBF\xBD"
+	                    "b\x7f\xEF\xBF\xBD"
+	                    "c\xC3\xA9\xEF\xBF\xBD"));
+}
+
+static void test_unencoded_part_text_stops_at_the_part_end(void **state)
+{
+	const char *msg = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	                  "--b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n"
+	                  "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+	                  "Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xE9\r\n--b--\r\n";
+	struct mime_part *root;
+	mime_parse(msg, strlen(msg), &root);
+	struct buf out = BUF_INIT;
+	mime_part_text(root->children, msg, &out);
+	assert_string_equal(buf_cstr(&out), "first");
+	buf_reset(&out);
+	mime_part_text(root->children->next, msg, &out);
+	assert_string_equal(buf_cstr(&out), "caf\xC3\xA9");
+	buf_free(&out);
+	mime_part_free(&root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +239,8 @@ int main(void)
 	        cmocka_unit_test(test_bad_or_unknown_encoded_words_are_left_as_written),
 	        cmocka_unit_test(test_part_text_undoes_encoding_and_charset),
 	        cmocka_unit_test(test_8bit_text_without_charset_is_kept_when_utf8),
+	        cmocka_unit_test(test_utf8_runs_keep_ascii_and_replace_nul_and_bad_bytes),
+	        cmocka_unit_test(test_unencoded_part_text_stops_at_the_part_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

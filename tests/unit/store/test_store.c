@@ -1421,8 +1421,18 @@ static void test_schema_9_turns_the_subscribed_marks_into_names(void **state)
 	assert_int_equal(domain_op(f->st, STORE_OP_DOMAIN_ADD, "example.test"), STORE_OK);
 	f->acct = account_add(f->st, "a@example.test", 0);
 	store_close(&f->st);
-	/* Back to schema 8: the mark on the mailbox row, no subscription table. */
+	/* Back to schema 8: the mark on the mailbox row, no subscription table,
+	   and schema 7's full-text tables (which schema 10 replaces). */
 	sql_write(f, "DROP TABLE subscription;"
+	             "DROP TABLE search_text;"
+	             "DROP TABLE search_doc;"
+	             "DROP TABLE search_stage;"
+	             "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY, header TEXT NOT NULL, "
+	             "  body TEXT NOT NULL);"
+	             "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
+	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	             "CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
+	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
 	             "ALTER TABLE mailbox ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;"
 	             "UPDATE mailbox SET subscribed = 0 WHERE name = 'Junk';"
 	             "PRAGMA user_version = 8;");
