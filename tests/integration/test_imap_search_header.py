@@ -144,9 +144,9 @@ def test_header_keys_with_index_and_scan_answer_alike(petrel):
 
     # messages the index does not know are read, not left out
     con = sqlite3.connect(os.path.join(petrel.data_dir, "petrel.db"), timeout=10)
-    con.executescript("INSERT INTO search_header(search_header) VALUES('delete-all');"
-                      "INSERT INTO search_body(search_body) VALUES('delete-all');"
+    con.executescript("INSERT INTO search_text(search_text) VALUES('delete-all');"
                       "DELETE FROM search_doc;"
+                      "DELETE FROM search_stage;"
                       "INSERT INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;")
     con.close()
     restart(petrel)
