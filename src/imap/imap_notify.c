@@ -320,19 +320,28 @@ bool imap_notify_push_selected(struct imap_session *s)
 
 void imap_notify_sync(struct imap_session *s, bool allow_expunge)
 {
-	uint32_t last = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+	uint32_t last = s->msgs.n ? s->msgs.uids[s->msgs.n - 1] : 0;
 	imap_sync(s, allow_expunge);
 	if (!s->notifying || !s->notify_fetch || !s->conn)
 		return;
 	/* MessageNew (fetch-att ...): the new messages, as with FETCH (peeking) */
+	size_t first = imap_index_lower_bound(&s->msgs, last + 1);
+	if (first == s->msgs.n || last == UINT32_MAX)
+		return;
+	struct imap_meta meta = {0};
+	if (imap_fetch_needs_meta(s->notify_fetch) &&
+	    imap_meta_load(s, last + 1, s->msgs.uids[s->msgs.n - 1], 0, &meta) < 0)
+		return;
+	const struct imap_meta *saved_meta = s->meta;
+	s->meta = &meta;
 	struct buf out = BUF_INIT;
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (s->msgs[i].uid <= last)
-			continue;
+	for (size_t i = first; i < s->msgs.n; i++) {
 		buf_reset(&out);
 		if (imap_fetch_put(s, s->notify_fetch, i, &out) == 0)
 			imap_write(s, out.data, out.len);
 	}
+	s->meta = saved_meta;
+	imap_meta_free(&meta);
 	buf_free(&out);
 }
 

@@ -695,9 +695,15 @@ def test_fetch_of_a_message_another_session_expunged(petrel):
     assert not any(l.startswith("* 1 FETCH") for l in lines)
     assert any(l.startswith("* 2 FETCH (UID 2 BODY[TEXT]") for l in lines)
     assert lines[-1] == "f NO [EXPUNGEISSUED] Some of the requested messages no longer exist"
-    # what the index knows still answers, and SEARCH keeps the numbers
-    assert r.cmd("g", "FETCH 1 (UID RFC822.SIZE)")[0].startswith("* 1 FETCH (UID 1 RFC822.SIZE ")
+    # what the index knows (the flags) still answers, and SEARCH keeps the
+    # numbers; its size and date went with it
+    assert r.cmd("g", "FETCH 1 (UID FLAGS)")[0].startswith("* 1 FETCH (UID 1 FLAGS (")
+    lines = r.cmd("z", "FETCH 1:2 (UID RFC822.SIZE)")
+    assert not any(l.startswith("* 1 FETCH") for l in lines)
+    assert any(l.startswith("* 2 FETCH (UID 2 RFC822.SIZE ") for l in lines)
+    assert lines[-1] == "z NO [EXPUNGEISSUED] Some of the requested messages no longer exist"
     assert r.cmd("q", "SEARCH ALL")[0] == "* SEARCH 1 2"
+    assert r.cmd("q2", "SEARCH LARGER 1")[0] == "* SEARCH 2"
     # UID FETCH may report the expunge, and is fine
     lines = r.cmd("u", "UID FETCH 1:2 (FLAGS)")
     assert "* 1 EXPUNGE" in lines and lines[-1] == "u OK UID FETCH completed"
