@@ -1,12 +1,12 @@
 /*
  * imap_cmd_fetch — FETCH and UID FETCH.
  *
- * Flags come from the session's index; MODSEQ, INTERNALDATE and size are read
- * for the command, in one query over the set's UIDs (only the messages
+ * Flags come from the session's index; MODSEQ, INTERNALDATE and size are
+ * read for the command, in one query over the set's UIDs (only the messages
  * changed since CHANGEDSINCE, with that modifier), and only when an item
  * needs them: a message expunged by another session has none left to show.
- * The cached ENVELOPE and BODYSTRUCTURE and the message bytes are read only when
- * an item needs them, before the message's response is begun, and parsed into
+ * The cached ENVELOPE and BODYSTRUCTURE and the message bytes are read only
+ * when an item needs them, before the message's response is begun, and parsed into
  * MIME parts (byte offsets) only when a section or structure needs that. A
  * non-PEEK body fetch sets \Seen: the FETCH response already shows it, and the
  * tagged OK waits for the flag change to be durable.

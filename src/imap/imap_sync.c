@@ -4,10 +4,11 @@
  *
  * The index (imap_index.c) is what the client knows: UIDs in ascending
  * order (message sequence number = position + 1) with the flags and keywords
- * last reported, nothing more. imap_sync() asks the store for everything that
- * changed since s->modseq and reports the difference: untagged FETCH for changed flags, EXPUNGE for
- * removed messages (only when the command allows it: never during FETCH, STORE or SEARCH, whose
- * sequence numbers must stay put), then EXISTS (and RECENT) for new ones.
+ * last reported, nothing more. imap_sync() asks the store for everything
+ * that changed since s->modseq and reports the difference: untagged FETCH
+ * for changed flags, EXPUNGE for removed messages (only when the command
+ * allows it: never during FETCH, STORE or SEARCH, whose sequence numbers
+ * must stay put), then EXISTS (and RECENT) for new ones.
  * Reporting compares with the index, so a change the session made itself is
  * not echoed back, and reading the same change twice is harmless. A keyword
  * the client has not seen yet is announced with FLAGS and PERMANENTFLAGS

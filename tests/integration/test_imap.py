@@ -754,3 +754,27 @@ def test_binary_of_a_multipart_is_its_bytes_as_they_are(petrel):
     assert data[0][1] == stored and data[1][1] == b"hello"
     assert b"BINARY.SIZE[] %d" % len(stored) in data[2]
     m.logout()
+
+
+def test_keywords_stay_with_their_messages_across_expunges(petrel):
+    for i in range(4):
+        deliver(petrel, subject="k%d" % i)
+    r = raw_login(petrel)
+    r.cmd("s", "SELECT INBOX")
+    o = raw_login(petrel)
+    o.cmd("s", "SELECT INBOX")
+    o.cmd("a", "STORE 2 +FLAGS.SILENT ($Forwarded Work)")
+    o.cmd("b", "STORE 3 +FLAGS.SILENT ($Junk)")
+    o.cmd("c", "STORE 4 +FLAGS.SILENT ($Forwarded Work \\Seen)")
+    lines = r.cmd("n", "NOOP")
+    assert any(l.startswith("* FLAGS (") and "$Junk" in l and "Work" in l for l in lines), lines
+    assert len([l for l in lines if " FETCH " in l]) == 3, lines
+    o.cmd("d", "STORE 1,3 +FLAGS.SILENT (\\Deleted)")
+    o.cmd("x", "EXPUNGE")
+    lines = r.cmd("n2", "NOOP")
+    assert lines[:2] == ["* 3 EXPUNGE", "* 1 EXPUNGE"], lines
+    lines = r.cmd("f", "FETCH 1:2 (FLAGS)")
+    assert lines[0] == "* 1 FETCH (FLAGS (\\Recent $Forwarded Work))", lines
+    assert lines[1] == "* 2 FETCH (FLAGS (\\Seen \\Recent $Forwarded Work))", lines
+    assert r.cmd("k", "SEARCH KEYWORD work")[0] == "* SEARCH 1 2"
+    assert r.cmd("k2", "SEARCH UNKEYWORD $Junk")[0] == "* SEARCH 1 2"

@@ -368,3 +368,44 @@ def test_compacted_tombstones_and_seq_match_data(petrel_factory):
     lines = r.cmd("f", "UID FETCH 1:12 (FLAGS) (CHANGEDSINCE %d VANISHED)" % top)
     assert lines[0] == "* VANISHED (EARLIER) 1,8:9,11"
     assert p.cli("store", "check").out == "ok\n"
+
+
+def test_a_change_read_while_expunges_were_held_is_told_once(petrel):
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    b = raw_login(petrel)
+    a.cmd("s", "SELECT INBOX (CONDSTORE)")
+    b.cmd("s", "SELECT INBOX")
+    b.cmd("d", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.cmd("x", "EXPUNGE")
+    b.cmd("f", "UID STORE 3 +FLAGS.SILENT (\\Flagged)")
+    lines = a.cmd("f", "FETCH 1 FLAGS")
+    assert len([l for l in lines if l.startswith("* 3 FETCH")]) == 1, lines
+    # the expunge comes now; the flag change it was held with, not again
+    lines = a.cmd("n", "NOOP")
+    assert "* 1 EXPUNGE" in lines
+    assert not [l for l in lines if "FETCH" in l], lines
+    assert a.cmd("n2", "NOOP") == ["n2 OK NOOP completed"]
+    # a later change to it is told, with its new MODSEQ
+    b.cmd("f2", "UID STORE 3 -FLAGS.SILENT (\\Flagged)")
+    lines = a.cmd("n3", "NOOP")
+    changed = [l for l in lines if l.startswith("* 2 FETCH")]
+    assert len(changed) == 1 and "MODSEQ" in changed[0] and "\\Flagged" not in changed[0], lines
+
+
+def test_store_answers_carry_each_message_modseq(petrel):
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    a.cmd("e", "ENABLE CONDSTORE")
+    a.cmd("s", "SELECT INBOX")
+    before = modseqs(a.cmd("f", "FETCH 1:3 (UID MODSEQ)"))
+    a.cmd("p", "STORE 2 +FLAGS.SILENT (\\Seen)")
+    # 2 already has \Seen: its MODSEQ stays; 1 and 3 get the new one
+    lines = a.cmd("t", "UID STORE 1:3 +FLAGS (\\Seen)")
+    after = modseqs(lines)
+    assert len(after) == 3, lines
+    assert after[1] == after[3] > after[2] > before[2]
+    # .SILENT tells only the changed ones, with their MODSEQ alone
+    lines = a.cmd("u", "STORE 1:3 -FLAGS.SILENT (\\Seen)")
+    assert len([l for l in lines if "FETCH" in l]) == 3
+    assert all("FLAGS" not in l for l in lines if "FETCH" in l), lines
