@@ -422,6 +422,15 @@ static const struct imap_meta_msg *one_msg(struct imap_session *s, size_t idx,
 	return uid_only;
 }
 
+/* Whether a message of meta changed after index_modseq. */
+static bool stale(const struct imap_meta *meta, uint64_t index_modseq)
+{
+	for (size_t i = 0; i < meta->n; i++)
+		if (meta->v[i].modseq > index_modseq)
+			return true;
+	return false;
+}
+
 int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, size_t idx,
                    struct buf *out)
 {
@@ -548,6 +557,17 @@ void imap_cmd_fetch(struct imap_session *s)
 		store_read_end(s->ctx->store);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
+	}
+	/* A MODSEQ goes with the flags the index holds. One above what the
+	   index has heard of belongs to a change the client has not been told:
+	   that change is told first, from the same snapshot (expunges held back,
+	   so that the numbers stay). */
+	if (modseq && stale(&meta, s->index_modseq)) {
+		imap_sync(s, false);
+		if (s->closing) {
+			store_read_end(s->ctx->store);
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < n && !(how & FETCH_UNKNOWN_CTE); i++) {
 		struct imap_meta_msg uid_only;

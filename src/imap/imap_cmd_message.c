@@ -334,6 +334,9 @@ static void store_done(struct imap_session *s, struct store_op *op)
 		}
 		s->quiet = before;
 		s->nquiet = nbefore;
+		/* The sync and the MODSEQs below read one snapshot: each MODSEQ
+		   goes with the flags the index then holds. */
+		store_read_begin(s->ctx->store);
 		/* UID STORE may report expunges (RFC 9051 7.5.1): the answers
 		   below find each message's number after them. */
 		imap_sync(s, uid);
@@ -346,6 +349,7 @@ static void store_done(struct imap_session *s, struct store_op *op)
 		if (s->condstore && nbefore &&
 		    imap_meta_load(s, before[0], before[nbefore - 1], 0, &meta) < 0)
 			nbefore = 0;
+		store_read_end(s->ctx->store);
 		for (size_t i = 0; i < nbefore; i++) {
 			long k = imap_msg_by_uid(s, before[i]);
 			const struct imap_meta_msg *m = imap_meta_find(&meta, before[i]);

@@ -321,17 +321,20 @@ bool imap_notify_push_selected(struct imap_session *s)
 void imap_notify_sync(struct imap_session *s, bool allow_expunge)
 {
 	uint32_t last = s->msgs.n ? s->msgs.uids[s->msgs.n - 1] : 0;
+	/* The sync and the new messages' MODSEQs: one snapshot. */
+	store_read_begin(s->ctx->store);
 	imap_sync(s, allow_expunge);
-	if (!s->notifying || !s->notify_fetch || !s->conn)
+	size_t first = imap_index_lower_bound(&s->msgs, last + 1);
+	struct imap_meta meta = {0};
+	bool fetch = s->notifying && s->notify_fetch && s->conn && first < s->msgs.n &&
+	             last < UINT32_MAX;
+	int r = 0;
+	if (fetch && imap_fetch_needs_meta(s->notify_fetch))
+		r = imap_meta_load(s, last + 1, s->msgs.uids[s->msgs.n - 1], 0, &meta);
+	store_read_end(s->ctx->store);
+	if (!fetch || r < 0)
 		return;
 	/* MessageNew (fetch-att ...): the new messages, as with FETCH (peeking) */
-	size_t first = imap_index_lower_bound(&s->msgs, last + 1);
-	if (first == s->msgs.n || last == UINT32_MAX)
-		return;
-	struct imap_meta meta = {0};
-	if (imap_fetch_needs_meta(s->notify_fetch) &&
-	    imap_meta_load(s, last + 1, s->msgs.uids[s->msgs.n - 1], 0, &meta) < 0)
-		return;
 	const struct imap_meta *saved_meta = s->meta;
 	s->meta = &meta;
 	struct buf out = BUF_INIT;

@@ -409,3 +409,28 @@ def test_store_answers_carry_each_message_modseq(petrel):
     lines = a.cmd("u", "STORE 1:3 -FLAGS.SILENT (\\Seen)")
     assert len([l for l in lines if "FETCH" in l]) == 3
     assert all("FLAGS" not in l for l in lines if "FETCH" in l), lines
+
+
+def test_a_fetched_modseq_goes_with_the_flags_shown(petrel):
+    # another session's change the client has not been told yet: a FETCH of
+    # MODSEQ never pairs a MODSEQ with flags from another moment
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    b = raw_login(petrel)
+    a.cmd("s", "SELECT INBOX (CONDSTORE)")
+    known = modseqs(a.cmd("f0", "FETCH 1:3 (UID MODSEQ)"))[2]
+    b.cmd("s", "SELECT INBOX")
+    for tag, change, cmd in (
+            ("f1", "+", "FETCH 1:3 (UID FLAGS MODSEQ)"),
+            ("f2", "-", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % known)):
+        b.cmd("c" + tag, "STORE 2 %sFLAGS.SILENT (\\Flagged)" % change)
+        lines = a.cmd(tag, cmd)
+        assert lines[-1].startswith(tag + " OK"), lines
+        shown = [l for l in lines if l.startswith("* 2 FETCH")]
+        newest = max(modseqs([l])[2] for l in shown)
+        assert newest > known, lines
+        for l in shown:
+            # the newest MODSEQ with the new flags, an older one with the old
+            now = modseqs([l])[2] == newest
+            assert ("\\Flagged" in l) == (now == (change == "+")), lines
+        known = newest
