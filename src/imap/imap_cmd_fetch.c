@@ -422,15 +422,6 @@ static const struct imap_meta_msg *one_msg(struct imap_session *s, size_t idx,
 	return uid_only;
 }
 
-/* Whether a message of meta changed after index_modseq. */
-static bool stale(const struct imap_meta *meta, uint64_t index_modseq)
-{
-	for (size_t i = 0; i < meta->n; i++)
-		if (meta->v[i].modseq > index_modseq)
-			return true;
-	return false;
-}
-
 int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, size_t idx,
                    struct buf *out)
 {
@@ -562,7 +553,7 @@ void imap_cmd_fetch(struct imap_session *s)
 	   index has heard of belongs to a change the client has not been told:
 	   that change is told first, from the same snapshot (expunges held back,
 	   so that the numbers stay). */
-	if (modseq && stale(&meta, s->index_modseq)) {
+	if (modseq && imap_meta_stale(s, &meta)) {
 		imap_sync(s, false);
 		if (s->closing) {
 			store_read_end(s->ctx->store);

@@ -459,6 +459,14 @@ void imap_cmd_search(struct imap_session *s)
 	/* the highest MODSEQ among the hits (RFC 7162 3.1.5), or among those
 	   returned when that is only MIN and/or MAX (RFC 4731 3.2) */
 	uint64_t top = 0, first_modseq = 0, last_modseq = 0;
+	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
+	/* MODSEQs, dates and sizes: read for this command */
+	if (imap_search_needs_meta(&q) && imap_meta_load_all(s, modseq, &meta) < 0) {
+		store_read_end(s->ctx->store);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
+	s->meta = &meta;
 	struct text_hits *text = NULL;
 	size_t ntext = 0;
 	size_t nmsgs = s->msgs.n;
@@ -466,16 +474,6 @@ void imap_cmd_search(struct imap_session *s)
 		text_hits_find(s, &q.root, &text, &ntext);
 	hits = xmalloc((nmsgs ? nmsgs : 1) * sizeof *hits);
 	uint32_t *hit_uids = xmalloc((nmsgs ? nmsgs : 1) * sizeof *hit_uids);
-	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
-	if (nmsgs && imap_search_needs_meta(&q) &&
-	    imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[nmsgs - 1], 0, &meta) < 0) {
-		store_read_end(s->ctx->store);
-		text_hits_free(text, ntext);
-		free(hit_uids);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
-		goto out;
-	}
-	s->meta = &meta;
 	for (size_t i = 0; i < nmsgs; i++) {
 		/* the index's answers (text) spare reading most messages */
 		struct cand c = {.s = s, .index = i, .hits = text, .nhits = ntext};

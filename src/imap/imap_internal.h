@@ -766,6 +766,14 @@ char **imap_msg_keywords(const struct imap_session *s, size_t index);
    frees meta before its command ends. */
 int imap_meta_load(struct imap_session *s, uint32_t lo, uint32_t hi, uint64_t modseq,
                    struct imap_meta *meta);
+/* Whether meta holds a change the index has not heard of (a MODSEQ above
+   s->index_modseq): told with the flags of the index, its MODSEQ would pair
+   with flags from before it. */
+bool imap_meta_stale(const struct imap_session *s, const struct imap_meta *meta);
+/* imap_meta_load() of every message of the index, in one read transaction;
+   with_modseq (the command tells MODSEQs), a stale meta brings the index up
+   to date first (imap_sync(), expunges held back) and is read again. */
+int imap_meta_load_all(struct imap_session *s, bool with_modseq, struct imap_meta *meta);
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the known keywords. */
 void imap_put_flags_announce(struct imap_session *s, struct buf *out);
 /* How many messages of m are recent for the next session to select it. */

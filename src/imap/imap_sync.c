@@ -210,6 +210,31 @@ int imap_meta_load(struct imap_session *s, uint32_t lo, uint32_t hi, uint64_t mo
 	return r;
 }
 
+bool imap_meta_stale(const struct imap_session *s, const struct imap_meta *meta)
+{
+	for (size_t i = 0; i < meta->n; i++)
+		if (meta->v[i].modseq > s->index_modseq)
+			return true;
+	return false;
+}
+
+int imap_meta_load_all(struct imap_session *s, bool with_modseq, struct imap_meta *meta)
+{
+	if (!s->msgs.n)
+		return 0;
+	store_read_begin(s->ctx->store);
+	int r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], 0, meta);
+	if (r == 0 && with_modseq && imap_meta_stale(s, meta)) {
+		imap_sync(s, false);
+		imap_meta_free(meta);
+		if (s->msgs.n)
+			r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], 0,
+			                   meta);
+	}
+	store_read_end(s->ctx->store);
+	return r;
+}
+
 /* ---- keywords in FLAGS ---------------------------------------------------------------- */
 
 /* Adds the keywords the client has not been told about; true when any was. */

@@ -434,3 +434,30 @@ def test_a_fetched_modseq_goes_with_the_flags_shown(petrel):
             now = modseqs([l])[2] == newest
             assert ("\\Flagged" in l) == (now == (change == "+")), lines
         known = newest
+
+
+def test_search_modseq_answers_after_the_changes_it_finds(petrel):
+    # the MODSEQ a SEARCH or SORT answers with was told with its flags
+    # before: no MODSEQ reaches the client ahead of the change it belongs to
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    b = raw_login(petrel)
+    a.cmd("s", "SELECT INBOX (CONDSTORE)")
+    told = modseqs(a.cmd("f", "FETCH 1:3 (UID MODSEQ)"))
+    b.cmd("s", "SELECT INBOX")
+    answered = 0
+    for tag, cmd, answer in (("q1", "SEARCH MODSEQ %d", "* SEARCH"),
+                             ("q2", "SORT (ARRIVAL) UTF-8 MODSEQ %d", "* SORT")):
+        b.cmd("g" + tag, "STORE 2 -FLAGS.SILENT (\\Flagged)")
+        b.cmd("h" + tag, "STORE 2 +FLAGS.SILENT (\\Flagged)")
+        lines = a.cmd(tag, cmd % (told[2] + 1))
+        assert lines[-1].startswith(tag + " OK"), lines
+        for l in lines:
+            told.update(modseqs([l]))
+            m = re.match(re.escape(answer) + r"((?: \d+)+) \(MODSEQ (\d+)\)$", l)
+            if m:
+                hits = [int(x) for x in m.group(1).split()]
+                assert 2 in hits, lines
+                assert int(m.group(2)) <= max(told[h] for h in hits), lines
+                answered += 1
+    assert answered == 2
