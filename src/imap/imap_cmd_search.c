@@ -421,6 +421,15 @@ bool imap_search_needs_meta(const struct imap_search *q)
 	return uses(&q->root, is_meta);
 }
 
+uint64_t imap_search_modseq_floor(const struct imap_search *q)
+{
+	uint64_t floor = 0;
+	for (size_t i = 0; i < q->root.nchildren; i++)
+		if (q->root.children[i].op == IMAP_SEARCH_MODSEQ && q->root.children[i].num > floor)
+			floor = q->root.children[i].num;
+	return floor;
+}
+
 bool imap_search_matches(struct imap_session *s, size_t index, const struct imap_search *q,
                          bool uid)
 {
@@ -460,8 +469,11 @@ void imap_cmd_search(struct imap_session *s)
 	   returned when that is only MIN and/or MAX (RFC 4731 3.2) */
 	uint64_t top = 0, first_modseq = 0, last_modseq = 0;
 	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
-	/* MODSEQs, dates and sizes: read for this command */
-	if (imap_search_needs_meta(&q) && imap_meta_load_all(s, modseq, &meta) < 0) {
+	/* MODSEQs, dates and sizes: read for this command, of the messages that
+	   can match (a message not read fails every key on them) */
+	uint64_t floor = imap_search_modseq_floor(&q);
+	if (imap_search_needs_meta(&q) &&
+	    imap_meta_load_all(s, floor ? floor - 1 : 0, modseq, &meta) < 0) {
 		store_read_end(s->ctx->store);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;

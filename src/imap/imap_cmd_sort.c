@@ -45,12 +45,14 @@ static bool sort_needs_meta(const struct imap_sort *sort)
 	return imap_search_needs_meta(&sort->search);
 }
 
-/* Reads meta for every message of the mailbox when need says so, and makes
-   it s->meta; with_modseq as imap_meta_load_all(). -1 on a store error. */
-static int meta_for_command(struct imap_session *s, bool need, bool with_modseq,
-                            struct imap_meta *meta)
+/* Reads meta for every message of the mailbox that can match q when need
+   says so, and makes it s->meta; with_modseq as imap_meta_load_all(). -1 on
+   a store error. */
+static int meta_for_command(struct imap_session *s, bool need, const struct imap_search *q,
+                            bool with_modseq, struct imap_meta *meta)
 {
-	if (need && imap_meta_load_all(s, with_modseq, meta) < 0)
+	uint64_t floor = imap_search_modseq_floor(q);
+	if (need && imap_meta_load_all(s, floor ? floor - 1 : 0, with_modseq, meta) < 0)
 		return -1;
 	s->meta = meta;
 	return 0;
@@ -294,7 +296,7 @@ void imap_cmd_sort(struct imap_session *s)
 	bool modseq = imap_search_uses_modseq(q);
 	if (modseq)
 		imap_condstore_enable(s);
-	if (meta_for_command(s, sort_needs_meta(&sort), modseq, &meta) < 0) {
+	if (meta_for_command(s, sort_needs_meta(&sort), q, modseq, &meta) < 0) {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
 	}
@@ -439,7 +441,7 @@ void imap_cmd_thread(struct imap_session *s)
 	if (imap_search_uses_modseq(&q))
 		imap_condstore_enable(s);
 	/* INTERNALDATE for the messages whose Date: field cannot be read */
-	if (meta_for_command(s, true, false, &meta) < 0) {
+	if (meta_for_command(s, true, &q, false, &meta) < 0) {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
 	}

@@ -770,10 +770,12 @@ int imap_meta_load(struct imap_session *s, uint32_t lo, uint32_t hi, uint64_t mo
    s->index_modseq): told with the flags of the index, its MODSEQ would pair
    with flags from before it. */
 bool imap_meta_stale(const struct imap_session *s, const struct imap_meta *meta);
-/* imap_meta_load() of every message of the index, in one read transaction;
-   with_modseq (the command tells MODSEQs), a stale meta brings the index up
-   to date first (imap_sync(), expunges held back) and is read again. */
-int imap_meta_load_all(struct imap_session *s, bool with_modseq, struct imap_meta *meta);
+/* imap_meta_load() of every message of the index (with MODSEQ above
+   modseq), in one read transaction; with_modseq (the command tells MODSEQs),
+   a stale meta brings the index up to date first (imap_sync(), expunges held
+   back) and is read again. */
+int imap_meta_load_all(struct imap_session *s, uint64_t modseq, bool with_modseq,
+                       struct imap_meta *meta);
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the known keywords. */
 void imap_put_flags_announce(struct imap_session *s, struct buf *out);
 /* How many messages of m are recent for the next session to select it. */
@@ -806,6 +808,9 @@ bool imap_search_uses_modseq(const struct imap_search *q);
 /* Whether the program has keys on MODSEQ, INTERNALDATE or size: its caller
    loads s->meta first (a message missing from it matches none of them). */
 bool imap_search_needs_meta(const struct imap_search *q);
+/* The MODSEQ every match has at least (a top-level MODSEQ key), or 0: the
+   metadata of messages below it need not be read. */
+uint64_t imap_search_modseq_floor(const struct imap_search *q);
 
 /* imap_cmd_sort.c */
 /* The sort keys of message index for the criteria of sort (only those it

@@ -218,17 +218,18 @@ bool imap_meta_stale(const struct imap_session *s, const struct imap_meta *meta)
 	return false;
 }
 
-int imap_meta_load_all(struct imap_session *s, bool with_modseq, struct imap_meta *meta)
+int imap_meta_load_all(struct imap_session *s, uint64_t modseq, bool with_modseq,
+                       struct imap_meta *meta)
 {
 	if (!s->msgs.n)
 		return 0;
 	store_read_begin(s->ctx->store);
-	int r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], 0, meta);
+	int r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], modseq, meta);
 	if (r == 0 && with_modseq && imap_meta_stale(s, meta)) {
 		imap_sync(s, false);
 		imap_meta_free(meta);
 		if (s->msgs.n)
-			r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], 0,
+			r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], modseq,
 			                   meta);
 	}
 	store_read_end(s->ctx->store);

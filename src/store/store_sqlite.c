@@ -2311,10 +2311,12 @@ static int conn_message_meta(struct store_conn *c, int64_t mailbox_id, uint32_t 
                              struct buf *err)
 {
 	/* Every message of a range: along the primary key. Those changed since a
-	   MODSEQ: through the modseq index, as conn_changes() does ("+uid"). */
+	   MODSEQ: through the modseq index, as conn_changes() does ("+uid": left
+	   to itself, SQLite walks the primary key's uid range and tests every
+	   row, 6 ms for 10 changes among 20,000 messages instead of 0.3). */
 	sqlite3_stmt *st =
 	        modseq ? stmt(c, "SELECT uid, modseq, internaldate, size FROM message "
-	                         "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND modseq > ? "
+	                         "WHERE mailbox_id = ? AND +uid BETWEEN ? AND ? AND modseq > ? "
 	                         "ORDER BY +uid")
 	               : stmt(c, "SELECT uid, modseq, internaldate, size FROM message "
 	                         "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");

@@ -461,3 +461,32 @@ def test_search_modseq_answers_after_the_changes_it_finds(petrel):
                 assert int(m.group(2)) <= max(told[h] for h in hits), lines
                 answered += 1
     assert answered == 2
+
+
+def test_search_modseq_with_other_keys_on_what_is_not_kept(petrel):
+    # a top-level MODSEQ key spares reading the older messages' metadata;
+    # the answers are those of every key read for every message
+    for i in range(6):
+        deliver(petrel, subject="m%d" % i, body="x" * (1000 * i) + "\r\n")
+    r = raw_login(petrel)
+    top = highest(r.cmd("s", "SELECT INBOX (CONDSTORE)"))
+    st = r.cmd("st", "STORE 2,4,6 +FLAGS (\\Seen)")
+    changed = max(int(x) for x in re.findall(r"MODSEQ \((\d+)\)", " ".join(st)))
+    since = top + 1
+    for keys, want in (
+            ("MODSEQ %d LARGER 2500" % since, "4 6"),
+            ("LARGER 2500 MODSEQ %d" % since, "4 6"),
+            ("MODSEQ %d NOT MODSEQ %d" % (since, changed), ""),
+            ("MODSEQ 1 NOT MODSEQ %d" % since, "1 3 5"),
+            ("OR MODSEQ %d SMALLER 1500" % since, "1 2 4 6"),
+            ("MODSEQ %d SINCE 1-Jan-2000 NOT LARGER 3500" % since, "2 4"),
+            ("(MODSEQ %d) SMALLER 4500" % since, "2 4")):
+        lines = r.cmd("q", "SEARCH " + keys)
+        assert lines[0].split(" (MODSEQ")[0] == ("* SEARCH " + want).rstrip(), (keys, lines)
+    assert sort_ids(r.cmd("o", "SORT (REVERSE SIZE) UTF-8 MODSEQ %d" % since)) == [6, 4, 2]
+
+
+def sort_ids(lines):
+    got = [l for l in lines if l.startswith("* SORT")]
+    assert len(got) == 1, lines
+    return [int(x) for x in got[0].split(" (MODSEQ")[0].split()[2:]]
