@@ -1,9 +1,12 @@
 /*
  * imap_cmd_fetch — FETCH and UID FETCH.
  *
- * Metadata (flags, INTERNALDATE, size) comes from the session's index; the
- * cached ENVELOPE and BODYSTRUCTURE and the message bytes are read only when
- * an item needs them, before the message's response is begun, and parsed into
+ * Flags come from the session's index; MODSEQ, INTERNALDATE and size are
+ * read for the command, in one query over the set's UIDs (only the messages
+ * changed since CHANGEDSINCE, with that modifier), and only when an item
+ * needs them: a message expunged by another session has none left to show.
+ * The cached ENVELOPE and BODYSTRUCTURE and the message bytes are read only
+ * when an item needs them, before the message's response is begun, and parsed into
  * MIME parts (byte offsets) only when a section or structure needs that. The
  * cached strings of many messages are read a window at a time, one pass over
  * a UID range each (struct cache_window), not one look-up per message. A
@@ -34,12 +37,23 @@ static void put_date(struct buf *out, int64_t t)
 /* Everything known about one message while its items are written. */
 struct one {
 	struct imap_session *s;
-	const struct imap_msg *m;
+	size_t idx;                    /* in the index */
+	const struct imap_meta_msg *m; /* its uid, and its metadata when read */
 	struct buf blob;
 	bool have_blob;
 	struct mime_part *root;
 	struct buf envelope, bodystructure; /* cached at delivery */
 };
+
+bool imap_fetch_needs_meta(const struct imap_fetch_spec *spec)
+{
+	for (size_t k = 0; k < spec->natts; k++)
+		if (spec->atts[k].item == IMAP_FETCH_INTERNALDATE ||
+		    spec->atts[k].item == IMAP_FETCH_RFC822_SIZE ||
+		    spec->atts[k].item == IMAP_FETCH_MODSEQ)
+			return true;
+	return spec->changedsince > 0;
+}
 
 static bool needs_cache(enum imap_fetch_item item)
 {
@@ -106,11 +120,11 @@ static void window_row(const struct store_message_cached *m, void *arg)
 /* Covers idx[at] and the messages after it that fit. */
 static void window_fill(struct cache_window *w, size_t at)
 {
-	const struct imap_msg *msgs = w->s->msgs;
+	const uint32_t *uids = w->s->msgs.uids;
 	size_t count = 0;
-	uint32_t lo = msgs[w->idx[at]].uid;
+	uint32_t lo = uids[w->idx[at]];
 	while (count < FETCH_CACHE_WINDOW && at + count < w->n) {
-		uint32_t u = msgs[w->idx[at + count]].uid;
+		uint32_t u = uids[w->idx[at + count]];
 		if ((count && u <= w->uid[count - 1]) || u - lo >= FETCH_CACHE_SPAN)
 			break; /* the window wants ascending UIDs, close together */
 		w->uid[count] = u;
@@ -379,7 +393,7 @@ static const struct mime_part *binary_part(struct one *o, const struct imap_fetc
 /* Writes one item; returns true when it reads the body (sets \Seen unless PEEK). */
 static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *out, bool first)
 {
-	const struct imap_msg *m = o->m;
+	const struct imap_meta_msg *m = o->m;
 	if (!first)
 		buf_putc(out, ' ');
 	struct buf data = BUF_INIT;
@@ -390,7 +404,7 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 		break;
 	case IMAP_FETCH_FLAGS:
 		buf_puts(out, "FLAGS ");
-		imap_put_flags(out, imap_msg_flags(m), m->keywords);
+		imap_put_flags(out, imap_msg_flags(o->s, o->idx), imap_msg_keywords(o->s, o->idx));
 		break;
 	case IMAP_FETCH_INTERNALDATE:
 		buf_puts(out, "INTERNALDATE ");
@@ -498,11 +512,28 @@ static bool put_item(struct one *o, const struct imap_fetch_att *a, struct buf *
 	return body;
 }
 
+/* The message at idx as struct one wants it: its metadata from meta when
+   the items need it (NULL when it has none there), else just its uid in
+   *uid_only. */
+static const struct imap_meta_msg *one_msg(struct imap_session *s, size_t idx,
+                                           const struct imap_meta *meta, bool need_meta,
+                                           struct imap_meta_msg *uid_only)
+{
+	if (need_meta)
+		return imap_meta_find(meta, s->msgs.uids[idx]);
+	*uid_only = (struct imap_meta_msg){.uid = s->msgs.uids[idx]};
+	return uid_only;
+}
+
 int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, size_t idx,
                    struct buf *out)
 {
-	struct imap_msg *m = &s->msgs[idx];
-	struct one o = {.s = s, .m = m};
+	struct imap_meta_msg uid_only;
+	const struct imap_meta_msg *m =
+	        one_msg(s, idx, s->meta, imap_fetch_needs_meta(spec), &uid_only);
+	if (!m)
+		return -1;
+	struct one o = {.s = s, .idx = idx, .m = m};
 	int rc = preload(&o, spec, NULL, 0);
 	if (rc == 0) {
 		buf_printf(out, "* %zu FETCH (UID %u", idx + 1, m->uid);
@@ -563,6 +594,7 @@ void imap_cmd_fetch(struct imap_session *s)
 	struct imap_fetch_spec spec = {0};
 	struct buf why = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
 	size_t *idx = NULL, n = 0;
+	struct imap_meta meta = {0};
 	uint32_t *seen = NULL;
 	size_t nseen = 0;
 	unsigned how = 0;
@@ -588,7 +620,7 @@ void imap_cmd_fetch(struct imap_session *s)
 			imap_bad(s, "Bad sequence set");
 			goto out;
 		}
-		uint32_t limit = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+		uint32_t limit = s->msgs.n ? s->msgs.uids[s->msgs.n - 1] : 0;
 		struct store_mailbox mb = {0};
 		if (store_mailbox_get(s->ctx->store, s->account_id, s->mailbox_name, &mb, &err) ==
 		            STORE_FOUND &&
@@ -612,6 +644,25 @@ void imap_cmd_fetch(struct imap_session *s)
 		goto out;
 	}
 	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
+	bool need_meta = imap_fetch_needs_meta(&spec);
+	if (need_meta && n &&
+	    imap_meta_load(s, s->msgs.uids[idx[0]], s->msgs.uids[idx[n - 1]], spec.changedsince,
+	                   &meta) < 0) {
+		store_read_end(s->ctx->store);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
+	/* A MODSEQ goes with the flags the index holds. One above what the
+	   index has heard of belongs to a change the client has not been told:
+	   that change is told first, from the same snapshot (expunges held back,
+	   so that the numbers stay). */
+	if (modseq && imap_meta_stale(s, &meta)) {
+		imap_sync(s, false);
+		if (s->closing) {
+			store_read_end(s->ctx->store);
+			goto out;
+		}
+	}
 	struct cache_window *win = NULL;
 	for (size_t k = 0; k < spec.natts; k++) {
 		enum imap_fetch_item it = spec.atts[k].item;
@@ -625,12 +676,19 @@ void imap_cmd_fetch(struct imap_session *s)
 		}
 	}
 	for (size_t i = 0; i < n && !(how & FETCH_UNKNOWN_CTE); i++) {
-		struct imap_msg *m = &s->msgs[idx[i]];
-		struct one o = {.s = s, .m = m};
-		if (spec.changedsince && m->modseq <= spec.changedsince)
+		struct imap_meta_msg uid_only;
+		const struct imap_meta_msg *m = one_msg(s, idx[i], &meta, need_meta, &uid_only);
+		/* Not changed since CHANGEDSINCE: not read (nor one expunged
+		   meanwhile, whose EXPUNGE comes later). */
+		if (!m && spec.changedsince)
 			continue;
 		/* Expunged by another session (its data gone): the EXPUNGE comes
 		   with the next command that may send one (RFC 9051 7.5.1). */
+		if (!m) {
+			how |= FETCH_GONE;
+			continue;
+		}
+		struct one o = {.s = s, .idx = idx[i], .m = m};
 		int pr = preload(&o, &spec, win, i);
 		if (pr < 0) {
 			how |= pr == -2 ? FETCH_UNKNOWN_CTE : FETCH_GONE;
@@ -663,13 +721,14 @@ void imap_cmd_fetch(struct imap_session *s)
 			           (unsigned long long)m->modseq);
 			first = false;
 		}
-		if (reads_body && !s->readonly && !(m->flags & STORE_FLAG_SEEN)) {
-			m->flags |= STORE_FLAG_SEEN;
+		if (reads_body && !s->readonly && !(s->msgs.flags[idx[i]] & STORE_FLAG_SEEN)) {
+			s->msgs.flags[idx[i]] |= STORE_FLAG_SEEN;
 			seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
 			seen[nseen++] = m->uid;
 			if (!has_flags) {
 				buf_puts(&out, first ? "FLAGS " : " FLAGS ");
-				imap_put_flags(&out, imap_msg_flags(m), m->keywords);
+				imap_put_flags(&out, imap_msg_flags(s, idx[i]),
+				               imap_msg_keywords(s, idx[i]));
 			}
 		}
 		buf_puts(&out, ")\r\n");
@@ -698,6 +757,7 @@ void imap_cmd_fetch(struct imap_session *s)
 		fetch_reply(s, how);
 	}
 out:
+	imap_meta_free(&meta);
 	free(seen);
 	free(idx);
 	imap_fetch_spec_free(&spec);

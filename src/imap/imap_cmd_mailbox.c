@@ -53,7 +53,9 @@ static void store_error_reply(struct imap_session *s, const struct store_op *op)
 /* ---- SELECT / EXAMINE ----------------------------------------------------------------- */
 
 /* What changed since the client's QRESYNC state (RFC 7162 3.2.5): as if it
-   had sent UID FETCH known-uids (FLAGS) (CHANGEDSINCE modseq VANISHED). */
+   had sent UID FETCH known-uids (FLAGS) (CHANGEDSINCE modseq VANISHED). It
+   runs in the read transaction that loaded the index, so the MODSEQs read
+   here go with the flags the index holds. */
 static int qresync_report(struct imap_session *s, const struct imap_qresync *q, uint32_t uidnext,
                           struct buf *out)
 {
@@ -72,20 +74,25 @@ static int qresync_report(struct imap_session *s, const struct imap_qresync *q, 
 	uint32_t floor = 0;
 	for (size_t i = 0; i < q->nmatch; i++) {
 		uint32_t msn = q->match_msn[i];
-		if (msn <= s->nmsgs && s->msgs[msn - 1].uid == q->match_uid[i] &&
+		if (msn <= s->msgs.n && s->msgs.uids[msn - 1] == q->match_uid[i] &&
 		    q->match_uid[i] > floor)
 			floor = q->match_uid[i];
 	}
 	int rc = imap_put_vanished_earlier(s, known, q->modseq, floor, uidnext - 1, out);
-	uint32_t max = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
-	for (size_t i = 0; rc == 0 && i < s->nmsgs; i++) {
-		const struct imap_msg *k = &s->msgs[i];
-		if (k->modseq <= q->modseq || !imap_seqset_contains(known, k->uid, max))
+	uint32_t max = s->msgs.n ? s->msgs.uids[s->msgs.n - 1] : 0;
+	struct imap_meta changed = {0};
+	if (rc == 0 && s->msgs.n)
+		rc = imap_meta_load(s, 1, max, q->modseq, &changed);
+	for (size_t i = 0; rc == 0 && i < changed.n; i++) {
+		const struct imap_meta_msg *m = &changed.v[i];
+		long k = imap_msg_by_uid(s, m->uid);
+		if (k < 0 || !imap_seqset_contains(known, m->uid, max))
 			continue;
-		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, k->uid);
-		imap_put_flags(out, imap_msg_flags(k), k->keywords);
-		buf_printf(out, " MODSEQ (%llu))\r\n", (unsigned long long)k->modseq);
+		buf_printf(out, "* %ld FETCH (UID %u FLAGS ", k + 1, m->uid);
+		imap_put_flags(out, imap_msg_flags(s, (size_t)k), imap_msg_keywords(s, (size_t)k));
+		buf_printf(out, " MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);
 	}
+	imap_meta_free(&changed);
 	imap_seqset_free(&all);
 	return rc;
 }
@@ -96,6 +103,7 @@ void imap_cmd_select(struct imap_session *s)
 	struct buf name = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
 	struct store_mailbox m = {0};
 	struct imap_select_params p = {0};
+	bool reading = false;
 	if (s->cmd.nargs != 1 && s->cmd.nargs != 2) {
 		imap_bad(s, "Syntax: %s mailbox [(parameters)]", s->cmd.name);
 		goto out;
@@ -117,6 +125,9 @@ void imap_cmd_select(struct imap_session *s)
 	}
 	if (mailbox_arg(s, 0, &name) < 0)
 		goto out;
+	/* The mailbox, its index and what QRESYNC reports: one snapshot. */
+	store_read_begin(s->ctx->store);
+	reading = true;
 	enum store_lookup l =
 	        store_mailbox_get(s->ctx->store, s->account_id, buf_cstr(&name), &m, &err);
 	if (l == STORE_ERROR) {
@@ -136,14 +147,14 @@ void imap_cmd_select(struct imap_session *s)
 		s->condstore = true; /* the HIGHESTMODSEQ below says it */
 	/* The index may be newer than the mailbox row read just before it. */
 	uint32_t uidnext = m.uidnext;
-	if (s->nmsgs && s->msgs[s->nmsgs - 1].uid >= uidnext)
-		uidnext = s->msgs[s->nmsgs - 1].uid + 1;
+	if (s->msgs.n && s->msgs.uids[s->msgs.n - 1] >= uidnext)
+		uidnext = s->msgs.uids[s->msgs.n - 1] + 1;
 	size_t first_unseen = 0;
-	for (size_t i = 0; i < s->nmsgs && !first_unseen; i++)
-		if (!(s->msgs[i].flags & STORE_FLAG_SEEN))
+	for (size_t i = 0; i < s->msgs.n && !first_unseen; i++)
+		if (!(s->msgs.flags[i] & STORE_FLAG_SEEN))
 			first_unseen = i + 1;
 	imap_put_flags_announce(s, &out);
-	buf_printf(&out, "* %zu EXISTS\r\n", s->nmsgs);
+	buf_printf(&out, "* %zu EXISTS\r\n", s->msgs.n);
 	if (!s->rev2)
 		buf_printf(&out, "* %zu RECENT\r\n", s->nrecent);
 	if (first_unseen && !s->rev2)
@@ -167,10 +178,14 @@ void imap_cmd_select(struct imap_session *s)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
 		goto out;
 	}
+	store_read_end(s->ctx->store);
+	reading = false;
 	imap_write(s, out.data, out.len);
 	imap_tagged(s, "OK", "[%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
 	            s->cmd.name);
 out:
+	if (reading)
+		store_read_end(s->ctx->store);
 	imap_select_params_free(&p);
 	store_mailbox_clear(&m);
 	buf_free(&name);
@@ -648,9 +663,9 @@ out:
 /* ---- STATUS -----------------------------------------------------------------------------------
  */
 
-static const char *const status_items[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-                                           "UNSEEN",   "SIZE",   "DELETED", "APPENDLIMIT",
-                                           "HIGHESTMODSEQ"};
+static const char *const status_items[] = {"MESSAGES",    "RECENT",      "UIDNEXT",
+                                           "UIDVALIDITY", "UNSEEN",      "SIZE",
+                                           "DELETED",     "APPENDLIMIT", "HIGHESTMODSEQ"};
 
 static void count_deleted(const struct store_message *m, void *arg)
 {
@@ -690,7 +705,8 @@ static int put_status(struct imap_session *s, const struct store_mailbox *m,
 		if (i)
 			buf_putc(out, ' ');
 		if (str_eq_cstr_nocase(it, "MESSAGES")) {
-			buf_printf(out, "MESSAGES %u", selected ? (uint32_t)s->nmsgs : m->messages);
+			buf_printf(out, "MESSAGES %u",
+			           selected ? (uint32_t)s->msgs.n : m->messages);
 		} else if (str_eq_cstr_nocase(it, "RECENT")) {
 			if (selected)
 				n = (uint32_t)s->nrecent;
@@ -705,8 +721,8 @@ static int put_status(struct imap_session *s, const struct store_mailbox *m,
 			buf_printf(out, "UNSEEN %u", m->unseen);
 		} else if (str_eq_cstr_nocase(it, "DELETED")) {
 			if (selected) {
-				for (size_t k = 0; k < s->nmsgs; k++)
-					n += (s->msgs[k].flags & STORE_FLAG_DELETED) != 0;
+				for (size_t k = 0; k < s->msgs.n; k++)
+					n += (s->msgs.flags[k] & STORE_FLAG_DELETED) != 0;
 			} else if (store_message_list(s->ctx->store, m->id, 1, UINT32_MAX,
 			                              count_deleted, &n, &err) < 0) {
 				r = -1;

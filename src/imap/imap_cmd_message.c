@@ -261,8 +261,8 @@ void imap_cmd_expunge(struct imap_session *s)
 		uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++)
-			if (s->msgs[idx[i]].flags & STORE_FLAG_DELETED)
-				uids[k++] = s->msgs[idx[i]].uid;
+			if (s->msgs.flags[idx[i]] & STORE_FLAG_DELETED)
+				uids[k++] = s->msgs.uids[idx[i]];
 		free(idx);
 		op->u.expunge.uids = uids;
 		op->u.expunge.nuids = k;
@@ -328,34 +328,46 @@ static void store_done(struct imap_session *s, struct store_op *op)
 		uint32_t *before = xmalloc((d->n ? d->n : 1) * sizeof *before);
 		size_t nbefore = 0;
 		for (size_t i = 0; i < d->n; i++) {
-			uint32_t u = s->msgs[d->idx[i]].uid;
+			uint32_t u = s->msgs.uids[d->idx[i]];
 			if (!uid_in(modified, nmodified, u))
 				before[nbefore++] = u;
 		}
 		s->quiet = before;
 		s->nquiet = nbefore;
+		/* The sync and the MODSEQs below read one snapshot: each MODSEQ
+		   goes with the flags the index then holds. */
+		store_read_begin(s->ctx->store);
 		/* UID STORE may report expunges (RFC 9051 7.5.1): the answers
 		   below find each message's number after them. */
 		imap_sync(s, uid);
 		s->quiet = NULL;
 		s->nquiet = 0;
+		/* A CONDSTORE client is told each message's MODSEQ: read for
+		   this answer (a message expunged meanwhile has none, and no
+		   answer). */
+		struct imap_meta meta = {0};
+		if (s->condstore && nbefore &&
+		    imap_meta_load(s, before[0], before[nbefore - 1], 0, &meta) < 0)
+			nbefore = 0;
+		store_read_end(s->ctx->store);
 		for (size_t i = 0; i < nbefore; i++) {
 			long k = imap_msg_by_uid(s, before[i]);
-			if (k < 0)
+			const struct imap_meta_msg *m = imap_meta_find(&meta, before[i]);
+			if (k < 0 || (s->condstore && !m))
 				continue;
-			const struct imap_msg *m = &s->msgs[k];
 			/* .SILENT still tells a CONDSTORE client the new MODSEQ of
 			   what changed (RFC 7162 3.1.3). */
-			bool changed = m->modseq == op->u.flags.modseq_r;
+			bool changed = m && m->modseq == op->u.flags.modseq_r;
 			if (d->silent && !(s->condstore && changed))
 				continue;
 			buf_reset(&out);
 			buf_printf(&out, "* %ld FETCH (", k + 1);
 			if (uid)
-				buf_printf(&out, "UID %u ", m->uid);
+				buf_printf(&out, "UID %u ", before[i]);
 			if (!d->silent) {
 				buf_puts(&out, "FLAGS ");
-				imap_put_flags(&out, imap_msg_flags(m), m->keywords);
+				imap_put_flags(&out, imap_msg_flags(s, (size_t)k),
+				               imap_msg_keywords(s, (size_t)k));
 			}
 			if (s->condstore)
 				buf_printf(&out, "%sMODSEQ (%llu)", d->silent ? "" : " ",
@@ -363,6 +375,7 @@ static void store_done(struct imap_session *s, struct store_op *op)
 			buf_puts(&out, ")\r\n");
 			imap_write(s, out.data, out.len);
 		}
+		imap_meta_free(&meta);
 		put_modified(s, &code, modified, nmodified, uid);
 		imap_tagged(s, "OK", "%s%s%s %s", buf_cstr(&code), code.len ? "Conditional " : "",
 		            s->cmd.name, code.len ? "failed" : "completed");
@@ -445,7 +458,7 @@ void imap_cmd_store(struct imap_session *s)
 		imap_condstore_enable(s);
 	uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
 	for (size_t i = 0; i < n; i++)
-		uids[i] = s->msgs[idx[i]].uid;
+		uids[i] = s->msgs.uids[idx[i]];
 	if (conditional && unchangedsince == 0) {
 		/* Every message has a MODSEQ above 0: all of them fail. */
 		struct buf code = BUF_INIT;
@@ -584,7 +597,7 @@ void imap_cmd_copy(struct imap_session *s)
 	}
 	uint32_t *uids = xmalloc((n ? n : 1) * sizeof *uids);
 	for (size_t i = 0; i < n; i++)
-		uids[i] = s->msgs[idx[i]].uid;
+		uids[i] = s->msgs.uids[idx[i]];
 	free(idx);
 	struct store_op *op = xcalloc(1, sizeof *op);
 	store_op_init(op, STORE_OP_COPY);

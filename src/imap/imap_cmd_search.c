@@ -3,9 +3,11 @@
  * client asks for RETURN options (RFC 5267's PARTIAL and UPDATE included).
  * The evaluator is SORT's and THREAD's too (imap_search_matches).
  *
- * Each message is tested against the key tree; flags, dates and sizes come
- * from the session's index, and the message bytes are read (and parsed) only
- * for keys that look at headers or text. Text matching is
+ * Each message is tested against the key tree; flags come from the session's
+ * index, MODSEQs, dates and sizes from s->meta (read for the command when a
+ * key needs them: a message another session expunged matches none of those
+ * keys), and the message bytes are read (and parsed) only for keys that look
+ * at headers or text. Text matching is
  * case-insensitive substring matching on decoded UTF-8 (RFC 9051 6.4.4):
  * headers with RFC 2047 words decoded, bodies with transfer encodings undone
  * and charsets converted.
@@ -66,8 +68,8 @@ static bool load(struct cand *c)
 		return !c->failed;
 	c->loaded = true;
 	struct buf err = BUF_INIT;
-	c->failed = store_message_read(c->s->ctx->store, c->s->mailbox_id, c->s->msgs[c->index].uid,
-	                               &c->blob, &err) != STORE_FOUND;
+	c->failed = store_message_read(c->s->ctx->store, c->s->mailbox_id,
+	                               c->s->msgs.uids[c->index], &c->blob, &err) != STORE_FOUND;
 	buf_free(&err);
 	if (!c->failed)
 		mime_parse(buf_cstr(&c->blob), c->blob.len, &c->root);
@@ -87,7 +89,7 @@ static bool load_header(struct cand *c, const char **hdr_r, size_t *len_r)
 		c->header_loaded = true;
 		struct buf err = BUF_INIT;
 		c->header_failed = store_message_header_read(c->s->ctx->store, c->s->mailbox_id,
-		                                             c->s->msgs[c->index].uid, &c->header,
+		                                             c->s->msgs.uids[c->index], &c->header,
 		                                             &err) != STORE_FOUND;
 		buf_free(&err);
 	}
@@ -276,7 +278,7 @@ static void text_hits_find(struct imap_session *s, const struct imap_search_key 
 		if (l == STORE_FOUND) {
 			log_debug(
 			        "imap id=%s event=search-index key=%s candidates=%zu messages=%zu",
-			        conn_id(s->conn), what, h.n, s->nmsgs);
+			        conn_id(s->conn), what, h.n, s->msgs.n);
 			*v = xrealloc(*v, (*n + 1) * sizeof **v);
 			(*v)[(*n)++] = h;
 		} else if (l == STORE_ERROR) {
@@ -308,7 +310,7 @@ static bool text_may_match(const struct cand *c, const struct imap_search_key *k
 		const struct text_hits *h = &c->hits[i];
 		if (h->key != k)
 			continue;
-		uint32_t uid = c->s->msgs[c->index].uid;
+		uint32_t uid = c->s->msgs.uids[c->index];
 		size_t lo = 0, hi = h->n;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
@@ -381,21 +383,48 @@ static uint32_t flag_bit(struct str name)
 	return 0;
 }
 
-static bool has_keyword(const struct imap_msg *m, struct str k)
+static bool has_keyword(char **keywords, struct str k)
 {
-	for (char **p = m->keywords; p && *p; p++)
+	for (char **p = keywords; p && *p; p++)
 		if (str_eq_cstr_nocase(k, *p))
 			return true;
 	return false;
 }
 
+/* Whether the message's metadata (MODSEQ, INTERNALDATE, size) compares with
+   num as op says; false when it has none (expunged by another session). */
+static bool meta_matches(const struct cand *c, enum imap_search_op op, uint64_t num)
+{
+	const struct imap_meta_msg *m = imap_meta_find(c->s->meta, c->s->msgs.uids[c->index]);
+	if (!m)
+		return false;
+	int64_t day = m->internaldate / 86400, age = (int64_t)time(NULL) - m->internaldate;
+	switch (op) {
+	case IMAP_SEARCH_BEFORE:
+		return day < (int64_t)num;
+	case IMAP_SEARCH_ON:
+		return day == (int64_t)num;
+	case IMAP_SEARCH_SINCE:
+		return day >= (int64_t)num;
+	case IMAP_SEARCH_LARGER:
+		return m->size > num;
+	case IMAP_SEARCH_SMALLER:
+		return m->size < num;
+	case IMAP_SEARCH_OLDER:
+		return age >= (int64_t)num;
+	case IMAP_SEARCH_YOUNGER:
+		return age <= (int64_t)num;
+	case IMAP_SEARCH_MODSEQ:
+		return m->modseq >= num;
+	default:
+		return false;
+	}
+}
+
 static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 {
-	const struct imap_msg *m = &c->s->msgs[c->index];
-	int64_t now = (int64_t)time(NULL);
-	/* Dates and sizes are in the index: a message another session expunged
-	   still matches them until its EXPUNGE is reported (RFC 2180 4.1.3). */
-	int64_t day = m->internaldate / 86400;
+	struct imap_session *s = c->s;
+	uint32_t uid = s->msgs.uids[c->index], flags = imap_msg_flags(s, c->index);
 	switch (k->op) {
 	case IMAP_SEARCH_ALL:
 		return true;
@@ -410,34 +439,34 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 		return !eval(c, k->a, uid_mode);
 	case IMAP_SEARCH_SEQSET:
 		if (k->set.saved) {
-			for (size_t i = 0; i < c->s->nsaved; i++)
-				if (c->s->saved[i] == m->uid)
+			for (size_t i = 0; i < s->nsaved; i++)
+				if (s->saved[i] == uid)
 					return true;
 			return false;
 		}
-		return imap_seqset_contains(&k->set, (uint32_t)c->index + 1, (uint32_t)c->s->nmsgs);
+		return imap_seqset_contains(&k->set, (uint32_t)c->index + 1, (uint32_t)s->msgs.n);
 	case IMAP_SEARCH_UID:
 		if (k->set.saved) {
-			for (size_t i = 0; i < c->s->nsaved; i++)
-				if (c->s->saved[i] == m->uid)
+			for (size_t i = 0; i < s->nsaved; i++)
+				if (s->saved[i] == uid)
 					return true;
 			return false;
 		}
-		return imap_seqset_contains(&k->set, m->uid, c->s->msgs[c->s->nmsgs - 1].uid);
+		return imap_seqset_contains(&k->set, uid, s->msgs.uids[s->msgs.n - 1]);
 	case IMAP_SEARCH_FLAG:
-		return (imap_msg_flags(m) & flag_bit(k->str)) != 0;
+		return (flags & flag_bit(k->str)) != 0;
 	case IMAP_SEARCH_UNFLAG:
-		return !(imap_msg_flags(m) & flag_bit(k->str));
+		return !(flags & flag_bit(k->str));
 	case IMAP_SEARCH_KEYWORD:
-		return has_keyword(m, k->str);
+		return has_keyword(imap_msg_keywords(s, c->index), k->str);
 	case IMAP_SEARCH_UNKEYWORD:
-		return !has_keyword(m, k->str);
+		return !has_keyword(imap_msg_keywords(s, c->index), k->str);
 	case IMAP_SEARCH_NEW:
-		return m->recent && !(m->flags & STORE_FLAG_SEEN);
+		return (flags & STORE_FLAG_RECENT) && !(flags & STORE_FLAG_SEEN);
 	case IMAP_SEARCH_RECENT:
-		return m->recent;
+		return (flags & STORE_FLAG_RECENT) != 0;
 	case IMAP_SEARCH_OLD:
-		return !m->recent;
+		return !(flags & STORE_FLAG_RECENT);
 	case IMAP_SEARCH_HEADER:
 		return header_matches(c, k);
 	case IMAP_SEARCH_BODY:
@@ -445,11 +474,14 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 	case IMAP_SEARCH_TEXT:
 		return body_matches(c, k, true);
 	case IMAP_SEARCH_BEFORE:
-		return day < (int64_t)k->num;
 	case IMAP_SEARCH_ON:
-		return day == (int64_t)k->num;
 	case IMAP_SEARCH_SINCE:
-		return day >= (int64_t)k->num;
+	case IMAP_SEARCH_LARGER:
+	case IMAP_SEARCH_SMALLER:
+	case IMAP_SEARCH_OLDER:
+	case IMAP_SEARCH_YOUNGER:
+	case IMAP_SEARCH_MODSEQ:
+		return meta_matches(c, k->op, k->num);
 	case IMAP_SEARCH_SENTBEFORE:
 	case IMAP_SEARCH_SENTON:
 	case IMAP_SEARCH_SENTSINCE: {
@@ -460,33 +492,60 @@ static bool eval(struct cand *c, const struct imap_search_key *k, bool uid_mode)
 		       : k->op == IMAP_SEARCH_SENTON   ? d == (int64_t)k->num
 		                                       : d >= (int64_t)k->num;
 	}
-	case IMAP_SEARCH_LARGER:
-		return m->size > k->num;
-	case IMAP_SEARCH_SMALLER:
-		return m->size < k->num;
-	case IMAP_SEARCH_OLDER:
-		return now - m->internaldate >= (int64_t)k->num;
-	case IMAP_SEARCH_YOUNGER:
-		return now - m->internaldate <= (int64_t)k->num;
-	case IMAP_SEARCH_MODSEQ:
-		return m->modseq >= k->num;
 	}
 	return false;
 }
 
-static bool uses_modseq(const struct imap_search_key *k)
+/* Whether the tree has a key for which test says true. */
+static bool uses(const struct imap_search_key *k, bool (*test)(enum imap_search_op op))
 {
-	if (k->op == IMAP_SEARCH_MODSEQ)
+	if (test(k->op))
 		return true;
 	for (size_t i = 0; i < k->nchildren; i++)
-		if (uses_modseq(&k->children[i]))
+		if (uses(&k->children[i], test))
 			return true;
-	return (k->a && uses_modseq(k->a)) || (k->b && uses_modseq(k->b));
+	return (k->a && uses(k->a, test)) || (k->b && uses(k->b, test));
+}
+
+static bool is_modseq(enum imap_search_op op)
+{
+	return op == IMAP_SEARCH_MODSEQ;
+}
+
+static bool is_meta(enum imap_search_op op)
+{
+	switch (op) {
+	case IMAP_SEARCH_BEFORE:
+	case IMAP_SEARCH_ON:
+	case IMAP_SEARCH_SINCE:
+	case IMAP_SEARCH_LARGER:
+	case IMAP_SEARCH_SMALLER:
+	case IMAP_SEARCH_OLDER:
+	case IMAP_SEARCH_YOUNGER:
+	case IMAP_SEARCH_MODSEQ:
+		return true;
+	default:
+		return false;
+	}
 }
 
 bool imap_search_uses_modseq(const struct imap_search *q)
 {
-	return uses_modseq(&q->root);
+	return uses(&q->root, is_modseq);
+}
+
+bool imap_search_needs_meta(const struct imap_search *q)
+{
+	return uses(&q->root, is_meta);
+}
+
+uint64_t imap_search_modseq_floor(const struct imap_search *q)
+{
+	uint64_t floor = 0;
+	for (size_t i = 0; i < q->root.nchildren; i++)
+		if (q->root.children[i].op == IMAP_SEARCH_MODSEQ && q->root.children[i].num > floor)
+			floor = q->root.children[i].num;
+	return floor;
 }
 
 bool imap_search_matches(struct imap_session *s, size_t index, const struct imap_search *q,
@@ -505,6 +564,7 @@ void imap_cmd_search(struct imap_session *s)
 	struct buf why = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
 	uint32_t *hits = NULL;
 	size_t nhits = 0;
+	struct imap_meta meta = {0};
 	if (imap_search_parse(s->cmd.args, s->cmd.nargs, &q, &why) < 0) {
 		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad SEARCH");
 		goto out;
@@ -519,32 +579,45 @@ void imap_cmd_search(struct imap_session *s)
 		imap_bad(s, "Tag reuse");
 		goto out;
 	}
-	bool modseq = uses_modseq(&q.root);
+	bool modseq = imap_search_uses_modseq(&q);
 	if (modseq)
 		imap_condstore_enable(s);
 	/* the highest MODSEQ among the hits (RFC 7162 3.1.5), or among those
 	   returned when that is only MIN and/or MAX (RFC 4731 3.2) */
 	uint64_t top = 0, first_modseq = 0, last_modseq = 0;
+	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
+	/* MODSEQs, dates and sizes: read for this command, of the messages that
+	   can match (a message not read fails every key on them) */
+	uint64_t floor = imap_search_modseq_floor(&q);
+	if (imap_search_needs_meta(&q) &&
+	    imap_meta_load_all(s, floor ? floor - 1 : 0, modseq, &meta) < 0) {
+		store_read_end(s->ctx->store);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
+	s->meta = &meta;
 	struct text_hits *text = NULL;
 	size_t ntext = 0;
-	if (s->nmsgs)
+	size_t nmsgs = s->msgs.n;
+	if (nmsgs)
 		text_hits_find(s, &q.root, &text, &ntext);
-	hits = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hits);
-	uint32_t *hit_uids = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof *hit_uids);
-	store_read_begin(s->ctx->store); /* one snapshot, one lock for every message read */
-	for (size_t i = 0; i < s->nmsgs; i++) {
+	hits = xmalloc((nmsgs ? nmsgs : 1) * sizeof *hits);
+	uint32_t *hit_uids = xmalloc((nmsgs ? nmsgs : 1) * sizeof *hit_uids);
+	for (size_t i = 0; i < nmsgs; i++) {
 		/* the index's answers (text) spare reading most messages */
 		struct cand c = {.s = s, .index = i, .hits = text, .nhits = ntext};
 		bool match = eval(&c, &q.root, uid);
 		cand_free(&c);
 		if (match) {
-			if (s->msgs[i].modseq > top)
-				top = s->msgs[i].modseq;
+			const struct imap_meta_msg *m = imap_meta_find(&meta, s->msgs.uids[i]);
+			uint64_t ms = m ? m->modseq : 0;
+			if (ms > top)
+				top = ms;
 			if (!nhits)
-				first_modseq = s->msgs[i].modseq;
-			last_modseq = s->msgs[i].modseq;
-			hit_uids[nhits] = s->msgs[i].uid;
-			hits[nhits++] = uid ? s->msgs[i].uid : (uint32_t)i + 1;
+				first_modseq = ms;
+			last_modseq = ms;
+			hit_uids[nhits] = s->msgs.uids[i];
+			hits[nhits++] = uid ? s->msgs.uids[i] : (uint32_t)i + 1;
 		}
 	}
 	text_hits_free(text, ntext);
@@ -609,9 +682,13 @@ void imap_cmd_search(struct imap_session *s)
 	}
 	if (q.ret_update)
 		imap_update_add_search(s, s->tag, uid, &q, hits, nhits);
+	s->meta = NULL;
+	imap_meta_free(&meta);
 	imap_sync(s, uid); /* UID SEARCH may report expunges, SEARCH not */
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
+	s->meta = NULL;
+	imap_meta_free(&meta);
 	free(hits);
 	imap_search_free(&q);
 	buf_free(&why);

@@ -7,7 +7,8 @@
  * a message stored without one): the first address of From, To or Cc
  * (its mailbox; for DISPLAY* its decoded display name, else its
  * addr-spec), the base subject, the Date: field in UTC (INTERNALDATE when
- * it has none or cannot be read); ARRIVAL and SIZE come from the index.
+ * it has none or cannot be read); ARRIVAL and SIZE are the INTERNALDATE and
+ * size read for the command (s->meta).
  * Strings compare as i;ascii-casemap (upper-cased bytes), and messages equal
  * on every criterion keep their mailbox order.
  *
@@ -32,6 +33,30 @@ struct imap_sort_keys {
 	/* upper-cased; empty when absent */
 	char *subject, *from, *to, *cc, *display_from, *display_to;
 };
+
+/* Whether the criteria or the program need s->meta: INTERNALDATE for
+   ARRIVAL and for DATE (when the Date: field cannot be read), the size. */
+static bool sort_needs_meta(const struct imap_sort *sort)
+{
+	for (size_t i = 0; i < sort->ncrit; i++)
+		if (sort->crit[i].key == IMAP_SORT_ARRIVAL || sort->crit[i].key == IMAP_SORT_DATE ||
+		    sort->crit[i].key == IMAP_SORT_SIZE)
+			return true;
+	return imap_search_needs_meta(&sort->search);
+}
+
+/* Reads meta for every message of the mailbox that can match q when need
+   says so, and makes it s->meta; with_modseq as imap_meta_load_all(). -1 on
+   a store error. */
+static int meta_for_command(struct imap_session *s, bool need, const struct imap_search *q,
+                            bool with_modseq, struct imap_meta *meta)
+{
+	uint64_t floor = imap_search_modseq_floor(q);
+	if (need && imap_meta_load_all(s, floor ? floor - 1 : 0, with_modseq, meta) < 0)
+		return -1;
+	s->meta = meta;
+	return 0;
+}
 
 static bool needs_envelope(const struct imap_sort *sort)
 {
@@ -95,14 +120,16 @@ static char *display_key(const struct imap_envelope_addr *a)
 struct imap_sort_keys *imap_sort_keys_load(struct imap_session *s, size_t index,
                                            const struct imap_sort *sort)
 {
-	const struct imap_msg *m = &s->msgs[index];
 	struct imap_sort_keys *k = xcalloc(1, sizeof(*k));
-	k->uid = m->uid;
-	k->arrival = k->date = m->internaldate;
-	k->size = m->size;
+	k->uid = s->msgs.uids[index];
+	const struct imap_meta_msg *m = imap_meta_find(s->meta, k->uid);
+	if (m) {
+		k->arrival = k->date = m->internaldate;
+		k->size = m->size;
+	}
 	struct imap_envelope env = {0};
 	struct buf text = BUF_INIT;
-	if (needs_envelope(sort) && envelope_text(s, m->uid, &text) == 0)
+	if (needs_envelope(sort) && envelope_text(s, k->uid, &text) == 0)
 		imap_envelope_parse(text.data ? text.data : "", text.len, &env);
 	buf_free(&text);
 	int64_t t;
@@ -234,9 +261,9 @@ static int cmp_keys(const void *x, const void *y)
 static struct imap_sort_keys **sorted_hits(struct imap_session *s, const struct imap_sort *sort,
                                            bool uid, size_t *n_r)
 {
-	struct imap_sort_keys **keys = xmalloc((s->nmsgs ? s->nmsgs : 1) * sizeof(*keys));
+	struct imap_sort_keys **keys = xmalloc((s->msgs.n ? s->msgs.n : 1) * sizeof(*keys));
 	size_t n = 0;
-	for (size_t i = 0; i < s->nmsgs; i++)
+	for (size_t i = 0; i < s->msgs.n; i++)
 		if (imap_search_matches(s, i, &sort->search, uid))
 			keys[n++] = imap_sort_keys_load(s, i, sort);
 	cmp_sort = sort;
@@ -249,6 +276,7 @@ void imap_cmd_sort(struct imap_session *s)
 {
 	bool uid = strcmp(s->cmd.name, "UID SORT") == 0;
 	struct imap_sort sort;
+	struct imap_meta meta = {0};
 	struct buf why = BUF_INIT, out = BUF_INIT;
 	if (imap_sort_parse(s->cmd.args, s->cmd.nargs, &sort, &why) < 0) {
 		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad SORT");
@@ -268,6 +296,10 @@ void imap_cmd_sort(struct imap_session *s)
 	bool modseq = imap_search_uses_modseq(q);
 	if (modseq)
 		imap_condstore_enable(s);
+	if (meta_for_command(s, sort_needs_meta(&sort), q, modseq, &meta) < 0) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
 	size_t n;
 	struct imap_sort_keys **keys = sorted_hits(s, &sort, uid, &n);
 	uint32_t *ids = xmalloc((n ? n : 1) * sizeof(*ids));
@@ -275,9 +307,12 @@ void imap_cmd_sort(struct imap_session *s)
 	for (size_t i = 0; i < n; i++) {
 		long k = imap_msg_by_uid(s, keys[i]->uid);
 		ids[i] = uid ? keys[i]->uid : (uint32_t)k + 1;
-		if (s->msgs[k].modseq > top)
-			top = s->msgs[k].modseq;
+		const struct imap_meta_msg *m = imap_meta_find(&meta, keys[i]->uid);
+		if (m && m->modseq > top)
+			top = m->modseq;
 	}
+	s->meta = NULL;
+	imap_meta_free(&meta);
 	if (q->ret_save) {
 		/* "$" is a set: with MIN and/or MAX alone, just those (RFC 5182 2.1) */
 		uint32_t *saved = xmalloc((n ? n : 1) * sizeof(*saved));
@@ -335,6 +370,8 @@ void imap_cmd_sort(struct imap_session *s)
 	imap_sync(s, uid); /* UID SORT may report expunges, SORT not */
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
+	s->meta = NULL;
+	imap_meta_free(&meta);
 	imap_sort_free(&sort);
 	buf_free(&why);
 	buf_free(&out);
@@ -346,12 +383,13 @@ out:
 static void thread_msg_load(struct imap_session *s, size_t index, bool uid,
                             enum imap_thread_alg alg, struct imap_thread_msg *t)
 {
-	const struct imap_msg *m = &s->msgs[index];
-	t->id = uid ? m->uid : (uint32_t)index + 1;
-	t->date = m->internaldate;
+	uint32_t u = s->msgs.uids[index];
+	const struct imap_meta_msg *m = imap_meta_find(s->meta, u);
+	t->id = uid ? u : (uint32_t)index + 1;
+	t->date = m ? m->internaldate : 0;
 	struct imap_envelope env = {0};
 	struct buf text = BUF_INIT, b = BUF_INIT;
-	if (envelope_text(s, m->uid, &text) == 0)
+	if (envelope_text(s, u, &text) == 0)
 		imap_envelope_parse(text.data ? text.data : "", text.len, &env);
 	int64_t d;
 	if (env.date && imap_parse_rfc5322_date(env.date, strlen(env.date), &d) == 0)
@@ -367,7 +405,7 @@ static void thread_msg_load(struct imap_session *s, size_t index, bool uid,
 		t->msgid = nids ? ids[0] : NULL;
 		free(ids);
 		struct buf msg = BUF_INIT, refs = BUF_INIT, err = BUF_INIT;
-		if (store_message_read(s->ctx->store, s->mailbox_id, m->uid, &msg, &err) ==
+		if (store_message_read(s->ctx->store, s->mailbox_id, u, &msg, &err) ==
 		            STORE_FOUND &&
 		    mime_header_get(msg.data ? msg.data : "",
 		                    mime_header_len(msg.data ? msg.data : "", msg.len),
@@ -391,6 +429,7 @@ void imap_cmd_thread(struct imap_session *s)
 	bool uid = strcmp(s->cmd.name, "UID THREAD") == 0;
 	enum imap_thread_alg alg;
 	struct imap_search q;
+	struct imap_meta meta = {0};
 	struct buf why = BUF_INIT, out = BUF_INIT;
 	if (imap_thread_parse(s->cmd.args, s->cmd.nargs, &alg, &q, &why) < 0) {
 		imap_bad(s, "%s", why.len ? buf_cstr(&why) : "Bad THREAD");
@@ -401,11 +440,18 @@ void imap_cmd_thread(struct imap_session *s)
 		goto out;
 	if (imap_search_uses_modseq(&q))
 		imap_condstore_enable(s);
-	struct imap_thread_msg *msgs = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(*msgs));
+	/* INTERNALDATE for the messages whose Date: field cannot be read */
+	if (meta_for_command(s, true, &q, false, &meta) < 0) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again");
+		goto out;
+	}
+	struct imap_thread_msg *msgs = xcalloc(s->msgs.n ? s->msgs.n : 1, sizeof(*msgs));
 	size_t n = 0;
-	for (size_t i = 0; i < s->nmsgs; i++)
+	for (size_t i = 0; i < s->msgs.n; i++)
 		if (imap_search_matches(s, i, &q, uid))
 			thread_msg_load(s, i, uid, alg, &msgs[n++]);
+	s->meta = NULL;
+	imap_meta_free(&meta);
 	buf_puts(&out, "* THREAD ");
 	imap_thread(alg, msgs, n, &out);
 	if (!n)
@@ -421,6 +467,8 @@ void imap_cmd_thread(struct imap_session *s)
 	imap_sync(s, uid);
 	imap_tagged(s, "OK", "%s completed", s->cmd.name);
 out:
+	s->meta = NULL;
+	imap_meta_free(&meta);
 	imap_search_free(&q);
 	buf_free(&why);
 	buf_free(&out);

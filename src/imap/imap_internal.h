@@ -550,6 +550,75 @@ int imap_append_parse(const struct imap_arg *args, size_t nargs, struct imap_app
 uint64_t imap_append_total(uint64_t max_message);
 uint64_t imap_append_literal_max(uint64_t used, uint64_t max_message);
 
+/* ---- the selected mailbox's index (imap_index.c) ------------------------------------
+ *
+ * What a session keeps of its selected mailbox between commands, for every
+ * message: only what imap_sync() compares and numbers with. Message i
+ * (sequence number i + 1) has uids[i] (ascending) and flags[i], the flags
+ * the client was told as enum store_flag bits (STORE_FLAG_RECENT: recent in
+ * this session), and a keyword set. Keyword sets are interned: each distinct
+ * set is kept once, and a message holds its set's id (0: no keywords), 2
+ * bytes, or 4 once there are more than 65535 sets; the ids take no memory
+ * while no message has keywords. That is 5 bytes a message in the usual
+ * case, where the 48 of a struct per message made idle sessions on large
+ * mailboxes cost most of a megabyte each.
+ *
+ * MODSEQ, INTERNALDATE and size are not kept: a command that needs them reads
+ * them for itself into a struct imap_meta (imap_meta_load() in imap_sync.c)
+ * and frees it when it ends. Pure: it links with core alone. */
+
+struct imap_index {
+	uint32_t *uids;  /* ascending */
+	uint8_t *flags;  /* enum store_flag bits (all below 1 << 8) */
+	void *kw;        /* keyword set ids, kw_size bytes each; NULL while all are 0 */
+	uint8_t kw_size; /* 2 or 4 */
+	size_t n, cap;
+	char ***sets; /* set id - 1 -> its names, NULL-terminated, as first given */
+	size_t nsets, sets_cap;
+	uint32_t *hash; /* set ids by the hash of their names (0: free), hash_cap a power of 2 */
+	size_t hash_cap;
+};
+
+void imap_index_free(struct imap_index *x);
+/* Room for n messages in all (an exact capacity: a mailbox's size is known
+   when it is selected). */
+void imap_index_reserve(struct imap_index *x, size_t n);
+/* Appends a message whose uid is above every other; keywords NULL-terminated
+   or NULL. Returns its index. */
+size_t imap_index_push(struct imap_index *x, uint32_t uid, uint8_t flags, char **keywords);
+/* Removes the messages at the n indexes of del (ascending, distinct) in one pass. */
+void imap_index_remove(struct imap_index *x, const size_t *del, size_t n);
+/* The index of uid, or -1. */
+long imap_index_find(const struct imap_index *x, uint32_t uid);
+/* The first index whose uid >= uid (x->n when none). */
+size_t imap_index_lower_bound(const struct imap_index *x, uint32_t uid);
+/* Message i's keywords: NULL-terminated, or NULL when it has none. Valid until
+   the index is freed (sets are never dropped while it lives). */
+char **imap_index_keywords(const struct imap_index *x, size_t i);
+void imap_index_set_keywords(struct imap_index *x, size_t i, char **keywords);
+/* Bytes the index holds in its own allocations (sets and their names counted). */
+size_t imap_index_memory(const struct imap_index *x);
+
+/* Metadata of messages read for one command, ascending by uid. */
+struct imap_meta_msg {
+	uint32_t uid;
+	uint64_t modseq;
+	int64_t internaldate;
+	uint64_t size;
+};
+
+struct imap_meta {
+	struct imap_meta_msg *v;
+	size_t n, cap;
+};
+
+/* Appends one (its uid above every other). */
+void imap_meta_push(struct imap_meta *m, const struct imap_meta_msg *msg);
+/* uid's entry, or NULL (the message is not among those read: another session
+   expunged it, or it did not change). m may be NULL. */
+const struct imap_meta_msg *imap_meta_find(const struct imap_meta *m, uint32_t uid);
+void imap_meta_free(struct imap_meta *m);
+
 /* ---- the session (imap_session.c, imap_write.c, imap_sync.c, imap_cmd_*.c) ------------
  * Everything below is I/O-side and is not used by the parsers. */
 
@@ -574,18 +643,6 @@ enum imap_state {
 };
 #define IMAP_STATES_ANY (IMAP_STATE_NOAUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 #define IMAP_STATES_AUTHED (IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
-
-/* One message of the selected mailbox as the client knows it; its message
-   sequence number is its index + 1. */
-struct imap_msg {
-	uint32_t uid;
-	uint32_t flags; /* enum store_flag bits, without STORE_FLAG_RECENT */
-	uint64_t modseq;
-	char **keywords; /* NULL-terminated or NULL */
-	int64_t internaldate;
-	uint64_t size;
-	bool recent; /* \Recent for this session (IMAP4rev1) */
-};
 
 struct imap_session {
 	struct conn *conn; /* NULL once the client is gone (orphaned session) */
@@ -621,12 +678,13 @@ struct imap_session {
 	bool mailbox_moved; /* renamed or deleted since: look it up again */
 	bool readonly;
 	uint32_t uidvalidity;
-	struct imap_msg *msgs;
-	size_t nmsgs, msgs_cap;
-	uint64_t modseq; /* changes up to this are known to the client */
+	struct imap_index msgs;       /* what the client knows of each message (imap_index.c) */
+	uint64_t modseq;              /* changes up to this are known to the client */
+	uint64_t index_modseq;        /* the index holds every change up to this (imap_sync.c) */
+	const struct imap_meta *meta; /* the running command's metadata, if it read any */
 	struct store_watch *watch;
 	size_t recent_slot; /* this mailbox's \Recent claim mark (imap_sync.c), + 1 */
-	size_t nrecent;     /* messages with recent set */
+	size_t nrecent;     /* messages with STORE_FLAG_RECENT in the index */
 	char **keywords;    /* keywords announced in FLAGS (NULL-terminated) */
 	size_t nkeywords;
 	struct imap_update **updates; /* RFC 5267 UPDATE contexts (imap_update.c) */
@@ -698,8 +756,26 @@ void imap_strv_free(char ***v);
 int imap_select_load(struct imap_session *s, const struct store_mailbox *m, bool readonly,
                      struct buf *err);
 void imap_unselect(struct imap_session *s);
-/* A message's flags as the client sees them (\Recent included). */
-uint32_t imap_msg_flags(const struct imap_msg *m);
+/* Message index's flags as the client sees them (\Recent included), and its
+   keywords (NULL-terminated, or NULL). */
+uint32_t imap_msg_flags(const struct imap_session *s, size_t index);
+char **imap_msg_keywords(const struct imap_session *s, size_t index);
+/* Reads into meta the MODSEQ, INTERNALDATE and size of the selected mailbox's
+   messages with uid in [lo, hi] and MODSEQ above modseq (0: all); -1 on a
+   store error. Messages another session expunged are missing. The caller
+   frees meta before its command ends. */
+int imap_meta_load(struct imap_session *s, uint32_t lo, uint32_t hi, uint64_t modseq,
+                   struct imap_meta *meta);
+/* Whether meta holds a change the index has not heard of (a MODSEQ above
+   s->index_modseq): told with the flags of the index, its MODSEQ would pair
+   with flags from before it. */
+bool imap_meta_stale(const struct imap_session *s, const struct imap_meta *meta);
+/* imap_meta_load() of every message of the index (with MODSEQ above
+   modseq), in one read transaction; with_modseq (the command tells MODSEQs),
+   a stale meta brings the index up to date first (imap_sync(), expunges held
+   back) and is read again. */
+int imap_meta_load_all(struct imap_session *s, uint64_t modseq, bool with_modseq,
+                       struct imap_meta *meta);
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the known keywords. */
 void imap_put_flags_announce(struct imap_session *s, struct buf *out);
 /* How many messages of m are recent for the next session to select it. */
@@ -729,6 +805,12 @@ int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool 
 bool imap_search_matches(struct imap_session *s, size_t index, const struct imap_search *q,
                          bool uid);
 bool imap_search_uses_modseq(const struct imap_search *q);
+/* Whether the program has keys on MODSEQ, INTERNALDATE or size: its caller
+   loads s->meta first (a message missing from it matches none of them). */
+bool imap_search_needs_meta(const struct imap_search *q);
+/* The MODSEQ every match has at least (a top-level MODSEQ key), or 0: the
+   metadata of messages below it need not be read. */
+uint64_t imap_search_modseq_floor(const struct imap_search *q);
 
 /* imap_cmd_sort.c */
 /* The sort keys of message index for the criteria of sort (only those it
@@ -755,10 +837,10 @@ void imap_update_add(struct imap_session *s, const char *tag, bool uid, struct i
 void imap_update_add_search(struct imap_session *s, const char *tag, bool uid,
                             struct imap_search *q, const uint32_t *hits, size_t n);
 /* From imap_sync(): uids (ascending) about to be reported expunged, with
-   the index still holding them; then the uids that are new or changed,
-   once the index has them. Updates go to out. */
+   the index still holding them; then the messages that are new or changed,
+   with their metadata, once the index has them. Updates go to out. */
 void imap_update_expunged(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out);
-void imap_update_changed(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out);
+void imap_update_changed(struct imap_session *s, const struct imap_meta *changed, struct buf *out);
 void imap_update_free_all(struct imap_session *s);
 
 /* imap_cmd_fetch.c: the bytes BODY[section] names (a->nparts, kind, fields) in a
@@ -824,9 +906,12 @@ void imap_idle_line(struct imap_session *s, const char *line, size_t len);
 void imap_capabilities(struct imap_session *s, struct buf *out);
 void imap_cmd_notify(struct imap_session *s);
 /* One message's "* n FETCH (...)" with spec's items, never setting \Seen;
-   -1 (nothing written) when its data is gone. */
+   -1 (nothing written) when its data is gone. Items on MODSEQ, INTERNALDATE
+   or size take them from s->meta, which the caller loads when
+   imap_fetch_needs_meta(spec). */
 int imap_fetch_put(struct imap_session *s, const struct imap_fetch_spec *spec, size_t idx,
                    struct buf *out);
+bool imap_fetch_needs_meta(const struct imap_fetch_spec *spec);
 
 /* imap_notify.c */
 struct imap_notify_box;

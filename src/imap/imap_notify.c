@@ -320,19 +320,31 @@ bool imap_notify_push_selected(struct imap_session *s)
 
 void imap_notify_sync(struct imap_session *s, bool allow_expunge)
 {
-	uint32_t last = s->nmsgs ? s->msgs[s->nmsgs - 1].uid : 0;
+	uint32_t last = s->msgs.n ? s->msgs.uids[s->msgs.n - 1] : 0;
+	/* The sync and the new messages' MODSEQs: one snapshot. */
+	store_read_begin(s->ctx->store);
 	imap_sync(s, allow_expunge);
-	if (!s->notifying || !s->notify_fetch || !s->conn)
+	size_t first = imap_index_lower_bound(&s->msgs, last + 1);
+	struct imap_meta meta = {0};
+	bool fetch = s->notifying && s->notify_fetch && s->conn && first < s->msgs.n &&
+	             last < UINT32_MAX;
+	int r = 0;
+	if (fetch && imap_fetch_needs_meta(s->notify_fetch))
+		r = imap_meta_load(s, last + 1, s->msgs.uids[s->msgs.n - 1], 0, &meta);
+	store_read_end(s->ctx->store);
+	if (!fetch || r < 0)
 		return;
 	/* MessageNew (fetch-att ...): the new messages, as with FETCH (peeking) */
+	const struct imap_meta *saved_meta = s->meta;
+	s->meta = &meta;
 	struct buf out = BUF_INIT;
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (s->msgs[i].uid <= last)
-			continue;
+	for (size_t i = first; i < s->msgs.n; i++) {
 		buf_reset(&out);
 		if (imap_fetch_put(s, s->notify_fetch, i, &out) == 0)
 			imap_write(s, out.data, out.len);
 	}
+	s->meta = saved_meta;
+	imap_meta_free(&meta);
 	buf_free(&out);
 }
 

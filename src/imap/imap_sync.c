@@ -2,16 +2,23 @@
  * imap_sync — the selected mailbox: its message index, and bringing the
  * client up to date.
  *
- * The index is what the client knows: UIDs in ascending order (message
- * sequence number = position + 1) with the flags last reported. imap_sync()
- * asks the store for everything that changed since s->modseq and reports the
- * difference: untagged FETCH for changed flags, EXPUNGE for removed messages
- * (only when the command allows it: never during FETCH, STORE or SEARCH, whose
- * sequence numbers must stay put), then EXISTS (and RECENT) for new ones.
+ * The index (imap_index.c) is what the client knows: UIDs in ascending
+ * order (message sequence number = position + 1) with the flags and keywords
+ * last reported, nothing more. imap_sync() asks the store for everything
+ * that changed since s->modseq and reports the difference: untagged FETCH
+ * for changed flags, EXPUNGE for removed messages (only when the command
+ * allows it: never during FETCH, STORE or SEARCH, whose sequence numbers
+ * must stay put), then EXISTS (and RECENT) for new ones.
  * Reporting compares with the index, so a change the session made itself is
  * not echoed back, and reading the same change twice is harmless. A keyword
  * the client has not seen yet is announced with FLAGS and PERMANENTFLAGS
  * before the first response that uses it.
+ *
+ * No MODSEQ is kept per message: every message store_changes() returns has
+ * one above s->modseq, so it is news to the client unless the index already
+ * holds that change, which s->index_modseq tells (a change read before, while
+ * expunges were held back and s->modseq stayed put). A command that needs
+ * MODSEQs, INTERNALDATEs or sizes reads them with imap_meta_load().
  *
  * \Recent (IMAP4rev1). A message is recent in the first session that learns
  * of it with its mailbox selected read-write; EXAMINE shows recent messages
@@ -91,15 +98,16 @@ static struct recent_mark *session_mark(struct imap_session *s)
 
 /* A new message of the selected mailbox: recent here if nobody claimed it.
    IMAP4rev2 has no \Recent: its sessions neither see nor claim any. */
-static void maybe_recent(struct imap_session *s, struct imap_msg *m)
+static void maybe_recent(struct imap_session *s, size_t i)
 {
 	struct recent_mark *k = session_mark(s);
-	if (!k || m->uid < k->first_unclaimed || s->rev2)
+	uint32_t uid = s->msgs.uids[i];
+	if (!k || uid < k->first_unclaimed || s->rev2)
 		return;
-	m->recent = true;
+	s->msgs.flags[i] |= STORE_FLAG_RECENT;
 	s->nrecent++;
 	if (!s->readonly)
-		k->first_unclaimed = m->uid == UINT32_MAX ? UINT32_MAX : m->uid + 1;
+		k->first_unclaimed = uid == UINT32_MAX ? UINT32_MAX : uid + 1;
 }
 
 struct recent_count {
@@ -139,24 +147,6 @@ int imap_recent_count(struct imap_session *s, const struct store_mailbox *m, uin
 	return 0;
 }
 
-static void msg_clear(struct imap_msg *m)
-{
-	imap_strv_free(&m->keywords);
-}
-
-static char **strv_dup(char **v)
-{
-	if (!v || !*v)
-		return NULL;
-	size_t n = 0;
-	while (v[n])
-		n++;
-	char **c = xcalloc(n + 1, sizeof *c);
-	for (size_t i = 0; i < n; i++)
-		c[i] = xstrdup(v[i]);
-	return c;
-}
-
 static bool strv_equal(char **a, char **b)
 {
 	size_t na = 0, nb = 0;
@@ -180,39 +170,70 @@ static bool strv_equal(char **a, char **b)
 	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DELETED |         \
 	 STORE_FLAG_DRAFT)
 
-static struct imap_msg *msgs_push(struct imap_session *s, const struct store_message *m)
+static size_t msgs_push(struct imap_session *s, const struct store_message *m)
 {
-	if (s->nmsgs == s->msgs_cap) {
-		s->msgs_cap = s->msgs_cap ? s->msgs_cap * 2 : 64;
-		s->msgs = xrealloc(s->msgs, s->msgs_cap * sizeof *s->msgs);
-	}
-	struct imap_msg *k = &s->msgs[s->nmsgs++];
-	*k = (struct imap_msg){m->uid,
-	                       m->flags & VISIBLE_FLAGS,
-	                       m->modseq,
-	                       strv_dup(m->keywords),
-	                       m->internaldate,
-	                       m->size,
-	                       false};
-	return k;
+	return imap_index_push(&s->msgs, m->uid, (uint8_t)(m->flags & VISIBLE_FLAGS), m->keywords);
 }
 
 long imap_msg_by_uid(const struct imap_session *s, uint32_t uid)
 {
-	size_t lo = 0, hi = s->nmsgs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->nmsgs && s->msgs[lo].uid == uid ? (long)lo : -1;
+	return imap_index_find(&s->msgs, uid);
 }
 
-uint32_t imap_msg_flags(const struct imap_msg *m)
+uint32_t imap_msg_flags(const struct imap_session *s, size_t index)
 {
-	return m->flags | (m->recent ? STORE_FLAG_RECENT : 0);
+	return s->msgs.flags[index];
+}
+
+char **imap_msg_keywords(const struct imap_session *s, size_t index)
+{
+	return imap_index_keywords(&s->msgs, index);
+}
+
+/* ---- metadata for one command ------------------------------------------------------------ */
+
+static void meta_one(const struct store_message *m, void *arg)
+{
+	imap_meta_push(arg, &(struct imap_meta_msg){m->uid, m->modseq, m->internaldate, m->size});
+}
+
+int imap_meta_load(struct imap_session *s, uint32_t lo, uint32_t hi, uint64_t modseq,
+                   struct imap_meta *meta)
+{
+	struct buf err = BUF_INIT;
+	int r = store_message_meta(s->ctx->store, s->mailbox_id, lo, hi, modseq, meta_one, meta,
+	                           &err);
+	if (r < 0)
+		log_warn("imap id=%s event=metadata-failed reason=\"%s\"",
+		         s->conn ? conn_id(s->conn) : "-", buf_cstr(&err));
+	buf_free(&err);
+	return r;
+}
+
+bool imap_meta_stale(const struct imap_session *s, const struct imap_meta *meta)
+{
+	for (size_t i = 0; i < meta->n; i++)
+		if (meta->v[i].modseq > s->index_modseq)
+			return true;
+	return false;
+}
+
+int imap_meta_load_all(struct imap_session *s, uint64_t modseq, bool with_modseq,
+                       struct imap_meta *meta)
+{
+	if (!s->msgs.n)
+		return 0;
+	store_read_begin(s->ctx->store);
+	int r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], modseq, meta);
+	if (r == 0 && with_modseq && imap_meta_stale(s, meta)) {
+		imap_sync(s, false);
+		imap_meta_free(meta);
+		if (s->msgs.n)
+			r = imap_meta_load(s, s->msgs.uids[0], s->msgs.uids[s->msgs.n - 1], modseq,
+			                   meta);
+	}
+	store_read_end(s->ctx->store);
+	return r;
 }
 
 /* ---- keywords in FLAGS ---------------------------------------------------------------- */
@@ -269,22 +290,28 @@ static void on_change(int64_t mailbox_id, uint64_t modseq, void *arg)
 struct load {
 	struct imap_session *s;
 	uint32_t first_new; /* the first uid saved since the server started */
+	uint64_t top;       /* the highest MODSEQ read */
 };
 
 static void load_one(const struct store_message *m, void *arg)
 {
 	struct load *l = arg;
-	struct imap_msg *k = msgs_push(l->s, m);
-	learn_keywords(l->s, k->keywords);
+	msgs_push(l->s, m);
+	learn_keywords(l->s, m->keywords);
 	if (!l->first_new && m->savedate >= recent_epoch)
 		l->first_new = m->uid;
+	if (m->modseq > l->top)
+		l->top = m->modseq;
 }
 
 int imap_select_load(struct imap_session *s, const struct store_mailbox *m, bool readonly,
                      struct buf *err)
 {
 	imap_unselect(s);
-	struct load l = {.s = s};
+	struct load l = {.s = s, .top = m->highestmodseq};
+	/* Exactly the room the mailbox needs: with the mailbox read in the same
+	   read transaction, that is all of it. */
+	imap_index_reserve(&s->msgs, m->messages);
 	if (store_message_list(s->ctx->store, m->id, 1, UINT32_MAX, load_one, &l, err) < 0) {
 		imap_unselect(s);
 		return -1;
@@ -293,17 +320,18 @@ int imap_select_load(struct imap_session *s, const struct store_mailbox *m, bool
 	s->uidvalidity = m->uidvalidity;
 	s->readonly = readonly;
 	s->modseq = m->highestmodseq;
+	s->index_modseq = l.top;
 	s->mailbox_name = xstrdup(m->name);
 	/* \Recent: the unclaimed messages are this session's (see the top). */
 	s->recent_slot = mark_find(m->id, m->uidvalidity);
 	if (!s->recent_slot) {
-		uint32_t next = s->nmsgs ? s->msgs[s->nmsgs - 1].uid + 1 : 1;
+		uint32_t next = s->msgs.n ? s->msgs.uids[s->msgs.n - 1] + 1 : 1;
 		if (m->uidnext > next)
 			next = m->uidnext;
 		s->recent_slot = mark_add(m->id, m->uidvalidity, l.first_new ? l.first_new : next);
 	}
-	for (size_t i = 0; i < s->nmsgs; i++)
-		maybe_recent(s, &s->msgs[i]);
+	for (size_t i = 0; i < s->msgs.n; i++)
+		maybe_recent(s, i);
 	s->watch = store_watch_add(s->ctx->store, m->id, on_change, s);
 	return 0;
 }
@@ -312,10 +340,7 @@ void imap_unselect(struct imap_session *s)
 {
 	if (s->watch)
 		store_watch_remove(s->ctx->store, &s->watch);
-	for (size_t i = 0; i < s->nmsgs; i++)
-		msg_clear(&s->msgs[i]);
-	xfree(&s->msgs);
-	s->nmsgs = s->msgs_cap = 0;
+	imap_index_free(&s->msgs);
 	xfree(&s->mailbox_name);
 	xfree(&s->saved);
 	imap_update_free_all(s);
@@ -327,6 +352,7 @@ void imap_unselect(struct imap_session *s)
 	s->mailbox_id = 0;
 	s->mailbox_moved = false;
 	s->modseq = 0;
+	s->index_modseq = 0;
 	s->readonly = false;
 }
 
@@ -339,18 +365,16 @@ struct sync {
 	uint64_t top;
 	uint32_t *gone;
 	size_t ngone;
-	uint64_t gone_low; /* the lowest MODSEQ among gone */
-	uint32_t *touched; /* new or changed uids, for UPDATE contexts */
-	size_t ntouched;
+	uint64_t gone_low;        /* the lowest MODSEQ among gone */
+	struct imap_meta touched; /* new or changed messages, for UPDATE contexts */
 };
 
-static void put_fetch_flags(struct imap_session *s, struct buf *out, size_t idx)
+static void put_fetch_flags(struct imap_session *s, struct buf *out, size_t idx, uint64_t modseq)
 {
-	const struct imap_msg *m = &s->msgs[idx];
-	buf_printf(out, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
-	imap_put_flags(out, imap_msg_flags(m), m->keywords);
+	buf_printf(out, "* %zu FETCH (UID %u FLAGS ", idx + 1, s->msgs.uids[idx]);
+	imap_put_flags(out, imap_msg_flags(s, idx), imap_msg_keywords(s, idx));
 	if (s->condstore)
-		buf_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+		buf_printf(out, " MODSEQ (%llu)", (unsigned long long)modseq);
 	buf_puts(out, ")\r\n");
 }
 
@@ -375,32 +399,30 @@ static void sync_changed(const struct store_message *m, void *arg)
 		y->top = m->modseq;
 	if (learn_keywords(s, m->keywords))
 		imap_put_flags_announce(s, &y->out);
-	if (s->nupdates) {
-		y->touched = xrealloc(y->touched, (y->ntouched + 1) * sizeof(*y->touched));
-		y->touched[y->ntouched++] = m->uid;
-	}
+	if (s->nupdates)
+		imap_meta_push(&y->touched, &(struct imap_meta_msg){m->uid, m->modseq,
+		                                                    m->internaldate, m->size});
 	long idx = imap_msg_by_uid(s, m->uid);
 	if (idx < 0) {
-		if (s->nmsgs == 0 || m->uid > s->msgs[s->nmsgs - 1].uid) {
+		if (s->msgs.n == 0 || m->uid > s->msgs.uids[s->msgs.n - 1]) {
 			maybe_recent(s, msgs_push(s, m));
 			y->added = true;
 		}
 		return;
 	}
-	struct imap_msg *known = &s->msgs[idx];
-	bool differ = (known->flags & VISIBLE_FLAGS) != (m->flags & VISIBLE_FLAGS) ||
-	              !strv_equal(known->keywords, m->keywords);
+	uint8_t *flags = &s->msgs.flags[idx];
+	bool differ = (*flags & VISIBLE_FLAGS) != (m->flags & VISIBLE_FLAGS) ||
+	              !strv_equal(imap_msg_keywords(s, (size_t)idx), m->keywords);
 	/* A CONDSTORE client also learns a new MODSEQ of flags it already
-	   shows, as after the \Seen that a FETCH of BODY[] sets. */
-	bool newer = s->condstore && m->modseq != known->modseq;
-	known->modseq = m->modseq;
+	   shows, as after the \Seen that a FETCH of BODY[] sets; one the index
+	   holds already it has been told. */
+	bool newer = s->condstore && m->modseq > s->index_modseq;
 	if (!differ && !newer)
 		return;
-	known->flags = m->flags & VISIBLE_FLAGS;
-	imap_strv_free(&known->keywords);
-	known->keywords = strv_dup(m->keywords);
+	*flags = (uint8_t)((*flags & ~VISIBLE_FLAGS) | (m->flags & VISIBLE_FLAGS));
+	imap_index_set_keywords(&s->msgs, (size_t)idx, m->keywords);
 	if (!is_quiet(s, m->uid))
-		put_fetch_flags(s, &y->out, (size_t)idx);
+		put_fetch_flags(s, &y->out, (size_t)idx, m->modseq);
 }
 
 static void sync_expunged(uint32_t uid, uint64_t modseq, void *arg)
@@ -498,31 +520,35 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 		buf_free(&err);
 		buf_free(&y.out);
 		free(y.gone);
-		free(y.touched);
+		imap_meta_free(&y.touched);
 		return;
 	}
+	if (y.top > s->index_modseq)
+		s->index_modseq = y.top;
 	if (y.ngone && allow_expunge) {
 		/* Highest sequence numbers first, so the lower ones stay valid;
 		   QRESYNC clients get one VANISHED with the uids instead. */
 		qsort(y.gone, y.ngone, sizeof *y.gone, cmp_uid);
 		imap_update_expunged(s, y.gone, y.ngone, &y.out);
-		size_t j = y.ngone, nvanished = 0;
+		size_t j = y.ngone, nvanished = 0, ndel = 0;
 		uint32_t *vanished = s->qresync ? xmalloc(y.ngone * sizeof *vanished) : NULL;
-		for (size_t k = s->nmsgs; k-- > 0 && j > 0;) {
-			while (j > 0 && y.gone[j - 1] > s->msgs[k].uid)
+		size_t *del = xmalloc(y.ngone * sizeof *del);
+		for (size_t k = s->msgs.n; k-- > 0 && j > 0;) {
+			uint32_t uid = s->msgs.uids[k];
+			while (j > 0 && y.gone[j - 1] > uid)
 				j--;
-			if (j == 0 || y.gone[j - 1] != s->msgs[k].uid)
+			if (j == 0 || y.gone[j - 1] != uid)
 				continue;
 			if (vanished)
-				vanished[y.ngone - ++nvanished] = s->msgs[k].uid;
+				vanished[y.ngone - ++nvanished] = uid;
 			else
 				buf_printf(&y.out, "* %zu EXPUNGE\r\n", k + 1);
-			if (s->msgs[k].recent)
+			if (s->msgs.flags[k] & STORE_FLAG_RECENT)
 				s->nrecent--;
-			msg_clear(&s->msgs[k]);
-			memmove(&s->msgs[k], &s->msgs[k + 1], (s->nmsgs - k - 1) * sizeof *s->msgs);
-			s->nmsgs--;
+			del[y.ngone - ++ndel] = k;
 		}
+		imap_index_remove(&s->msgs, del + (y.ngone - ndel), ndel);
+		free(del);
 		if (nvanished) {
 			buf_puts(&y.out, "* VANISHED ");
 			imap_put_set(&y.out, vanished + (y.ngone - nvanished), nvanished);
@@ -537,19 +563,19 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 		           (unsigned long long)(y.gone_low - 1));
 	}
 	if (y.added) {
-		buf_printf(&y.out, "* %zu EXISTS\r\n", s->nmsgs);
+		buf_printf(&y.out, "* %zu EXISTS\r\n", s->msgs.n);
 		if (!s->rev2)
 			buf_printf(&y.out, "* %zu RECENT\r\n", s->nrecent);
 	}
-	if (y.ntouched)
-		imap_update_changed(s, y.touched, y.ntouched, &y.out);
+	if (y.touched.n)
+		imap_update_changed(s, &y.touched, &y.out);
 	if (!y.ngone || allow_expunge)
 		s->modseq = y.top;
 	imap_write(s, y.out.data, y.out.len);
 	buf_free(&y.out);
 	buf_free(&err);
 	free(y.gone);
-	free(y.touched);
+	imap_meta_free(&y.touched);
 }
 
 void imap_condstore_enable(struct imap_session *s)
@@ -587,8 +613,6 @@ static void vanish_expunged(uint32_t uid, uint64_t modseq, void *arg)
 	}
 	v->uids[v->n++] = uid;
 }
-
-static size_t lower_bound(const struct imap_session *s, uint32_t uid);
 
 /* Appends ",lo:hi" (or the first range without the comma). */
 static void put_range(struct buf *out, bool *first, uint32_t lo, uint32_t hi)
@@ -645,12 +669,12 @@ int imap_put_vanished_earlier(struct imap_session *s, const struct imap_seqset *
 				hi = uid_limit;
 			if (lo == 0 || lo > hi)
 				continue;
-			size_t k = lower_bound(s, lo);
+			size_t k = imap_index_lower_bound(&s->msgs, lo);
 			uint32_t next = lo; /* the first uid not yet accounted for */
-			for (; k < s->nmsgs && s->msgs[k].uid <= hi; k++) {
-				if (s->msgs[k].uid > next)
-					put_range(out, &first, next, s->msgs[k].uid - 1);
-				next = s->msgs[k].uid + 1;
+			for (; k < s->msgs.n && s->msgs.uids[k] <= hi; k++) {
+				if (s->msgs.uids[k] > next)
+					put_range(out, &first, next, s->msgs.uids[k] - 1);
+				next = s->msgs.uids[k] + 1;
 			}
 			if (next && next <= hi)
 				put_range(out, &first, next, hi);
@@ -666,20 +690,6 @@ int imap_put_vanished_earlier(struct imap_session *s, const struct imap_seqset *
 
 /* ---- sequence sets ------------------------------------------------------------------ */
 
-/* First index whose uid >= uid. */
-static size_t lower_bound(const struct imap_session *s, uint32_t uid)
-{
-	size_t lo = 0, hi = s->nmsgs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool uid, size_t **idx_r,
                      size_t *n_r)
 {
@@ -688,15 +698,16 @@ int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool 
 	struct imap_seqset set = {0};
 	if (imap_seqset_parse((struct str){text, len}, &set) < 0)
 		return -1;
-	unsigned char *mark = xcalloc(s->nmsgs + 1, 1);
+	size_t nmsgs = s->msgs.n;
+	unsigned char *mark = xcalloc(nmsgs + 1, 1);
 	if (set.saved) {
 		for (size_t i = 0; i < s->nsaved; i++) {
 			long k = imap_msg_by_uid(s, s->saved[i]);
 			if (k >= 0)
 				mark[k] = 1;
 		}
-	} else if (s->nmsgs > 0) {
-		uint32_t max = uid ? s->msgs[s->nmsgs - 1].uid : (uint32_t)s->nmsgs;
+	} else if (nmsgs > 0) {
+		uint32_t max = uid ? s->msgs.uids[nmsgs - 1] : (uint32_t)nmsgs;
 		for (size_t r = 0; r < set.nranges; r++) {
 			uint32_t lo = set.ranges[r].lo == IMAP_SEQ_STAR ? max : set.ranges[r].lo;
 			uint32_t hi = set.ranges[r].hi == IMAP_SEQ_STAR ? max : set.ranges[r].hi;
@@ -707,18 +718,19 @@ int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool 
 			}
 			size_t a, b; /* index range [a, b) */
 			if (uid) {
-				a = lower_bound(s, lo);
-				b = hi == UINT32_MAX ? s->nmsgs : lower_bound(s, hi + 1);
+				a = imap_index_lower_bound(&s->msgs, lo);
+				b = hi == UINT32_MAX ? nmsgs
+				                     : imap_index_lower_bound(&s->msgs, hi + 1);
 			} else {
-				if (lo > s->nmsgs) {
+				if (lo > nmsgs) {
 					/* MSNs beyond the mailbox: a client error */
 					free(mark);
 					imap_seqset_free(&set);
 					return -2;
 				}
 				a = lo - 1;
-				b = hi > s->nmsgs ? s->nmsgs : hi;
-				if (hi > s->nmsgs) {
+				b = hi > nmsgs ? nmsgs : hi;
+				if (hi > nmsgs) {
 					free(mark);
 					imap_seqset_free(&set);
 					return -2;
@@ -734,11 +746,11 @@ int imap_resolve_set(struct imap_session *s, const char *text, size_t len, bool 
 		return -2;
 	}
 	size_t n = 0;
-	for (size_t k = 0; k < s->nmsgs; k++)
+	for (size_t k = 0; k < nmsgs; k++)
 		n += mark[k];
 	size_t *idx = xmalloc((n ? n : 1) * sizeof *idx);
 	n = 0;
-	for (size_t k = 0; k < s->nmsgs; k++)
+	for (size_t k = 0; k < nmsgs; k++)
 		if (mark[k])
 			idx[n++] = k;
 	free(mark);

@@ -212,24 +212,29 @@ static long member_at(const struct imap_update *u, uint32_t uid)
 	return -1;
 }
 
-void imap_update_changed(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out)
+void imap_update_changed(struct imap_session *s, const struct imap_meta *changed, struct buf *out)
 {
 	struct buf line = BUF_INIT;
+	size_t n = changed->n;
+	/* what the programs and sort keys read of MODSEQs, dates and sizes */
+	const struct imap_meta *saved_meta = s->meta;
+	s->meta = changed;
 	for (size_t c = 0; c < s->nupdates; c++) {
 		struct imap_update *u = s->updates[c];
 		struct item rm = {BUF_INIT, NULL, 0}, add = {BUF_INIT, NULL, 0};
 		/* removals first, each at its position as it goes */
 		size_t *fresh = xmalloc((n ? n : 1) * sizeof(*fresh)), nfresh = 0;
 		for (size_t i = 0; i < n; i++) {
-			long idx = imap_msg_by_uid(s, uids[i]);
+			uint32_t uid = changed->v[i].uid;
+			long idx = imap_msg_by_uid(s, uid);
 			if (idx < 0)
 				continue;
 			bool match = imap_search_matches(s, (size_t)idx, &u->prog.search, u->uid);
-			long at = member_at(u, uids[i]);
+			long at = member_at(u, uid);
 			if (match && at < 0) {
 				fresh[nfresh++] = (size_t)idx;
 			} else if (!match && at >= 0) {
-				item_add(&rm, u, (size_t)at + 1, shown_id(s, u, uids[i]));
+				item_add(&rm, u, (size_t)at + 1, shown_id(s, u, uid));
 				imap_sort_keys_free(&u->keys[at]);
 				memmove(&u->keys[at], &u->keys[at + 1],
 				        (u->n - (size_t)at - 1) * sizeof(*u->keys));
@@ -254,13 +259,14 @@ void imap_update_changed(struct imap_session *s, const uint32_t *uids, size_t n,
 			memmove(&u->keys[lo + 1], &u->keys[lo], (u->n - lo) * sizeof(*u->keys));
 			u->keys[lo] = k;
 			u->n++;
-			item_add(&add, u, lo + 1, shown_id(s, u, s->msgs[fresh[i]].uid));
+			item_add(&add, u, lo + 1, shown_id(s, u, s->msgs.uids[fresh[i]]));
 		}
 		free(fresh);
 		item_put(&rm, "REMOVEFROM", &line);
 		item_put(&add, "ADDTO", &line);
 		put_line(u, &line, out);
 	}
+	s->meta = saved_meta;
 	buf_free(&line);
 }
 

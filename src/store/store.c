@@ -634,6 +634,13 @@ int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, u
 	return st->be->message_list(st->reader, mailbox_id, uid_min, uid_max, fn, arg, err);
 }
 
+int store_message_meta(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
+                       uint64_t modseq, void (*fn)(const struct store_message *m, void *arg),
+                       void *arg, struct buf *err)
+{
+	return st->be->message_meta(st->reader, mailbox_id, uid_min, uid_max, modseq, fn, arg, err);
+}
+
 void store_read_begin(struct store *st)
 {
 	st->be->read_begin(st->reader);

@@ -507,6 +507,14 @@ void store_message_clear(struct store_message *m);
 int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
 		       void (*fn)(const struct store_message *m, void *arg), void *arg,
 		       struct buf *err);
+/* The uid, MODSEQ, INTERNALDATE and size of the messages with uid in
+   [uid_min, uid_max] and MODSEQ above modseq (0: every one), ascending by uid;
+   the other fields are left zero (no keywords). One query, for a command that
+   needs only these of many messages (IMAP keeps them out of a session's
+   index). fn runs while the rows are read: it must not read the store. */
+int store_message_meta(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
+                       uint64_t modseq, void (*fn)(const struct store_message *m, void *arg),
+                       void *arg, struct buf *err);
 /* Between store_read_begin() and store_read_end() the reads see one snapshot
    and share one read transaction (one lock instead of one per read): for a
    command that reads many messages in one go, as FETCH 1:* (ENVELOPE) does.

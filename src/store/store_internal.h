@@ -60,6 +60,10 @@ struct store_backend {
 	int (*message_list)(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
 			    uint32_t uid_max, void (*fn)(const struct store_message *m, void *arg),
 			    void *arg, struct buf *err);
+	int (*message_meta)(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
+	                    uint32_t uid_max, uint64_t modseq,
+	                    void (*fn)(const struct store_message *m, void *arg), void *arg,
+	                    struct buf *err);
 	enum store_lookup (*message_cache)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
 					   struct buf *envelope, struct buf *bodystructure,
 					   struct buf *err);

@@ -2338,6 +2338,44 @@ static int conn_message_list(struct store_conn *c, int64_t mailbox_id, uint32_t 
 	return 0;
 }
 
+static int conn_message_meta(struct store_conn *c, int64_t mailbox_id, uint32_t uid_min,
+                             uint32_t uid_max, uint64_t modseq,
+                             void (*fn)(const struct store_message *m, void *arg), void *arg,
+                             struct buf *err)
+{
+	/* Every message of a range: along the primary key. Those changed since a
+	   MODSEQ: through the modseq index, as conn_changes() does ("+uid": left
+	   to itself, SQLite walks the primary key's uid range and tests every
+	   row, 6 ms for 10 changes among 20,000 messages instead of 0.3). */
+	sqlite3_stmt *st =
+	        modseq ? stmt(c, "SELECT uid, modseq, internaldate, size FROM message "
+	                         "WHERE mailbox_id = ? AND +uid BETWEEN ? AND ? AND modseq > ? "
+	                         "ORDER BY +uid")
+	               : stmt(c, "SELECT uid, modseq, internaldate, size FROM message "
+	                         "WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid_min);
+	sqlite3_bind_int64(st, 3, uid_max);
+	if (modseq)
+		sqlite3_bind_int64(st, 4, (int64_t)modseq);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_message m = {
+		        .uid = (uint32_t)sqlite3_column_int64(st, 0),
+		        .modseq = (uint64_t)sqlite3_column_int64(st, 1),
+		        .internaldate = sqlite3_column_int64(st, 2),
+		        .size = (uint64_t)sqlite3_column_int64(st, 3),
+		};
+		fn(&m, arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		read_fail(c, err);
+		return -1;
+	}
+	return 0;
+}
+
 static enum store_lookup conn_message_cache(struct store_conn *c, int64_t mailbox_id,
 					    uint32_t uid, struct buf *envelope,
 					    struct buf *bodystructure, struct buf *err)
@@ -2763,6 +2801,7 @@ const struct store_backend store_backend_sqlite = {
 	.mailbox_list = conn_mailbox_list,
 	.subscription_list = conn_subscription_list,
 	.message_list = conn_message_list,
+	.message_meta = conn_message_meta,
 	.message_cache = conn_message_cache,
 	.blob_read = conn_blob_read,
 	.message_read = conn_message_read,

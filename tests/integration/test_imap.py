@@ -695,9 +695,15 @@ def test_fetch_of_a_message_another_session_expunged(petrel):
     assert not any(l.startswith("* 1 FETCH") for l in lines)
     assert any(l.startswith("* 2 FETCH (UID 2 BODY[TEXT]") for l in lines)
     assert lines[-1] == "f NO [EXPUNGEISSUED] Some of the requested messages no longer exist"
-    # what the index knows still answers, and SEARCH keeps the numbers
-    assert r.cmd("g", "FETCH 1 (UID RFC822.SIZE)")[0].startswith("* 1 FETCH (UID 1 RFC822.SIZE ")
+    # what the index knows (the flags) still answers, and SEARCH keeps the
+    # numbers; its size and date went with it
+    assert r.cmd("g", "FETCH 1 (UID FLAGS)")[0].startswith("* 1 FETCH (UID 1 FLAGS (")
+    lines = r.cmd("z", "FETCH 1:2 (UID RFC822.SIZE)")
+    assert not any(l.startswith("* 1 FETCH") for l in lines)
+    assert any(l.startswith("* 2 FETCH (UID 2 RFC822.SIZE ") for l in lines)
+    assert lines[-1] == "z NO [EXPUNGEISSUED] Some of the requested messages no longer exist"
     assert r.cmd("q", "SEARCH ALL")[0] == "* SEARCH 1 2"
+    assert r.cmd("q2", "SEARCH LARGER 1")[0] == "* SEARCH 2"
     # UID FETCH may report the expunge, and is fine
     lines = r.cmd("u", "UID FETCH 1:2 (FLAGS)")
     assert "* 1 EXPUNGE" in lines and lines[-1] == "u OK UID FETCH completed"
@@ -748,3 +754,27 @@ def test_binary_of_a_multipart_is_its_bytes_as_they_are(petrel):
     assert data[0][1] == stored and data[1][1] == b"hello"
     assert b"BINARY.SIZE[] %d" % len(stored) in data[2]
     m.logout()
+
+
+def test_keywords_stay_with_their_messages_across_expunges(petrel):
+    for i in range(4):
+        deliver(petrel, subject="k%d" % i)
+    r = raw_login(petrel)
+    r.cmd("s", "SELECT INBOX")
+    o = raw_login(petrel)
+    o.cmd("s", "SELECT INBOX")
+    o.cmd("a", "STORE 2 +FLAGS.SILENT ($Forwarded Work)")
+    o.cmd("b", "STORE 3 +FLAGS.SILENT ($Junk)")
+    o.cmd("c", "STORE 4 +FLAGS.SILENT ($Forwarded Work \\Seen)")
+    lines = r.cmd("n", "NOOP")
+    assert any(l.startswith("* FLAGS (") and "$Junk" in l and "Work" in l for l in lines), lines
+    assert len([l for l in lines if " FETCH " in l]) == 3, lines
+    o.cmd("d", "STORE 1,3 +FLAGS.SILENT (\\Deleted)")
+    o.cmd("x", "EXPUNGE")
+    lines = r.cmd("n2", "NOOP")
+    assert lines[:2] == ["* 3 EXPUNGE", "* 1 EXPUNGE"], lines
+    lines = r.cmd("f", "FETCH 1:2 (FLAGS)")
+    assert lines[0] == "* 1 FETCH (FLAGS (\\Recent $Forwarded Work))", lines
+    assert lines[1] == "* 2 FETCH (FLAGS (\\Seen \\Recent $Forwarded Work))", lines
+    assert r.cmd("k", "SEARCH KEYWORD work")[0] == "* SEARCH 1 2"
+    assert r.cmd("k2", "SEARCH UNKEYWORD $Junk")[0] == "* SEARCH 1 2"

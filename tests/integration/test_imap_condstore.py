@@ -368,3 +368,125 @@ def test_compacted_tombstones_and_seq_match_data(petrel_factory):
     lines = r.cmd("f", "UID FETCH 1:12 (FLAGS) (CHANGEDSINCE %d VANISHED)" % top)
     assert lines[0] == "* VANISHED (EARLIER) 1,8:9,11"
     assert p.cli("store", "check").out == "ok\n"
+
+
+def test_a_change_read_while_expunges_were_held_is_told_once(petrel):
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    b = raw_login(petrel)
+    a.cmd("s", "SELECT INBOX (CONDSTORE)")
+    b.cmd("s", "SELECT INBOX")
+    b.cmd("d", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.cmd("x", "EXPUNGE")
+    b.cmd("f", "UID STORE 3 +FLAGS.SILENT (\\Flagged)")
+    lines = a.cmd("f", "FETCH 1 FLAGS")
+    assert len([l for l in lines if l.startswith("* 3 FETCH")]) == 1, lines
+    # the expunge comes now; the flag change it was held with, not again
+    lines = a.cmd("n", "NOOP")
+    assert "* 1 EXPUNGE" in lines
+    assert not [l for l in lines if "FETCH" in l], lines
+    assert a.cmd("n2", "NOOP") == ["n2 OK NOOP completed"]
+    # a later change to it is told, with its new MODSEQ
+    b.cmd("f2", "UID STORE 3 -FLAGS.SILENT (\\Flagged)")
+    lines = a.cmd("n3", "NOOP")
+    changed = [l for l in lines if l.startswith("* 2 FETCH")]
+    assert len(changed) == 1 and "MODSEQ" in changed[0] and "\\Flagged" not in changed[0], lines
+
+
+def test_store_answers_carry_each_message_modseq(petrel):
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    a.cmd("e", "ENABLE CONDSTORE")
+    a.cmd("s", "SELECT INBOX")
+    before = modseqs(a.cmd("f", "FETCH 1:3 (UID MODSEQ)"))
+    a.cmd("p", "STORE 2 +FLAGS.SILENT (\\Seen)")
+    # 2 already has \Seen: its MODSEQ stays; 1 and 3 get the new one
+    lines = a.cmd("t", "UID STORE 1:3 +FLAGS (\\Seen)")
+    after = modseqs(lines)
+    assert len(after) == 3, lines
+    assert after[1] == after[3] > after[2] > before[2]
+    # .SILENT tells only the changed ones, with their MODSEQ alone
+    lines = a.cmd("u", "STORE 1:3 -FLAGS.SILENT (\\Seen)")
+    assert len([l for l in lines if "FETCH" in l]) == 3
+    assert all("FLAGS" not in l for l in lines if "FETCH" in l), lines
+
+
+def test_a_fetched_modseq_goes_with_the_flags_shown(petrel):
+    # another session's change the client has not been told yet: a FETCH of
+    # MODSEQ never pairs a MODSEQ with flags from another moment
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    b = raw_login(petrel)
+    a.cmd("s", "SELECT INBOX (CONDSTORE)")
+    known = modseqs(a.cmd("f0", "FETCH 1:3 (UID MODSEQ)"))[2]
+    b.cmd("s", "SELECT INBOX")
+    for tag, change, cmd in (
+            ("f1", "+", "FETCH 1:3 (UID FLAGS MODSEQ)"),
+            ("f2", "-", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % known)):
+        b.cmd("c" + tag, "STORE 2 %sFLAGS.SILENT (\\Flagged)" % change)
+        lines = a.cmd(tag, cmd)
+        assert lines[-1].startswith(tag + " OK"), lines
+        shown = [l for l in lines if l.startswith("* 2 FETCH")]
+        newest = max(modseqs([l])[2] for l in shown)
+        assert newest > known, lines
+        for l in shown:
+            # the newest MODSEQ with the new flags, an older one with the old
+            now = modseqs([l])[2] == newest
+            assert ("\\Flagged" in l) == (now == (change == "+")), lines
+        known = newest
+
+
+def test_search_modseq_answers_after_the_changes_it_finds(petrel):
+    # the MODSEQ a SEARCH or SORT answers with was told with its flags
+    # before: no MODSEQ reaches the client ahead of the change it belongs to
+    fill(petrel, 3)
+    a = raw_login(petrel)
+    b = raw_login(petrel)
+    a.cmd("s", "SELECT INBOX (CONDSTORE)")
+    told = modseqs(a.cmd("f", "FETCH 1:3 (UID MODSEQ)"))
+    b.cmd("s", "SELECT INBOX")
+    answered = 0
+    for tag, cmd, answer in (("q1", "SEARCH MODSEQ %d", "* SEARCH"),
+                             ("q2", "SORT (ARRIVAL) UTF-8 MODSEQ %d", "* SORT")):
+        b.cmd("g" + tag, "STORE 2 -FLAGS.SILENT (\\Flagged)")
+        b.cmd("h" + tag, "STORE 2 +FLAGS.SILENT (\\Flagged)")
+        lines = a.cmd(tag, cmd % (told[2] + 1))
+        assert lines[-1].startswith(tag + " OK"), lines
+        for l in lines:
+            told.update(modseqs([l]))
+            m = re.match(re.escape(answer) + r"((?: \d+)+) \(MODSEQ (\d+)\)$", l)
+            if m:
+                hits = [int(x) for x in m.group(1).split()]
+                assert 2 in hits, lines
+                assert int(m.group(2)) <= max(told[h] for h in hits), lines
+                answered += 1
+    assert answered == 2
+
+
+def test_search_modseq_with_other_keys_on_what_is_not_kept(petrel):
+    # a top-level MODSEQ key spares reading the older messages' metadata;
+    # the answers are those of every key read for every message
+    for i in range(6):
+        deliver(petrel, subject="m%d" % i, body="x" * (1000 * i) + "\r\n")
+    r = raw_login(petrel)
+    top = highest(r.cmd("s", "SELECT INBOX (CONDSTORE)"))
+    st = r.cmd("st", "STORE 2,4,6 +FLAGS (\\Seen)")
+    changed = max(int(x) for x in re.findall(r"MODSEQ \((\d+)\)", " ".join(st)))
+    since = top + 1
+    for keys, want in (
+            ("MODSEQ %d LARGER 2500" % since, "4 6"),
+            ("LARGER 2500 MODSEQ %d" % since, "4 6"),
+            ("MODSEQ %d NOT MODSEQ %d" % (since, changed), ""),
+            ("MODSEQ 1 NOT MODSEQ %d" % since, "1 3 5"),
+            ("OR MODSEQ %d SMALLER 1500" % since, "1 2 4 6"),
+            ("MODSEQ %d SINCE 1-Jan-2000 NOT LARGER 3500" % since, "2 4"),
+            ("(MODSEQ %d) SMALLER 4500" % since, "2 4")):
+        lines = r.cmd("q", "SEARCH " + keys)
+        assert lines[0].split(" (MODSEQ")[0] == ("* SEARCH " + want).rstrip(), (keys, lines)
+    assert sort_ids(r.cmd("o", "SORT (REVERSE SIZE) UTF-8 MODSEQ %d" % since)) == [6, 4, 2]
+
+
+def sort_ids(lines):
+    got = [l for l in lines if l.startswith("* SORT")]
+    assert len(got) == 1, lines
+    return [int(x) for x in got[0].split(" (MODSEQ")[0].split()[2:]]

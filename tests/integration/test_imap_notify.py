@@ -208,3 +208,20 @@ def test_notification_overflow_when_the_client_does_not_read(petrel):
     lines = a.cmd("n2", "NOOP")
     assert tagged(lines) == "n2 OK NOOP completed"
     assert petrel.cli("store", "check").out == "ok\n"
+
+
+def test_message_new_fetches_size_date_and_modseq(petrel):
+    # what the session's index does not keep is read for the new messages
+    deliver(petrel, subject="one")
+    a = raw_login(petrel)
+    a.cmd("e", "ENABLE CONDSTORE")
+    a.cmd("s", "SELECT INBOX")
+    a.cmd("n", "NOTIFY SET (selected (MessageNew (UID RFC822.SIZE INTERNALDATE MODSEQ) "
+               "MessageExpunge))")
+    deliver(petrel, subject="two")
+    got = unsolicited(a, "FETCH (UID 2")
+    m = re.match(r'\* 2 FETCH \(UID 2 RFC822\.SIZE (\d+) INTERNALDATE "[^"]+" MODSEQ \((\d+)\)\)$',
+                 got[-1])
+    assert m, got
+    lines = a.cmd("f", "UID FETCH 2 (RFC822.SIZE MODSEQ)")
+    assert lines[0] == "* 2 FETCH (UID 2 RFC822.SIZE %s MODSEQ (%s))" % m.groups(), lines

@@ -236,3 +236,25 @@ def test_update_contexts_are_limited(petrel):
     assert lines[0] == '* ESEARCH (TAG "k16") COUNT 1'
     assert '* NO [NOUPDATE "k16"] Too many contexts' in lines
     assert lines[-1].startswith("k16 OK")
+
+
+def test_updates_sort_and_search_new_messages_by_arrival_and_size(petrel):
+    # ARRIVAL, SIZE and LARGER read what the session does not keep: the
+    # contexts get it with the change that brings the message
+    msgs = [(["Subject: s%d" % h], D % h, "x" * (100 * h)) for h in (2, 4, 6)]
+    r = fresh(petrel, msgs)
+    uids = [int(x) for x in re.findall(r"UID (\d+)", " ".join(r.cmd("f", "FETCH 1:3 UID")))]
+    line = esearch(r.cmd("a", "UID SORT RETURN (UPDATE ALL) (ARRIVAL) UTF-8 LARGER 250"))
+    assert line == '* ESEARCH (TAG "a") UID ALL %d:%d' % (uids[1], uids[2])
+    line = esearch(r.cmd("b", "SORT RETURN (UPDATE ALL) (REVERSE SIZE) UTF-8 ALL"))
+    assert line == '* ESEARCH (TAG "b") ALL 3,2,1'
+    other = raw_login(petrel)
+    append(other, "a1", ["Subject: n1"], "x" * 500, D % 5)  # arrives between 4 and 6
+    append(other, "a2", ["Subject: n2"], "x" * 50, D % 1)   # too small for "a"
+    lines = r.cmd("n", "NOOP")
+    ups = [l for l in lines if l.startswith("* ESEARCH")]
+    assert ups == ['* ESEARCH (TAG "a") UID ADDTO (2 %d)' % (uids[2] + 1),
+                   '* ESEARCH (TAG "b") ADDTO (2 4 5 5)'], lines
+    # and a SEARCH on them reads them again for itself
+    assert r.cmd("s", "SEARCH LARGER 250")[0] == "* SEARCH 2 3 4"
+    assert sort(r, "s2", "SORT (ARRIVAL) UTF-8 ALL") == [5, 1, 2, 4, 3]

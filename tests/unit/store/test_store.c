@@ -1572,6 +1572,65 @@ static void flags_init(struct store_op *op, int64_t mbox, const uint32_t *uids, 
 	op->u.flags.keywords = kw;
 }
 
+static void list_meta(struct fx *f, uint32_t lo, uint32_t hi, uint64_t modseq, struct msg_list *l)
+{
+	struct buf err = BUF_INIT;
+	memset(l, 0, sizeof *l);
+	assert_int_equal(
+	        store_message_meta(f->st, f->inbox, lo, hi, modseq, collect_message, l, &err), 0);
+	buf_free(&err);
+}
+
+static void test_message_meta_reads_modseq_date_and_size_of_a_range(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 1; i <= 5; i++)
+		append_to(f, f->inbox, i % 2 ? "short\r\n" : "a longer one\r\n", 0,
+		          (char *[]){"work", NULL});
+	const uint32_t three[] = {3}, five[] = {5};
+	struct store_op op;
+	flags_init(&op, f->inbox, three, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL);
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	uint64_t after3 = highestmodseq(f, "INBOX");
+	store_op_init(&op, STORE_OP_EXPUNGE);
+	op.u.expunge.mailbox_id = f->inbox;
+	op.u.expunge.uids = five;
+	op.u.expunge.nuids = 1;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+
+	/* the same values as store_message_list, without keywords or flags */
+	struct msg_list all, l;
+	list_messages(f, f->inbox, &all);
+	list_meta(f, 1, UINT32_MAX, 0, &l);
+	assert_int_equal(l.n, 4);
+	for (size_t i = 0; i < l.n; i++) {
+		assert_int_equal(l.rows[i].uid, all.rows[i].uid);
+		assert_int_equal(l.rows[i].modseq, all.rows[i].modseq);
+		assert_int_equal(l.rows[i].internaldate, all.rows[i].internaldate);
+		assert_int_equal(l.rows[i].size, all.rows[i].size);
+		assert_int_equal(l.rows[i].flags, 0);
+		assert_string_equal(l.rows[i].keywords, "");
+		assert_string_equal(all.rows[i].keywords, "work");
+	}
+	assert_int_equal(l.rows[1].size, strlen("a longer one\r\n"));
+	/* a range */
+	list_meta(f, 2, 3, 0, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[0].uid, 2);
+	assert_int_equal(l.rows[1].uid, 3);
+	/* changed since a MODSEQ: only uid 3, whose flags changed last */
+	list_meta(f, 1, UINT32_MAX, after3 - 1, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.rows[0].uid, 3);
+	assert_int_equal(l.rows[0].modseq, after3);
+	list_meta(f, 1, 2, after3 - 1, &l);
+	assert_int_equal(l.n, 0);
+	list_meta(f, 1, UINT32_MAX, after3, &l);
+	assert_int_equal(l.n, 0);
+}
+
 static void test_flags_set_add_and_remove_change_flags_and_keywords(void **state)
 {
 	struct fx *f = *state;
@@ -2790,6 +2849,7 @@ int main(void)
 	        cmocka_unit_test(test_address_normalize_edges),
 	        TA(test_append_gives_increasing_uids_and_modseqs),
 	        TA(test_reads_between_read_begin_and_end_see_one_snapshot),
+	        TA(test_message_meta_reads_modseq_date_and_size_of_a_range),
 	        TA(test_an_append_keeps_its_flags_keywords_and_internaldate),
 	        TA(test_an_append_to_several_mailboxes_shares_one_blob),
 	        TA(test_the_same_bytes_appended_twice_are_stored_once),
