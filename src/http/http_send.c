@@ -21,6 +21,7 @@
  */
 #include "http/http_internal.h"
 
+#include "core/work.h"
 #include "dkim/dkim.h"
 #include "mime/mime.h"
 #include "store/store.h"
@@ -680,6 +681,32 @@ static void commit(struct send *sd)
 	store_send(sd, NULL);
 }
 
+/* On a worker: the CPU work of the commit that needs only the message. */
+static void prepare_work(void *arg)
+{
+	struct send *sd = arg;
+	struct store_op *op = &sd->op;
+	if (sd->ntargets) {
+		struct mime_part *root = NULL;
+		struct buf env = BUF_INIT, bs = BUF_INIT;
+		mime_parse(sd->message.data, sd->message.len, &root);
+		mime_envelope(sd->message.data, sd->message.len, &env);
+		mime_bodystructure(root, sd->message.data, true, &bs);
+		mime_part_free(&root);
+		op->u.append.envelope = buf_steal(&env);
+		op->u.append.bodystructure = buf_steal(&bs);
+	}
+	store_op_prepare(op);
+}
+
+/* Even when the client went meanwhile: a complete request is committed,
+   answered or not (send_done frees an orphaned session). */
+static void prepare_done(void *arg)
+{
+	struct send *sd = arg;
+	store_submit(sd->s->ctx->store, &sd->op, send_done, sd);
+}
+
 /* Adds the trace fields and the signatures, and hands the send to the store. */
 static void store_send(struct send *sd, const struct buf *signatures)
 {
@@ -708,16 +735,6 @@ static void store_send(struct send *sd, const struct buf *signatures)
 	store_op_init(op, STORE_OP_APPEND);
 	op->u.append.data = sd->message.data;
 	op->u.append.len = sd->message.len;
-	if (sd->ntargets) {
-		struct mime_part *root = NULL;
-		struct buf env = BUF_INIT, bs = BUF_INIT;
-		mime_parse(sd->message.data, sd->message.len, &root);
-		mime_envelope(sd->message.data, sd->message.len, &env);
-		mime_bodystructure(root, sd->message.data, true, &bs);
-		mime_part_free(&root);
-		op->u.append.envelope = buf_steal(&env);
-		op->u.append.bodystructure = buf_steal(&bs);
-	}
 	sd->queue = xcalloc(sd->nqueue + 1, sizeof *sd->queue);
 	for (size_t i = 0; i < sd->nqueue; i++)
 		sd->queue[i].rcpt = sd->queue_addrs[i];
@@ -743,7 +760,9 @@ static void store_send(struct send *sd, const struct buf *signatures)
 	};
 	op->u.append.api = &sd->api;
 	http_wait(s, sd, send_free_cb);
-	store_submit(s->ctx->store, op, send_done, sd);
+	/* The message's parsing (ENVELOPE, BODYSTRUCTURE, the search terms) and
+	   its hash go to a worker; the loop serves other clients meanwhile. */
+	work_submit(s->ctx->workers, prepare_work, prepare_done, sd);
 }
 
 static bool content_type_is(const struct http_request *r, const char *want, bool missing_ok)

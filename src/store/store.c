@@ -325,16 +325,10 @@ void store_submit(struct store *st, struct store_op *op, store_done_fn *done, vo
 	op->done = done;
 	op->done_arg = arg;
 	op->next = NULL;
-	/* Hashing is the one CPU-heavy step of an append: done here, on the
-	   submitter's thread, it runs beside the commit thread instead of in it. */
-	for (struct store_op *a = op; a && a->kind == STORE_OP_APPEND; a = a->u.append.more) {
-		if (!a->have_sha256) {
-			SHA256((const unsigned char *)a->u.append.data, a->u.append.len, a->sha256);
-			a->have_sha256 = true;
-		}
-		/* So is the text for the full-text index (parsing, decoding, iconv). */
-		store_search_prepare(a);
-	}
+	/* The CPU-heavy steps of an append, unless a worker did them already
+	   (store_op_prepare): done here, on the submitter's thread, they run
+	   beside the commit thread instead of in it. */
+	store_op_prepare(op);
 	if (op->kind == STORE_OP_QUEUE_OUTCOME && op->u.outcome.also)
 		store_search_prepare(op->u.outcome.also);
 	pthread_mutex_lock(&st->lock);
@@ -861,6 +855,18 @@ int store_stats_queue(struct store *st, uint64_t *queued_r, uint64_t *deferred_r
 }
 
 /* ---- full-text search -------------------------------------------------------------- */
+
+void store_op_prepare(struct store_op *op)
+{
+	for (struct store_op *a = op; a && a->kind == STORE_OP_APPEND; a = a->u.append.more) {
+		if (!a->have_sha256) {
+			SHA256((const unsigned char *)a->u.append.data, a->u.append.len, a->sha256);
+			a->have_sha256 = true;
+		}
+		/* the text for the full-text index (parsing, decoding, iconv) */
+		store_search_prepare(a);
+	}
+}
 
 void store_search_prepare(struct store_op *op)
 {

@@ -404,6 +404,11 @@ void store_op_clear(struct store_op *op);
 /* Server: queue op for the next group commit; done(op, arg) runs on the loop
    after the transaction is durable (or failed). The op must stay alive. */
 void store_submit(struct store *st, struct store_op *op, store_done_fn *done, void *arg);
+/* The CPU work store_submit does for an APPEND (and its chain) on the
+   submitter's thread: the SHA-256 of the bytes and the full-text index's
+   terms. It touches only the op, so a worker thread may do it before the
+   loop submits; store_submit then skips it. */
+void store_op_prepare(struct store_op *op);
 /* Runs one op in its own durable transaction on this thread (CLI, tests, server
    start-up before store_start). Safe while another process writes (SQLite
    locking); a bug to call while this process's commit thread runs. Returns
