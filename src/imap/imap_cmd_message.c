@@ -300,19 +300,6 @@ static void put_modified(struct imap_session *s, struct buf *code, const uint32_
 	free(v);
 }
 
-static bool uid_in(const uint32_t *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && v[lo] == uid;
-}
-
 static void store_done(struct imap_session *s, struct store_op *op)
 {
 	struct store_data *d = s->op_data;
@@ -329,7 +316,7 @@ static void store_done(struct imap_session *s, struct store_op *op)
 		size_t nbefore = 0;
 		for (size_t i = 0; i < d->n; i++) {
 			uint32_t u = s->msgs.uids[d->idx[i]];
-			if (!uid_in(modified, nmodified, u))
+			if (!imap_uid_in(modified, nmodified, u))
 				before[nbefore++] = u;
 		}
 		s->quiet = before;

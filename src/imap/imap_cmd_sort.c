@@ -224,19 +224,6 @@ bool imap_charset_ok(struct imap_session *s, const struct imap_search *q)
 	return false;
 }
 
-void imap_put_ordered_set(struct buf *out, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(out, "%s%u", i ? "," : "", v[i]);
-		if (j > i)
-			buf_printf(out, ":%u", v[j]);
-		i = j + 1;
-	}
-}
-
 void imap_put_partial(struct buf *out, const struct imap_search *q, const uint32_t *v, size_t n)
 {
 	buf_printf(out, " PARTIAL (%u:%u ", q->partial_lo, q->partial_hi);
@@ -245,7 +232,7 @@ void imap_put_partial(struct buf *out, const struct imap_search *q, const uint32
 		return;
 	}
 	size_t hi = q->partial_hi < n ? q->partial_hi : n;
-	imap_put_ordered_set(out, v + q->partial_lo - 1, hi - q->partial_lo + 1);
+	imap_put_set(out, v + q->partial_lo - 1, hi - q->partial_lo + 1);
 	buf_putc(out, ')');
 }
 
@@ -340,7 +327,7 @@ void imap_cmd_sort(struct imap_session *s)
 			buf_printf(&out, " COUNT %zu", n);
 		if (q->ret_all && n) {
 			buf_puts(&out, " ALL ");
-			imap_put_ordered_set(&out, ids, n);
+			imap_put_set(&out, ids, n);
 		}
 		if (q->ret_partial)
 			imap_put_partial(&out, q, ids, n);

@@ -741,7 +741,12 @@ void imap_put_string(struct buf *out, const char *s, size_t len); /* quoted or l
 void imap_put_astring(struct buf *out, const char *s);
 void imap_put_mailbox(struct imap_session *s, struct buf *out, const char *name);
 void imap_put_flags(struct buf *out, uint32_t flags, char **keywords);
-/* Ascending numbers as a compact set: "1:3,5". */
+/* qsort/bsearch order of uint32_t values. */
+int imap_cmp_u32(const void *a, const void *b);
+/* Whether uid is one of the n ascending values of v. */
+bool imap_uid_in(const uint32_t *v, size_t n, uint32_t uid);
+/* Numbers as a compact set, in the given order with runs of consecutive ones
+   as ranges: "1:3,5" (ascending), "5,3:4,2" (a SORT's order). */
 void imap_put_set(struct buf *out, const uint32_t *v, size_t n);
 /* A mailbox name argument (modified UTF-7 unless UTF8=ACCEPT) to UTF-8. */
 int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct buf *out);
@@ -823,8 +828,6 @@ int imap_sort_keys_cmp(const struct imap_sort *sort, const struct imap_sort_keys
                        const struct imap_sort_keys *b);
 /* False, after answering NO [BADCHARSET], when q's charset is not one we know. */
 bool imap_charset_ok(struct imap_session *s, const struct imap_search *q);
-/* Numbers in the given order, ascending runs as ranges: "5,3:4,2" */
-void imap_put_ordered_set(struct buf *out, const uint32_t *v, size_t n);
 /* " PARTIAL (lo:hi set-or-NIL)" of a result v (RFC 5267 4.4). */
 void imap_put_partial(struct buf *out, const struct imap_search *q, const uint32_t *v, size_t n);
 

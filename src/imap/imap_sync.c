@@ -378,19 +378,6 @@ static void put_fetch_flags(struct imap_session *s, struct buf *out, size_t idx,
 	buf_puts(out, ")\r\n");
 }
 
-static bool is_quiet(const struct imap_session *s, uint32_t uid)
-{
-	size_t lo = 0, hi = s->nquiet;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->quiet[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->nquiet && s->quiet[lo] == uid;
-}
-
 static void sync_changed(const struct store_message *m, void *arg)
 {
 	struct sync *y = arg;
@@ -421,7 +408,7 @@ static void sync_changed(const struct store_message *m, void *arg)
 		return;
 	*flags = (uint8_t)((*flags & ~VISIBLE_FLAGS) | (m->flags & VISIBLE_FLAGS));
 	imap_index_set_keywords(&s->msgs, (size_t)idx, m->keywords);
-	if (!is_quiet(s, m->uid))
+	if (!imap_uid_in(s->quiet, s->nquiet, m->uid))
 		put_fetch_flags(s, &y->out, (size_t)idx, m->modseq);
 }
 
@@ -482,12 +469,6 @@ static bool mailbox_gone(struct imap_session *s)
 	return gone;
 }
 
-static int cmp_uid(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Deleted by another session: nothing the client knows of it holds any
    more, and IMAP has no way to say so but BYE (RFC 2180 3.3; Dovecot's words). */
 static void mailbox_deleted(struct imap_session *s)
@@ -528,7 +509,7 @@ void imap_sync(struct imap_session *s, bool allow_expunge)
 	if (y.ngone && allow_expunge) {
 		/* Highest sequence numbers first, so the lower ones stay valid;
 		   QRESYNC clients get one VANISHED with the uids instead. */
-		qsort(y.gone, y.ngone, sizeof *y.gone, cmp_uid);
+		qsort(y.gone, y.ngone, sizeof *y.gone, imap_cmp_u32);
 		imap_update_expunged(s, y.gone, y.ngone, &y.out);
 		size_t j = y.ngone, nvanished = 0, ndel = 0;
 		uint32_t *vanished = s->qresync ? xmalloc(y.ngone * sizeof *vanished) : NULL;
@@ -645,7 +626,7 @@ int imap_put_vanished_earlier(struct imap_session *s, const struct imap_seqset *
 	bool first = true;
 	if (complete) {
 		if (v.n)
-			qsort(v.uids, v.n, sizeof *v.uids, cmp_uid);
+			qsort(v.uids, v.n, sizeof *v.uids, imap_cmp_u32);
 		size_t k = 0;
 		for (size_t i = 0; i < v.n; i++)
 			if (!i || v.uids[i] != v.uids[i - 1])

@@ -139,17 +139,11 @@ static void item_add(struct item *it, const struct imap_update *u, size_t pos, u
 	buf_printf(&it->text, "%s%zu %u", it->text.len ? " " : "", pos, id);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Appends " NAME (...)" when the item holds anything, and empties it. */
 static void item_put(struct item *it, const char *name, struct buf *line)
 {
 	if (it->nset) {
-		qsort(it->set, it->nset, sizeof(*it->set), cmp_u32);
+		qsort(it->set, it->nset, sizeof(*it->set), imap_cmp_u32);
 		buf_printf(&it->text, "0 ");
 		imap_put_set(&it->text, it->set, it->nset);
 	}
@@ -175,11 +169,6 @@ static uint32_t shown_id(struct imap_session *s, const struct imap_update *u, ui
 	return u->uid ? uid : (uint32_t)imap_msg_by_uid(s, uid) + 1;
 }
 
-static bool uid_in(const uint32_t *v, size_t n, uint32_t uid)
-{
-	return bsearch(&uid, v, n, sizeof(*v), cmp_u32) != NULL;
-}
-
 void imap_update_expunged(struct imap_session *s, const uint32_t *uids, size_t n, struct buf *out)
 {
 	struct buf line = BUF_INIT;
@@ -189,7 +178,7 @@ void imap_update_expunged(struct imap_session *s, const uint32_t *uids, size_t n
 		size_t kept = 0;
 		for (size_t i = 0; i < u->n; i++) {
 			uint32_t uid = imap_sort_keys_uid(u->keys[i]);
-			if (!uid_in(uids, n, uid)) {
+			if (!imap_uid_in(uids, n, uid)) {
 				u->keys[kept++] = u->keys[i];
 				continue;
 			}

@@ -99,6 +99,17 @@ static const struct {
         {STORE_FLAG_DRAFT, "\\Draft"},
 };
 
+int imap_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+bool imap_uid_in(const uint32_t *v, size_t n, uint32_t uid)
+{
+	return n && bsearch(&uid, v, n, sizeof *v, imap_cmp_u32) != NULL;
+}
+
 void imap_put_set(struct buf *out, const uint32_t *v, size_t n)
 {
 	for (size_t i = 0; i < n;) {
