@@ -315,6 +315,14 @@ static const char *const migrations[] = {
 	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,"
 	"  terms TEXT NOT NULL);"
 	"INSERT OR IGNORE INTO search_pending(blob_id) SELECT DISTINCT blob_id FROM message;",
+
+	/* 11: every foreign key gets an index. With foreign keys on, removing a
+	   row looks for the rows that still name it: without these, every
+	   expunge that freed a blob read the whole outbound queue, and removing
+	   a domain or an API key read every alias or webhook. */
+	"CREATE INDEX queue_message_blob ON queue_message(blob_id);"
+	"CREATE INDEX alias_domain ON alias(domain_id);"
+	"CREATE INDEX webhook_api_key ON webhook(api_key_id);",
 };
 
 int store_schema_version(void)

@@ -1141,38 +1141,40 @@ static void op_flags(struct store_conn *c, struct store_op *op)
 		store_op_changed(op, op->u.flags.mailbox_id, modseq);
 }
 
-/* Removes one message, leaving a tombstone at modseq. Returns an SQLite code. */
-static int expunge_one(struct store_conn *c, int64_t mailbox_id, int64_t account_id, uint32_t uid,
-		       uint64_t modseq, int64_t *dunseen, int64_t *dsize, bool *found)
+/* Removes one message, leaving a tombstone at modseq and dropping its blob
+   reference. The caller charges the account for *dsize once, after all of
+   an op's messages. Returns an SQLite code. */
+static int expunge_one(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint64_t modseq,
+		       int64_t *dunseen, int64_t *dsize, bool *found)
 {
-	sqlite3_stmt *st = stmt(c, "SELECT blob_id, size, flags FROM message "
-				   "WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_stmt *st = stmt(c, "DELETE FROM message WHERE mailbox_id = ? AND uid = ? "
+				   "RETURNING blob_id, size, flags");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
-	*found = sqlite3_step(st) == SQLITE_ROW;
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
 	if (!*found) {
 		sqlite3_reset(st);
-		return SQLITE_OK;
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
 	}
 	int64_t blob_id = sqlite3_column_int64(st, 0);
 	int64_t size = sqlite3_column_int64(st, 1);
 	uint32_t flags = (uint32_t)sqlite3_column_int64(st, 2);
-	sqlite3_reset(st);
-	st = stmt(c, "DELETE FROM message WHERE mailbox_id = ? AND uid = ?");
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, uid);
-	int rc = exec_step(st);
+	rc = exec_step(st);
 	if (rc != SQLITE_OK)
 		return rc;
-	st = stmt(c, "INSERT OR REPLACE INTO tombstone(mailbox_id, uid, modseq) VALUES(?, ?, ?)");
+	/* An upsert, not INSERT OR REPLACE: a REPLACE may delete rows, so each
+	   one needs a statement journal, and releasing that inside the op's
+	   savepoint walks everything the op journaled so far - an expunge of n
+	   messages cost O(n^2). */
+	st = stmt(c, "INSERT INTO tombstone(mailbox_id, uid, modseq) VALUES(?, ?, ?) "
+		     "ON CONFLICT(mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_int64(st, 3, (int64_t)modseq);
 	rc = exec_step(st);
 	if (rc == SQLITE_OK)
 		rc = blob_unref(c, blob_id, 1);
-	if (rc == SQLITE_OK)
-		rc = account_charge(c, account_id, -size, false);
 	if (!(flags & STORE_FLAG_SEEN))
 		(*dunseen)--;
 	*dsize -= size;
@@ -1256,7 +1258,7 @@ static void op_expunge(struct store_conn *c, struct store_op *op)
 	op->u.expunge.nexpunged_r = 0;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
 		bool found;
-		rc = expunge_one(c, mid, mb.account_id, uids[i], modseq, &dunseen, &dsize, &found);
+		rc = expunge_one(c, mid, uids[i], modseq, &dunseen, &dsize, &found);
 		if (found)
 			op->u.expunge.expunged_r[op->u.expunge.nexpunged_r++] = uids[i];
 	}
@@ -1264,6 +1266,8 @@ static void op_expunge(struct store_conn *c, struct store_op *op)
 	size_t k = op->u.expunge.nexpunged_r;
 	if (rc == SQLITE_OK && k > 0)
 		rc = mailbox_bump(c, mid, mb.uidnext, modseq, -(int64_t)k, dunseen, dsize);
+	if (rc == SQLITE_OK && k > 0)
+		rc = account_charge(c, mb.account_id, dsize, false);
 	if (rc == SQLITE_OK)
 		rc = tombstones_compact(c, mid, k);
 	if (rc != SQLITE_OK) {
@@ -1367,10 +1371,7 @@ static void op_copy(struct store_conn *c, struct store_op *op)
 		dsize += size;
 		if (rc == SQLITE_OK && op->u.copy.move) {
 			bool found;
-			rc = expunge_one(c, fid, from.account_id, uid, from_modseq, &fdunseen,
-					 &fdsize, &found);
-			if (rc == SQLITE_OK && same_account)
-				rc = account_charge(c, to.account_id, size, false);
+			rc = expunge_one(c, fid, uid, from_modseq, &fdunseen, &fdsize, &found);
 		}
 		op->u.copy.src_uids_r[op->u.copy.ncopied_r] = uid;
 		op->u.copy.new_uids_r[op->u.copy.ncopied_r++] = nuid;
@@ -1381,6 +1382,10 @@ static void op_copy(struct store_conn *c, struct store_op *op)
 	if (rc == SQLITE_OK && k > 0 && op->u.copy.move)
 		rc = mailbox_bump(c, fid, from.uidnext, from_modseq, -(int64_t)k, fdunseen,
 				  fdsize);
+	/* A move within one account leaves its usage as it was; out of it, the
+	   source account gives back what the target was charged. */
+	if (rc == SQLITE_OK && k > 0 && op->u.copy.move && from.account_id != to.account_id)
+		rc = account_charge(c, from.account_id, fdsize, false);
 	if (rc == SQLITE_OK && op->u.copy.move)
 		rc = tombstones_compact(c, fid, k);
 	if (rc != SQLITE_OK) {

@@ -341,6 +341,99 @@ static void test_a_new_store_has_the_current_schema_version(void **state)
 	assert_check_ok(f);
 }
 
+/* Whether some index of table (or its INTEGER PRIMARY KEY) starts with the
+   n columns cols, in any order. */
+static bool has_index_on(sqlite3 *db, const char *table, char **cols, size_t n)
+{
+	bool found = false;
+	sqlite3_stmt *st;
+	char *sql = xasprintf("SELECT name FROM pragma_table_info('%s') WHERE pk = 1 AND "
+	                      "upper(type) = 'INTEGER' AND (SELECT count(*) FROM "
+	                      "pragma_table_info('%s') WHERE pk > 0) = 1",
+	                      table, table);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	free(sql);
+	if (n == 1 && sqlite3_step(st) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(st, 0), cols[0]) == 0)
+		found = true;
+	sqlite3_finalize(st);
+	sql = xasprintf("SELECT il.name, ii.seqno, ii.name FROM pragma_index_list('%s') il, "
+	                "pragma_index_info(il.name) ii ORDER BY il.name, ii.seqno",
+	                table);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	free(sql);
+	char index[128] = "";
+	size_t leading = 0; /* of the current index's first columns, how many are in cols */
+	while (!found && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		int seqno = sqlite3_column_int(st, 1);
+		const char *col = (const char *)sqlite3_column_text(st, 2);
+		if (strcmp(name, index) != 0) {
+			snprintf(index, sizeof index, "%s", name);
+			leading = 0;
+		}
+		if ((size_t)seqno != leading || !col)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(cols[i], col) == 0) {
+				leading++;
+				break;
+			}
+		found = leading == n;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* With foreign keys on, removing a row looks up the rows naming it in every
+   table that refers to it: an unindexed foreign key makes that a full scan
+   (as queue_message.blob_id did for every expunge that freed a blob). */
+static void test_every_foreign_key_has_an_index(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(
+	        sqlite3_prepare_v2(db,
+	                           "SELECT m.name, fk.id, fk.\"from\" FROM sqlite_master m, "
+	                           "pragma_foreign_key_list(m.name) fk "
+	                           "WHERE m.type = 'table' ORDER BY m.name, fk.id, fk.seq",
+	                           -1, &st, NULL),
+	        SQLITE_OK);
+	char table[128] = "";
+	int id = -1;
+	char *cols[8];
+	size_t n = 0, keys = 0;
+	struct buf missing = BUF_INIT;
+	for (bool more = true; more;) {
+		more = sqlite3_step(st) == SQLITE_ROW;
+		const char *t = more ? (const char *)sqlite3_column_text(st, 0) : "";
+		int i = more ? sqlite3_column_int(st, 1) : -1;
+		if (n && (strcmp(t, table) != 0 || i != id)) {
+			keys++;
+			if (!has_index_on(db, table, cols, n))
+				buf_printf(&missing, "%s(%s%s) ", table, cols[0],
+				           n > 1 ? ",..." : "");
+			for (size_t k = 0; k < n; k++)
+				free(cols[k]);
+			n = 0;
+		}
+		if (!more)
+			break;
+		snprintf(table, sizeof table, "%s", t);
+		id = i;
+		assert_true(n < ARRAY_SIZE(cols));
+		cols[n++] = xstrdup((const char *)sqlite3_column_text(st, 2));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_true(keys >= 10);
+	if (missing.len)
+		fail_msg("foreign keys without an index: %s", buf_cstr(&missing));
+	buf_free(&missing);
+}
+
 static void collect_domain(const char *name, void *arg)
 {
 	struct buf *b = arg;
@@ -1422,8 +1515,11 @@ static void test_schema_9_turns_the_subscribed_marks_into_names(void **state)
 	f->acct = account_add(f->st, "a@example.test", 0);
 	store_close(&f->st);
 	/* Back to schema 8: the mark on the mailbox row, no subscription table,
-	   and schema 7's full-text tables (which schema 10 replaces). */
-	sql_write(f, "DROP TABLE subscription;"
+	   schema 7's full-text tables (which schema 10 replaces), and none
+	   of schema 11's indexes. */
+	sql_write(f, "DROP INDEX queue_message_blob; DROP INDEX alias_domain; DROP INDEX "
+	             "webhook_api_key;"
+	             "DROP TABLE subscription;"
 	             "DROP TABLE search_text;"
 	             "DROP TABLE search_doc;"
 	             "DROP TABLE search_stage;"
@@ -2826,6 +2922,7 @@ int main(void)
 	        T(test_a_new_store_has_the_current_schema_version),
 	        T(test_reopening_a_store_keeps_its_data),
 	        T(test_a_store_with_a_newer_schema_is_refused),
+	        T(test_every_foreign_key_has_an_index),
 	        T(test_domains_are_added_listed_and_removed),
 	        T(test_adding_a_domain_twice_fails_with_exists),
 	        T(test_bad_domain_names_are_invalid),
