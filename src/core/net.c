@@ -1,6 +1,15 @@
 /*
  * net — listeners and connections over libevent bufferevents.
  *
+ * Output of a plain connection is written straight away: conn_write() appends
+ * to the bufferevent's output and activates the conn's flush event, which
+ * writes it to the socket once the current callbacks are done (one write for
+ * all of a reply's pieces). Only when the socket is full does EV_WRITE get
+ * enabled, until libevent has written the rest. Letting libevent do every
+ * write would cost two epoll_ctl calls and one more turn of the loop per
+ * reply. TLS connections (implicit, or after STARTTLS) leave the writing to
+ * the bufferevent.
+ *
  * Lifetime: a conn lives on net->conns from accept to its end. Ending is
  * always deferred: conn_close() sets `closing` and waits for the output to
  * drain; conn_abort() and every error mark the conn dead and activate
@@ -58,6 +67,9 @@ struct conn {
 	bool paused;
 	bool tls_pending; /* handshake in progress */
 	bool watch_underlying; /* closing: waiting for the socket's output to drain */
+	bool direct;           /* plain socket: flush_cb writes, EV_WRITE only when full */
+	bool flush_pending;    /* flush_ev is active */
+	struct event *flush_ev;
 	struct event *later_ev; /* conn_write_later */
 	struct buf later;
 	bool later_pending, later_close;
@@ -108,6 +120,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 				c->h->closed(c);
 			if (c->later_ev)
 				event_free(c->later_ev);
+			if (c->flush_ev)
+				event_free(c->flush_ev);
 			buf_free(&c->later);
 			if (c->bev)
 				bufferevent_free(c->bev);
@@ -262,6 +276,43 @@ static void close_when_flushed(struct conn *c)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	/* A direct conn's socket took the rest: back to writing it ourselves. */
+	if (c->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
+	if (c->closing)
+		close_when_flushed(c);
+}
+
+/* Writes a direct conn's output to its socket, as much as it takes; the rest
+   waits for EV_WRITE. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	c->flush_pending = false;
+	if (c->dead || !c->direct || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evutil_socket_t sock = bufferevent_getfd(c->bev);
+	while (evbuffer_get_length(out) > 0) {
+		/* A socket bufferevent keeps the front of its output frozen but
+		   while it writes itself. */
+		evbuffer_unfreeze(out, 1);
+		int n = evbuffer_write(out, sock);
+		int e = EVUTIL_SOCKET_ERROR();
+		evbuffer_freeze(out, 1);
+		if (n > 0)
+			continue;
+		if (n < 0 && e == EINTR)
+			continue;
+		if (n == 0 || e == EAGAIN || e == EWOULDBLOCK) {
+			bufferevent_enable(c->bev, EV_WRITE);
+			return;
+		}
+		log_debug("%s id=%s peer=%s event=error reason=\"%s\"", c->h->proto, c->id,
+			  c->peer, evutil_socket_error_to_string(e));
+		conn_kill(c);
+		return;
+	}
 	if (c->closing)
 		close_when_flushed(c);
 }
@@ -309,7 +360,12 @@ static void conn_setup_bev(struct conn *c)
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_MAX_INPUT);
 	conn_set_timeout(c, c->timeout_s);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (c->direct) {
+		bufferevent_disable(c->bev, EV_WRITE);
+		bufferevent_enable(c->bev, EV_READ);
+	} else {
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	}
 }
 
 /* Counts a new connection from ip; true when it is over the per-minute rate.
@@ -435,6 +491,8 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 		c->tls_pending = true;
 	} else {
 		c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		c->flush_ev = event_new(n->base, -1, 0, flush_cb, c);
+		c->direct = c->flush_ev != NULL;
 	}
 	if (!c->bev) {
 		evutil_closesocket(fd);
@@ -538,6 +596,10 @@ void conn_write(struct conn *c, const void *p, size_t len)
 	if (c->dead || !c->bev)
 		return;
 	bufferevent_write(c->bev, p, len);
+	if (c->direct && !c->flush_pending) {
+		c->flush_pending = true;
+		event_active(c->flush_ev, EV_WRITE, 0);
+	}
 }
 
 void conn_puts(struct conn *c, const char *s)
@@ -574,7 +636,9 @@ void conn_close(struct conn *c)
 	close_when_flushed(c);
 	if (c->dead)
 		return;
-	/* Do not wait for ever on a peer that stopped reading. */
+	/* Do not wait for ever on a peer that stopped reading. (A direct conn's
+	   pending flush writes the rest, or leaves it to EV_WRITE and so to
+	   this timeout.) */
 	struct timeval tv = {10, 0};
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
@@ -661,6 +725,12 @@ int conn_starttls(struct conn *c)
 	/* Whatever the client sent after STARTTLS is discarded, never executed. */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
+	/* The socket's bufferevent writes what is left (the reply to STARTTLS)
+	   and, under the filter, everything after. */
+	if (c->direct) {
+		c->direct = false;
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
 	struct bufferevent *tls = bufferevent_openssl_filter_new(
 		c->net->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!tls) {
