@@ -1,0 +1,1009 @@
+/*
+ * pop3_load — a POP3 download-and-delete load client: one session per account, all
+ * in parallel, each retrieving (and deleting) every message of its maildrop and
+ * checking every byte. Used by the benchmark bench/pop3 and tested by
+ * tests/integration/test_pop3_load.py.
+ *
+ *   pop3_load --port P --expect FILE [--host IPV4] [--timeout S] [--keep]
+ *
+ * The password, the same for every account, is the first line of standard input.
+ * FILE holds one line per message expected in a maildrop, "ADDRESS HEXSHA256": the
+ * account's address and the SHA-256 of the message as RETR must deliver it once
+ * the dot-stuffing is undone (the stored message, CRLF line ends, its final CRLF
+ * included). The accounts are the distinct addresses of FILE, in the order they
+ * first appear; an account may expect the same digest more than once. Empty lines
+ * are passed over.
+ *
+ * One thread per account, with a blocking socket (TCP_NODELAY, --timeout seconds,
+ * default 60, for every read and write). The threads are created and ready before
+ * any of them connects; then they all start together. Each one does what a
+ * download-and-delete client does, one command at a time (no pipelining):
+ *
+ *   connect, greeting, USER, PASS, STAT, LIST, UIDL,
+ *   RETR n and DELE n for every message LIST shows (no DELE with --keep), QUIT
+ *
+ * and checks: +OK to everything; STAT's count and octets are LIST's count and the
+ * sum of its sizes; STAT's count is the number of digests FILE gives the account;
+ * UIDL lists the same numbers as LIST, with distinct unique-ids; each RETR brings
+ * LIST's octet count for that message and bytes whose SHA-256 is one of the
+ * account's expected digests not yet seen. A message counts as retrieved when its
+ * size and digest are right; as deleted when its DELE and the session's QUIT said
+ * +OK (without +OK to QUIT nothing counts as deleted). Every failed check is an
+ * error of the account. A -ERR to UIDL, RETR or DELE is one too and the session
+ * goes on (a message RETR refused is not deleted); a -ERR to USER, PASS, STAT or
+ * LIST, a malformed STAT or LIST, a line that is not a status line where one
+ * is due, an I/O error or a timeout ends the session there, without QUIT.
+ *
+ * Output, on standard output, once every session has ended: a line per account,
+ *   account=ADDR stat=N listed=N retrieved=N deleted=N octets=N errors=N
+ *           start_s=S login_s=L session_s=T
+ * (one line; stat=-1 when STAT had no valid answer; octets counts the messages
+ * retrieved), where S is the session's connect time after
+ * the earliest connect of all, L and T the times of its +OK to PASS and to QUIT
+ * after its own connect ("-" when there was none); then one summary line,
+ *   accounts=N expected=N retrieved=N deleted=N octets=N errors=N seconds=T
+ *           rate=R/s last_login_s=X min_session_s=A max_session_s=B cpu_s=C
+ * where expected counts FILE's digests, T runs from the first connect to the last
+ * +OK to QUIT, R is retrieved messages per second over T, X is the last +OK to
+ * PASS after the first connect, A and B the shortest and longest session (connect
+ * to +OK to QUIT), and C the CPU seconds (user + system) this process used. The
+ * first few errors of each account go to standard error, as
+ * "pop3_load: ADDR: what". The clocks are monotonic.
+ *
+ * Exit status 0 when every account's messages were all retrieved and (without
+ * --keep) deleted, with no error; 1 otherwise; 2 for a usage error or an
+ * unreadable or malformed FILE.
+ */
+#include "core/core.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POP3_LOAD_MAX_LINE 4096            /* a status line (RFC 1939: 512) */
+#define POP3_LOAD_MAX_RESPONSE (64u << 20) /* a multi-line answer, its status line included */
+#define POP3_LOAD_MAX_MESSAGES 1000000     /* messages in one maildrop, and in LIST or UIDL */
+#define POP3_LOAD_MAX_ACCOUNTS 1000        /* accounts, and so threads */
+#define POP3_LOAD_MAX_EXPECTED 10000000    /* lines of the --expect file */
+#define POP3_LOAD_MAX_EXPECT_LINE 1024     /* one line of it, its line end included */
+#define POP3_LOAD_MAX_ADDRESS 255          /* an account's address */
+#define POP3_LOAD_MAX_PASSWORD 1024        /* the password line */
+#define POP3_LOAD_MAX_UID 70               /* a unique-id (RFC 1939 7) */
+#define POP3_LOAD_READ (64 * 1024)         /* one read from the socket */
+#define POP3_LOAD_KEEP_ERRORS 3            /* errors printed per account */
+#define POP3_LOAD_STACK (1024 * 1024)      /* a thread's stack */
+#define SHA256_LEN 32
+
+struct load;
+
+struct account {
+	char *address;
+	uint8_t (*want)[SHA256_LEN]; /* expected digests, sorted once FILE is read */
+	bool *seen;                  /* want[i] matched a retrieved message */
+	size_t nwant, capwant;
+	struct load *load;
+
+	/* Results, written by the account's thread only, read after it is joined. */
+	int64_t stat; /* STAT's count; -1 before its answer */
+	uint64_t listed, retrieved, deleted, octets, errors;
+	int64_t t0_ns, login_ns, t1_ns; /* connect, +OK to PASS, +OK to QUIT; -1: none */
+	char *error_text[POP3_LOAD_KEEP_ERRORS];
+	size_t nerror_text;
+};
+
+struct load {
+	struct sockaddr_in addr;
+	char *password;
+	unsigned timeout_s;
+	bool keep;
+	EVP_MD *sha256;
+	struct account *accounts;
+	size_t naccounts;
+
+	/* The start gate: no thread connects before every thread is ready. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t ready;
+	bool go;
+};
+
+/* One account's session: a blocking socket and what has been read from it. */
+struct client {
+	struct load *L;
+	struct account *a;
+	int fd;
+	struct buf in;     /* the answer being read; empty between answers */
+	size_t status_len; /* the status line's length, CRLF included */
+	struct buf why;    /* the reason of the last I/O or protocol failure */
+	struct buf cmd;    /* the command line being written */
+	EVP_MD_CTX *md;
+};
+
+/* A message LIST shows. */
+struct listed {
+	uint64_t n, size;
+};
+
+/* A message's unique-id from UIDL. */
+struct uid {
+	uint64_t n;
+	struct str id; /* into client.in, valid until the next command */
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static void fail(struct account *a, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* Counts an error of the account and keeps the text of its first few. */
+static void fail(struct account *a, const char *fmt, ...)
+{
+	a->errors++;
+	if (a->nerror_text >= POP3_LOAD_KEEP_ERRORS)
+		return;
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	a->error_text[a->nerror_text++] = buf_steal(&b);
+}
+
+static void why(struct client *k, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void why(struct client *k, const char *fmt, ...)
+{
+	buf_reset(&k->why);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&k->why, fmt, ap);
+	va_end(ap);
+}
+
+/* A peer's line for an error message: printable ASCII, at most 200 bytes. */
+static void quote(struct buf *out, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && i < 200; i++) {
+		unsigned char c = (unsigned char)p[i];
+		buf_putc(out, c >= 0x20 && c < 0x7f ? (char)c : '?');
+	}
+	if (n > 200)
+		buf_puts(out, "...");
+}
+
+/* ---- the connection ---------------------------------------------------------------- */
+
+static int client_connect(struct client *k)
+{
+	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (k->fd < 0) {
+		why(k, "socket: %s", strerror(errno));
+		return -1;
+	}
+	struct timeval tv = {.tv_sec = k->L->timeout_s};
+	int one = 1;
+	setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(k->fd, (const struct sockaddr *)&k->L->addr, sizeof k->L->addr) == 0)
+		return 0;
+	if (errno == EINTR || errno == EINPROGRESS) {
+		/* Interrupted: the connection goes on being made; wait for its outcome. */
+		struct pollfd p = {.fd = k->fd, .events = POLLOUT};
+		int r, e = 0;
+		socklen_t elen = sizeof e;
+		do
+			r = poll(&p, 1, (int)k->L->timeout_s * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r == 1 && getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e == 0)
+			return 0;
+		errno = r == 0 ? ETIMEDOUT : e ? e : errno;
+	}
+	why(k, "connect: %s", strerror(errno));
+	return -1;
+}
+
+static int client_write(struct client *k, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(k->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			why(k, "write: %s",
+			    errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : strerror(errno));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads what the server has sent, up to POP3_LOAD_READ bytes, onto k->in. */
+static int client_fill(struct client *k)
+{
+	buf_reserve(&k->in, POP3_LOAD_READ);
+	for (;;) {
+		ssize_t r = recv(k->fd, k->in.data + k->in.len, POP3_LOAD_READ, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			why(k, "read: %s",
+			    errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : strerror(errno));
+			return -1;
+		}
+		if (r == 0) {
+			why(k, "connection closed by the server");
+			return -1;
+		}
+		k->in.len += (size_t)r;
+		k->in.data[k->in.len] = '\0';
+		return 0;
+	}
+}
+
+/*
+ * Reads a status line into k->in (k->status_len: its length with the CRLF).
+ * 1: +OK; 0: -ERR; -1: I/O error, timeout, or not a status line (k->why says
+ * which). With single set, the answer must end with that line.
+ */
+static int client_status(struct client *k, bool single)
+{
+	buf_reset(&k->in);
+	char *nl;
+	while (!(nl = k->in.len ? memchr(k->in.data, '\n', k->in.len) : NULL)) {
+		if (k->in.len >= POP3_LOAD_MAX_LINE) {
+			why(k, "status line longer than %d octets", POP3_LOAD_MAX_LINE);
+			return -1;
+		}
+		if (client_fill(k) < 0)
+			return -1;
+	}
+	size_t n = (size_t)(nl - k->in.data) + 1;
+	const char *l = k->in.data;
+	if (n > POP3_LOAD_MAX_LINE || n < 2 || l[n - 2] != '\r') {
+		why(k, "status line too long or without CRLF");
+		return -1;
+	}
+	k->status_len = n;
+	int r = n >= 5 && memcmp(l, "+OK", 3) == 0 && (l[3] == ' ' || l[3] == '\r')    ? 1
+	        : n >= 6 && memcmp(l, "-ERR", 4) == 0 && (l[4] == ' ' || l[4] == '\r') ? 0
+	                                                                               : -1;
+	if (r < 0) {
+		buf_reset(&k->why);
+		buf_puts(&k->why, "not a status line: ");
+		quote(&k->why, l, n - 2);
+		return -1;
+	}
+	if ((single || r == 0) && k->in.len > n) {
+		why(k, "%zu octets after the answer (no command was pipelined)", k->in.len - n);
+		return -1;
+	}
+	return r;
+}
+
+/*
+ * Reads the rest of a multi-line answer whose +OK line client_status has read.
+ * *body_r and *len_r: its lines, still dot-stuffed, each with its CRLF, without
+ * the terminating ".\r\n" (length 0 for no line).
+ */
+static int client_multi(struct client *k, char **body_r, size_t *len_r)
+{
+	/* The terminator is CRLF "." CRLF, the first CRLF being the status line's
+	   when there is no line. */
+	size_t from = k->status_len - 2, scan = from;
+	char *end;
+	while (!(end = memmem(k->in.data + scan, k->in.len - scan, "\r\n.\r\n", 5))) {
+		if (k->in.len >= POP3_LOAD_MAX_RESPONSE) {
+			why(k, "answer longer than %u octets", POP3_LOAD_MAX_RESPONSE);
+			return -1;
+		}
+		scan = k->in.len >= from + 4 ? k->in.len - 4 : from;
+		if (client_fill(k) < 0)
+			return -1;
+	}
+	size_t e = (size_t)(end - k->in.data);
+	if (k->in.len != e + 5) {
+		why(k, "%zu octets after the answer (no command was pipelined)", k->in.len - e - 5);
+		return -1;
+	}
+	*body_r = k->in.data + k->status_len;
+	*len_r = e + 2 - k->status_len;
+	return 0;
+}
+
+/* The status line just read, quoted for an error message (into k->why). */
+static const char *status_text(struct client *k)
+{
+	buf_reset(&k->why);
+	quote(&k->why, k->in.data, k->status_len - 2);
+	return buf_cstr(&k->why);
+}
+
+/*
+ * Sends a command and reads its status line (and, with body_r, the lines of a
+ * multi-line +OK answer). 1: +OK; 0: -ERR; -1: the session cannot go on. Every
+ * failure is counted as an error of the account, named by label (the command,
+ * but never the password).
+ */
+static int client_cmd(struct client *k, const char *label, char **body_r, size_t *len_r)
+{
+	buf_puts(&k->cmd, "\r\n");
+	int r = client_write(k, k->cmd.data, k->cmd.len);
+	buf_reset(&k->cmd);
+	if (r == 0)
+		r = client_status(k, body_r == NULL);
+	if (r == 1 && body_r && client_multi(k, body_r, len_r) < 0)
+		r = -1;
+	if (r < 0)
+		fail(k->a, "%s: %s", label, buf_cstr(&k->why));
+	else if (r == 0)
+		fail(k->a, "%s: %s", label, status_text(k));
+	return r;
+}
+
+/* ---- answers ----------------------------------------------------------------------- */
+
+/* The next line of a multi-line body (without its line end) and what follows it. */
+static bool next_line(char **p, char *end, struct str *line_r)
+{
+	if (*p >= end)
+		return false;
+	char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	char *stop = nl ? nl : end;
+	line_r->p = *p;
+	line_r->len = (size_t)(stop - *p);
+	if (line_r->len && line_r->p[line_r->len - 1] == '\r')
+		line_r->len--;
+	*p = nl ? nl + 1 : end;
+	return true;
+}
+
+/* "A B [...]": the first two space-separated words. */
+static bool two_words(struct str line, struct str *a_r, struct str *b_r)
+{
+	const char *sp = memchr(line.p, ' ', line.len);
+	if (!sp)
+		return false;
+	*a_r = (struct str){line.p, (size_t)(sp - line.p)};
+	const char *rest = sp + 1, *end = line.p + line.len;
+	const char *sp2 = memchr(rest, ' ', (size_t)(end - rest));
+	*b_r = (struct str){rest, (size_t)((sp2 ? sp2 : end) - rest)};
+	return a_r->len > 0 && b_r->len > 0;
+}
+
+static int cmp_listed(const void *x, const void *y)
+{
+	const struct listed *a = x, *b = y;
+	return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static int cmp_uid_id(const void *x, const void *y)
+{
+	const struct uid *a = x, *b = y;
+	size_t n = a->id.len < b->id.len ? a->id.len : b->id.len;
+	int c = memcmp(a->id.p, b->id.p, n);
+	return c ? c : a->id.len < b->id.len ? -1 : a->id.len > b->id.len;
+}
+
+static int cmp_uid_n(const void *x, const void *y)
+{
+	const struct uid *a = x, *b = y;
+	return a->n < b->n ? -1 : a->n > b->n;
+}
+
+/* LIST's scan listings, sorted by number; -1 (an error counted) when malformed. */
+static int parse_list(struct client *k, char *p, size_t len, struct listed **list_r, size_t *n_r)
+{
+	struct listed *list = NULL;
+	size_t n = 0, cap = 0;
+	char *end = p + len;
+	struct str line, a, b;
+	while (next_line(&p, end, &line)) {
+		struct listed x;
+		if (!two_words(line, &a, &b) || !str_to_u64(a, &x.n) || !str_to_u64(b, &x.size) ||
+		    x.n == 0 || x.n > POP3_LOAD_MAX_MESSAGES || n >= POP3_LOAD_MAX_MESSAGES) {
+			struct buf q = BUF_INIT;
+			quote(&q, line.p, line.len);
+			fail(k->a, "LIST: bad scan listing: %s", buf_cstr(&q));
+			buf_free(&q);
+			free(list);
+			return -1;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			list = xrealloc(list, cap * sizeof *list);
+		}
+		list[n++] = x;
+	}
+	if (n)
+		qsort(list, n, sizeof *list, cmp_listed);
+	for (size_t i = 1; i < n; i++) {
+		if (list[i].n == list[i - 1].n) {
+			fail(k->a, "LIST: message %llu listed twice",
+			     (unsigned long long)list[i].n);
+			free(list);
+			return -1;
+		}
+	}
+	*list_r = list;
+	*n_r = n;
+	return 0;
+}
+
+/* UIDL must list LIST's numbers, each with its own unique-id. */
+static void check_uidl(struct client *k, char *p, size_t len, const struct listed *list,
+                       size_t nlist)
+{
+	struct uid *u = NULL;
+	size_t n = 0, cap = 0;
+	char *end = p + len;
+	struct str line, a, b;
+	while (next_line(&p, end, &line)) {
+		struct uid x;
+		bool ok = two_words(line, &a, &b) && str_to_u64(a, &x.n) &&
+		          b.len <= POP3_LOAD_MAX_UID && n < POP3_LOAD_MAX_MESSAGES;
+		for (size_t i = 0; ok && i < b.len; i++)
+			ok = b.p[i] >= 0x21 && b.p[i] <= 0x7e;
+		if (!ok) {
+			struct buf q = BUF_INIT;
+			quote(&q, line.p, line.len);
+			fail(k->a, "UIDL: bad unique-id listing: %s", buf_cstr(&q));
+			buf_free(&q);
+			free(u);
+			return;
+		}
+		x.id = b;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			u = xrealloc(u, cap * sizeof *u);
+		}
+		u[n++] = x;
+	}
+	size_t distinct = n;
+	if (n) {
+		qsort(u, n, sizeof *u, cmp_uid_id);
+		for (size_t i = 1; i < n; i++)
+			distinct -= cmp_uid_id(&u[i - 1], &u[i]) == 0;
+		qsort(u, n, sizeof *u, cmp_uid_n);
+	}
+	bool same = n == nlist;
+	for (size_t i = 0; same && i < n; i++)
+		same = u[i].n == list[i].n;
+	if (!same || distinct != n)
+		fail(k->a, "UIDL: %zu numbers, %zu distinct unique-ids for %zu messages%s", n,
+		     distinct, nlist, same ? "" : " (not LIST's numbers)");
+	free(u);
+}
+
+/* Undoes the dot-stuffing of a multi-line body in place; returns its new length. */
+static size_t unstuff(char *p, size_t len)
+{
+	size_t r = 0, w = 0;
+	while (r < len) {
+		if (p[r] == '.')
+			r++;
+		char *nl = memchr(p + r, '\n', len - r);
+		size_t end = nl ? (size_t)(nl - p) + 1 : len;
+		if (w != r)
+			memmove(p + w, p + r, end - r);
+		w += end - r;
+		r = end;
+	}
+	return w;
+}
+
+static int cmp_digest(const void *x, const void *y)
+{
+	return memcmp(x, y, SHA256_LEN);
+}
+
+/* Marks an expected digest not seen before as seen; false if there is none. */
+static bool take_digest(struct account *a, const uint8_t d[SHA256_LEN])
+{
+	size_t lo = 0, hi = a->nwant;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(a->want[mid], d, SHA256_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < a->nwant && memcmp(a->want[lo], d, SHA256_LEN) == 0; lo++) {
+		if (!a->seen[lo]) {
+			a->seen[lo] = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* RETR n: 1 when it was answered +OK (right or wrong bytes), 0 for -ERR, -1. */
+static int retrieve(struct client *k, const struct listed *m)
+{
+	struct account *a = k->a;
+	char *body;
+	size_t len;
+	char label[48];
+	snprintf(label, sizeof label, "RETR %llu", (unsigned long long)m->n);
+	buf_puts(&k->cmd, label);
+	int r = client_cmd(k, label, &body, &len);
+	if (r != 1)
+		return r;
+	len = unstuff(body, len);
+	uint8_t d[SHA256_LEN];
+	unsigned dlen = 0;
+	if (EVP_DigestInit_ex2(k->md, k->L->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(k->md, body, len) != 1 || EVP_DigestFinal_ex(k->md, d, &dlen) != 1 ||
+	    dlen != SHA256_LEN)
+		panic("pop3_load: SHA-256 failed");
+	if (len != m->size)
+		fail(a, "%s: %zu octets, LIST said %llu", label, len, (unsigned long long)m->size);
+	else if (!take_digest(a, d))
+		fail(a, "%s: not one of the expected messages (or one already retrieved)", label);
+	else {
+		a->retrieved++;
+		a->octets += len;
+	}
+	return 1;
+}
+
+/* ---- the session ------------------------------------------------------------------- */
+
+static void session(struct client *k)
+{
+	struct account *a = k->a;
+	struct listed *list = NULL;
+	size_t nlist = 0;
+	uint64_t deleted = 0;
+	char *body;
+	size_t len;
+	int r;
+
+	a->t0_ns = mono_ns();
+	if (client_connect(k) < 0) {
+		fail(a, "%s", buf_cstr(&k->why));
+		return;
+	}
+	if ((r = client_status(k, true)) != 1) {
+		if (r == 0)
+			fail(a, "greeting: %s", status_text(k));
+		else
+			fail(a, "greeting: %s", buf_cstr(&k->why));
+		return;
+	}
+	buf_printf(&k->cmd, "USER %s", a->address);
+	if (client_cmd(k, "USER", NULL, NULL) != 1)
+		return;
+	buf_printf(&k->cmd, "PASS %s", k->L->password);
+	if (client_cmd(k, "PASS", NULL, NULL) != 1)
+		return;
+	a->login_ns = mono_ns();
+
+	buf_puts(&k->cmd, "STAT");
+	if (client_cmd(k, "STAT", NULL, NULL) != 1)
+		return;
+	uint64_t count = 0, octets = 0;
+	struct str w1, w2;
+	if (k->status_len < 6 ||
+	    !two_words((struct str){k->in.data + 4, k->status_len - 6}, &w1, &w2) ||
+	    !str_to_u64(w1, &count) || !str_to_u64(w2, &octets) || count > POP3_LOAD_MAX_MESSAGES) {
+		fail(a, "STAT: not a drop listing: %s", status_text(k));
+		return;
+	}
+	a->stat = (int64_t)count;
+
+	buf_puts(&k->cmd, "LIST");
+	if (client_cmd(k, "LIST", &body, &len) != 1 || parse_list(k, body, len, &list, &nlist) < 0)
+		return;
+	a->listed = nlist;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < nlist; i++)
+		sum += list[i].size;
+	if (count != nlist || octets != sum)
+		fail(a, "STAT %llu %llu, LIST %zu messages %llu octets", (unsigned long long)count,
+		     (unsigned long long)octets, nlist, (unsigned long long)sum);
+	if (count != a->nwant)
+		fail(a, "STAT %llu messages, expected %zu", (unsigned long long)count, a->nwant);
+
+	buf_puts(&k->cmd, "UIDL");
+	if ((r = client_cmd(k, "UIDL", &body, &len)) < 0)
+		goto out;
+	if (r == 1)
+		check_uidl(k, body, len, list, nlist);
+
+	for (size_t i = 0; i < nlist; i++) {
+		if ((r = retrieve(k, &list[i])) < 0)
+			goto out;
+		if (r == 0 || k->L->keep)
+			continue;
+		char label[48];
+		snprintf(label, sizeof label, "DELE %llu", (unsigned long long)list[i].n);
+		buf_puts(&k->cmd, label);
+		if ((r = client_cmd(k, label, NULL, NULL)) < 0)
+			goto out;
+		deleted += r == 1;
+	}
+
+	buf_puts(&k->cmd, "QUIT");
+	if (client_cmd(k, "QUIT", NULL, NULL) == 1) {
+		a->t1_ns = mono_ns();
+		a->deleted = deleted;
+	}
+out:
+	free(list);
+}
+
+static void gate_wait(struct load *L)
+{
+	pthread_mutex_lock(&L->lock);
+	L->ready++;
+	pthread_cond_broadcast(&L->cond);
+	while (!L->go)
+		pthread_cond_wait(&L->cond, &L->lock);
+	pthread_mutex_unlock(&L->lock);
+}
+
+static void *client_thread(void *arg)
+{
+	struct account *a = arg;
+	struct client k = {.L = a->load, .a = a, .fd = -1, .md = EVP_MD_CTX_new()};
+	if (!k.md)
+		panic("pop3_load: out of memory");
+	buf_reserve(&k.in, 2 * POP3_LOAD_READ);
+	buf_reserve(&k.cmd, 512);
+	gate_wait(k.L);
+	session(&k);
+	if (k.fd >= 0)
+		close(k.fd);
+	EVP_MD_CTX_free(k.md);
+	buf_free(&k.in);
+	buf_free(&k.why);
+	buf_free(&k.cmd);
+	return NULL;
+}
+
+/* ---- the expect file and the command line ------------------------------------------ */
+
+static int hex_nibble(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+static struct account *account_for(struct load *L, const char *addr, size_t len)
+{
+	/* The lines of one account usually come together: try the last one first. */
+	if (L->naccounts) {
+		struct account *a = &L->accounts[L->naccounts - 1];
+		if (strlen(a->address) == len && memcmp(a->address, addr, len) == 0)
+			return a;
+	}
+	for (size_t i = 0; i < L->naccounts; i++)
+		if (strlen(L->accounts[i].address) == len &&
+		    memcmp(L->accounts[i].address, addr, len) == 0)
+			return &L->accounts[i];
+	if (L->naccounts >= POP3_LOAD_MAX_ACCOUNTS)
+		return NULL;
+	struct account *a = &L->accounts[L->naccounts++];
+	*a = (struct account){.address = xstrndup(addr, len),
+	                      .load = L,
+	                      .stat = -1,
+	                      .t0_ns = -1,
+	                      .login_ns = -1,
+	                      .t1_ns = -1};
+	return a;
+}
+
+/* Reads FILE into L->accounts; -1 (said on stderr) when it cannot be used. */
+static int expect_load(struct load *L, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "pop3_load: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	L->accounts = xcalloc(POP3_LOAD_MAX_ACCOUNTS, sizeof *L->accounts);
+	char line[POP3_LOAD_MAX_EXPECT_LINE + 1];
+	size_t lineno = 0, total = 0;
+	const char *bad = NULL;
+	while (!bad && fgets(line, sizeof line, f)) {
+		lineno++;
+		size_t n = strlen(line);
+		if (n == sizeof line - 1 && line[n - 1] != '\n') {
+			bad = "line too long";
+			break;
+		}
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			continue;
+		size_t alen = 0;
+		while (alen < n && line[alen] != ' ' && line[alen] != '\t')
+			alen++;
+		size_t h = alen;
+		while (h < n && (line[h] == ' ' || line[h] == '\t'))
+			h++;
+		uint8_t d[SHA256_LEN];
+		bool ok = alen > 0 && alen <= POP3_LOAD_MAX_ADDRESS && n - h == 2 * SHA256_LEN;
+		for (size_t i = 0; ok && i < alen; i++)
+			ok = (unsigned char)line[i] > 0x20 && (unsigned char)line[i] < 0x7f;
+		for (size_t i = 0; ok && i < SHA256_LEN; i++) {
+			int hi = hex_nibble(line[h + 2 * i]), lo = hex_nibble(line[h + 2 * i + 1]);
+			ok = hi >= 0 && lo >= 0;
+			d[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if (!ok) {
+			bad = "not \"ADDRESS HEXSHA256\"";
+			break;
+		}
+		if (++total > POP3_LOAD_MAX_EXPECTED) {
+			bad = "too many lines";
+			break;
+		}
+		struct account *a = account_for(L, line, alen);
+		if (!a) {
+			bad = "too many accounts";
+			break;
+		}
+		if (a->nwant >= POP3_LOAD_MAX_MESSAGES) {
+			bad = "too many messages for one account";
+			break;
+		}
+		if (a->nwant == a->capwant) {
+			a->capwant = a->capwant ? a->capwant * 2 : 64;
+			a->want = xrealloc(a->want, a->capwant * sizeof *a->want);
+		}
+		memcpy(a->want[a->nwant++], d, SHA256_LEN);
+	}
+	if (!bad && ferror(f))
+		bad = strerror(errno);
+	fclose(f);
+	if (bad) {
+		fprintf(stderr, "pop3_load: %s:%zu: %s\n", path, lineno, bad);
+		return -1;
+	}
+	if (L->naccounts == 0) {
+		fprintf(stderr, "pop3_load: %s: no accounts\n", path);
+		return -1;
+	}
+	for (size_t i = 0; i < L->naccounts; i++) {
+		struct account *a = &L->accounts[i];
+		qsort(a->want, a->nwant, sizeof *a->want, cmp_digest);
+		a->seen = xcalloc(a->nwant, sizeof *a->seen);
+	}
+	return 0;
+}
+
+static void load_free(struct load *L)
+{
+	for (size_t i = 0; L->accounts && i < L->naccounts; i++) {
+		struct account *a = &L->accounts[i];
+		for (size_t j = 0; j < a->nerror_text; j++)
+			free(a->error_text[j]);
+		free(a->address);
+		free(a->want);
+		free(a->seen);
+	}
+	xfree(&L->accounts);
+	xfree(&L->password);
+	if (L->sha256)
+		EVP_MD_free(L->sha256);
+	L->sha256 = NULL;
+}
+
+static _Noreturn void usage(void)
+{
+	fprintf(stderr, "usage: pop3_load --port P --expect FILE [--host IPV4] [--timeout S] "
+	                "[--keep]\n"
+	                "       (the password is the first line of standard input)\n");
+	exit(2);
+}
+
+static uint64_t number(const char *opt, const char *v, uint64_t min, uint64_t max)
+{
+	uint64_t n;
+	if (!v || !str_to_u64(str_c(v), &n) || n < min || n > max) {
+		fprintf(stderr, "pop3_load: %s needs a number from %llu to %llu\n", opt,
+		        (unsigned long long)min, (unsigned long long)max);
+		exit(2);
+	}
+	return n;
+}
+
+/* The first line of standard input, without its line end; NULL if none. */
+static char *read_password(void)
+{
+	struct buf b = BUF_INIT;
+	int ch;
+	while ((ch = getchar()) != EOF && ch != '\n') {
+		if (b.len >= POP3_LOAD_MAX_PASSWORD || ch == '\0') {
+			buf_free(&b);
+			return NULL;
+		}
+		buf_putc(&b, (char)ch);
+	}
+	if (b.len && b.data[b.len - 1] == '\r')
+		buf_truncate(&b, b.len - 1);
+	if (b.len == 0 || memchr(b.data, '\r', b.len)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+/* ---- main -------------------------------------------------------------------------- */
+
+/* "%.3f" of ns nanoseconds, or "-" for none. */
+static const char *secs(char *out, size_t size, int64_t ns)
+{
+	if (ns < 0)
+		snprintf(out, size, "-");
+	else
+		snprintf(out, size, "%.3f", (double)ns / 1e9);
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	struct load L = {.timeout_s = 60};
+	const char *host = "127.0.0.1", *expect = NULL;
+	unsigned port = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(o, "--keep") == 0) {
+			L.keep = true;
+			continue;
+		}
+		i++;
+		if (strcmp(o, "--host") == 0 && v)
+			host = v;
+		else if (strcmp(o, "--port") == 0)
+			port = (unsigned)number(o, v, 1, 65535);
+		else if (strcmp(o, "--expect") == 0 && v)
+			expect = v;
+		else if (strcmp(o, "--timeout") == 0)
+			L.timeout_s = (unsigned)number(o, v, 1, 3600);
+		else
+			usage();
+	}
+	if (!port || !expect)
+		usage();
+	if (inet_pton(AF_INET, host, &L.addr.sin_addr) != 1) {
+		fprintf(stderr, "pop3_load: --host needs an IPv4 address\n");
+		return 2;
+	}
+	L.addr.sin_family = AF_INET;
+	L.addr.sin_port = htons((uint16_t)port);
+	if (!(L.password = read_password())) {
+		fprintf(stderr,
+		        "pop3_load: the password must be the first line of standard "
+		        "input (1 to %d octets, no NUL or CR)\n",
+		        POP3_LOAD_MAX_PASSWORD);
+		return 2;
+	}
+	if (expect_load(&L, expect) < 0) {
+		load_free(&L);
+		return 2;
+	}
+	if (!(L.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+		fprintf(stderr, "pop3_load: no SHA-256 in libcrypto\n");
+		load_free(&L);
+		return 1;
+	}
+	pthread_mutex_init(&L.lock, NULL);
+	pthread_cond_init(&L.cond, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_t *threads = xcalloc(L.naccounts, sizeof *threads);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, POP3_LOAD_STACK);
+	size_t started = 0;
+	for (; started < L.naccounts; started++) {
+		int e = pthread_create(&threads[started], &attr, client_thread,
+		                       &L.accounts[started]);
+		if (e != 0) {
+			fprintf(stderr, "pop3_load: pthread_create: %s\n", strerror(e));
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&L.lock);
+	while (L.ready < started)
+		pthread_cond_wait(&L.cond, &L.lock);
+	L.go = true;
+	pthread_cond_broadcast(&L.cond);
+	pthread_mutex_unlock(&L.lock);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	for (size_t i = started; i < L.naccounts; i++)
+		fail(&L.accounts[i], "no thread for the session");
+
+	int64_t first = -1, last = -1, last_login = -1, min_session = -1, max_session = -1;
+	for (size_t i = 0; i < L.naccounts; i++) {
+		const struct account *a = &L.accounts[i];
+		if (a->t0_ns >= 0 && (first < 0 || a->t0_ns < first))
+			first = a->t0_ns;
+	}
+	uint64_t expected = 0, retrieved = 0, deleted = 0, octets = 0, errors = 0;
+	bool ok = true;
+	for (size_t i = 0; i < L.naccounts; i++) {
+		const struct account *a = &L.accounts[i];
+		char s0[32], s1[32], s2[32];
+		int64_t login_ns = a->login_ns >= 0 ? a->login_ns - a->t0_ns : -1;
+		int64_t session_ns = a->t1_ns >= 0 ? a->t1_ns - a->t0_ns : -1;
+		printf("account=%s stat=%lld listed=%llu retrieved=%llu deleted=%llu octets=%llu "
+		       "errors=%llu start_s=%s login_s=%s session_s=%s\n",
+		       a->address, (long long)a->stat, (unsigned long long)a->listed,
+		       (unsigned long long)a->retrieved, (unsigned long long)a->deleted,
+		       (unsigned long long)a->octets, (unsigned long long)a->errors,
+		       secs(s0, sizeof s0, a->t0_ns >= 0 ? a->t0_ns - first : -1),
+		       secs(s1, sizeof s1, login_ns), secs(s2, sizeof s2, session_ns));
+		expected += a->nwant;
+		retrieved += a->retrieved;
+		deleted += a->deleted;
+		octets += a->octets;
+		errors += a->errors;
+		if (a->t1_ns > last)
+			last = a->t1_ns;
+		if (a->login_ns > last_login)
+			last_login = a->login_ns;
+		if (session_ns >= 0 && (min_session < 0 || session_ns < min_session))
+			min_session = session_ns;
+		if (session_ns > max_session)
+			max_session = session_ns;
+		ok = ok && a->errors == 0 && a->t1_ns >= 0 && a->retrieved == a->nwant &&
+		     a->deleted == (L.keep ? 0 : a->nwant);
+	}
+	double seconds = last >= 0 ? (double)(last - first) / 1e9 : 0.0;
+	printf("accounts=%zu expected=%llu retrieved=%llu deleted=%llu octets=%llu errors=%llu "
+	       "seconds=%.3f rate=%.1f/s last_login_s=%.3f min_session_s=%.3f "
+	       "max_session_s=%.3f cpu_s=%.3f\n",
+	       L.naccounts, (unsigned long long)expected, (unsigned long long)retrieved,
+	       (unsigned long long)deleted, (unsigned long long)octets, (unsigned long long)errors,
+	       seconds, seconds > 0 ? (double)retrieved / seconds : 0.0,
+	       last_login >= 0 ? (double)(last_login - first) / 1e9 : 0.0,
+	       min_session >= 0 ? (double)min_session / 1e9 : 0.0,
+	       max_session >= 0 ? (double)max_session / 1e9 : 0.0, cpu);
+	fflush(stdout);
+
+	for (size_t i = 0; i < L.naccounts; i++) {
+		const struct account *a = &L.accounts[i];
+		for (size_t j = 0; j < a->nerror_text; j++)
+			fprintf(stderr, "pop3_load: %s: %s\n", a->address, a->error_text[j]);
+		if (a->errors > a->nerror_text)
+			fprintf(stderr, "pop3_load: %s: and %llu more errors\n", a->address,
+			        (unsigned long long)(a->errors - a->nerror_text));
+	}
+	free(threads);
+	load_free(&L);
+	pthread_cond_destroy(&L.cond);
+	pthread_mutex_destroy(&L.lock);
+	return ok ? 0 : 1;
+}
