@@ -283,19 +283,39 @@ static void apply_batch(struct store *st, struct store_op *batch)
 		buf_free(&err);
 		return;
 	}
+	/* Each op but the transaction's first runs inside a savepoint, so that
+	   its failure undoes only its own writes. The first needs none: if it
+	   fails, the transaction holds nothing else, and is rolled back and
+	   begun again. (A savepoint makes SQLite copy every page the op touches
+	   into a journal: about a fifth of the cost of an expunge.) */
+	bool first = true;
 	for (struct store_op *op = batch; op; op = op->next) {
-		if (be->savepoint(st->writer, &err) < 0) {
+		bool savepoint = !first;
+		first = false;
+		if (savepoint && be->savepoint(st->writer, &err) < 0) {
 			store_op_fail(op, STORE_ERR_TEMP, "%s", buf_cstr(&err));
 			buf_reset(&err);
 			continue;
 		}
 		be->apply(st->writer, op);
 		if (op->result < 0) {
-			be->rollback_to(st->writer);
 			xfree(&op->changes);
 			op->nchanges = 0;
 		}
-		be->release(st->writer);
+		if (savepoint) {
+			if (op->result < 0)
+				be->rollback_to(st->writer);
+			be->release(st->writer);
+		} else if (op->result < 0) {
+			be->rollback(st->writer);
+			first = true;
+			if (be->begin(st->writer, &err) < 0) {
+				for (struct store_op *rest = op->next; rest; rest = rest->next)
+					store_op_fail(rest, STORE_ERR_TEMP, "%s", buf_cstr(&err));
+				buf_free(&err);
+				return;
+			}
+		}
 	}
 	if (be->commit(st->writer, &err) < 0) {
 		be->rollback(st->writer);

@@ -367,17 +367,22 @@ static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *
 /* Drops n references; the last one takes the blob and its full-text entry. */
 static int blob_unref(struct store_conn *c, int64_t blob_id, int64_t n)
 {
-	sqlite3_stmt *st =
-		stmt(c, "UPDATE blob SET refcount = refcount - ? WHERE id = ? RETURNING refcount");
+	/* No RETURNING (see expunge_one): the update, then a read. */
+	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - ? WHERE id = ?");
 	sqlite3_bind_int64(st, 1, n);
 	sqlite3_bind_int64(st, 2, blob_id);
-	int rc = sqlite3_step(st);
+	int rc = exec_step(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	st = stmt(c, "SELECT refcount FROM blob WHERE id = ?");
+	sqlite3_bind_int64(st, 1, blob_id);
+	rc = sqlite3_step(st);
+	int64_t left = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? SQLITE_OK : rc;
-	int64_t left = sqlite3_column_int64(st, 0);
-	rc = exec_step(st);
-	if (rc != SQLITE_OK || left > 0)
-		return rc;
+	if (left > 0)
+		return SQLITE_OK;
 	rc = store_sqlite_search_drop(c, blob_id);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -1147,8 +1152,10 @@ static void op_flags(struct store_conn *c, struct store_op *op)
 static int expunge_one(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint64_t modseq,
 		       int64_t *dunseen, int64_t *dsize, bool *found)
 {
-	sqlite3_stmt *st = stmt(c, "DELETE FROM message WHERE mailbox_id = ? AND uid = ? "
-				   "RETURNING blob_id, size, flags");
+	/* Read, then delete: a RETURNING clause runs as a trigger, which makes
+	   SQLite keep a statement journal for the DELETE. */
+	sqlite3_stmt *st = stmt(c, "SELECT blob_id, size, flags FROM message "
+				   "WHERE mailbox_id = ? AND uid = ?");
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	int rc = sqlite3_step(st);
@@ -1160,6 +1167,10 @@ static int expunge_one(struct store_conn *c, int64_t mailbox_id, uint32_t uid, u
 	int64_t blob_id = sqlite3_column_int64(st, 0);
 	int64_t size = sqlite3_column_int64(st, 1);
 	uint32_t flags = (uint32_t)sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	st = stmt(c, "DELETE FROM message WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
 	rc = exec_step(st);
 	if (rc != SQLITE_OK)
 		return rc;

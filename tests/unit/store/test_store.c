@@ -2788,10 +2788,68 @@ static bool message_is(struct fx *f, int64_t mbox, uint32_t uid, const char *dat
 	return same;
 }
 
+/* The first op of a transaction runs without a savepoint: when it fails, after
+   writing (an append whose chained append fails), the transaction is rolled
+   back and begun again, and the ops after it are written as if it had not
+   been there. */
+static void test_a_batch_whose_first_op_fails_writes_the_others(void **state)
+{
+	struct fx *f = *state;
+	char *d[4] = {message(10), message(11), message(12), message(13)};
+	struct store_op ops[4], more;
+	struct store_append_target t[4], tm;
+	append_init(&ops[0], &t[0], f->inbox, d[0]);
+	append_init(&more, &tm, 999999, d[0]);
+	ops[0].u.append.more = &more;
+	append_init(&ops[1], &t[1], f->inbox, d[1]);
+	append_init(&ops[2], &t[2], 999999, d[2]);
+	append_init(&ops[3], &t[3], f->inbox, d[3]);
+
+	struct loop l;
+	loop_start(&l, f);
+	/* As above: held behind a first op, the four go into one batch. */
+	sqlite3 *blocker;
+	assert_int_equal(sqlite3_open(f->path, &blocker), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	struct store_op first;
+	store_op_init(&first, STORE_OP_DOMAIN_ADD);
+	first.u.domain.name = "blocker.test";
+	loop_submit(&l, &first);
+	usleep(100 * 1000);
+	for (int i = 0; i < 4; i++)
+		loop_submit(&l, &ops[i]);
+	usleep(50 * 1000);
+	assert_int_equal(sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(blocker);
+	loop_run(&l);
+	assert_int_equal(l.ndone, 5);
+	assert_int_equal(first.result, 0);
+	assert_int_equal(ops[0].error, STORE_ERR_NOTFOUND);
+	assert_int_equal(ops[1].result, 0);
+	assert_int_equal(ops[2].error, STORE_ERR_NOTFOUND);
+	assert_int_equal(ops[3].result, 0);
+	loop_end(&l);
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_open_path(&f->st, f->path, &err), 0);
+	buf_free(&err);
+	struct msg_list ml;
+	list_messages(f, f->inbox, &ml);
+	assert_int_equal(ml.n, 2);
+	assert_true(message_is(f, f->inbox, t[1].uid_r, d[1]));
+	assert_true(message_is(f, f->inbox, t[3].uid_r, d[3]));
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 2);
+	assert_check_ok(f);
+	for (int i = 0; i < 4; i++) {
+		store_op_clear(&ops[i]);
+		free(d[i]);
+	}
+	store_op_clear(&more);
+}
+
 /*
- * Each op of a batch runs in a savepoint, whose statement journal keeps the
- * pages that earlier ops of the transaction changed and this one changes
- * again. The store keeps that journal in memory (temp_store=MEMORY); here it
+ * Each op of a batch but the first runs in a savepoint, whose statement
+ * journal keeps the pages that earlier ops of the transaction changed and
+ * this one changes again. The store keeps that journal in memory (temp_store=MEMORY); here it
  * holds megabytes: big messages appended, copied and expunged (their last
  * reference: the blob's pages are freed) in one transaction, and a big
  * chained append rolled back to its savepoint between them.
@@ -2973,6 +3031,7 @@ int main(void)
 	        TA(test_a_full_disk_fails_the_write_as_temporary_and_writes_nothing),
 	        TA(test_a_failed_group_commit_fails_every_op_of_the_batch),
 	        TA(test_big_messages_copied_expunged_and_rolled_back_in_one_batch),
+	        TA(test_a_batch_whose_first_op_fails_writes_the_others),
 	        TA(test_store_check_detects_a_corrupted_refcount),
 	        TA(test_store_check_detects_broken_counters_and_uids),
 	};
