@@ -205,7 +205,7 @@ static int conn_open(struct store_conn **c_r, const char *path, bool writer, str
 	rc = sqlite3_exec(c->db,
 	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
 	                  "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; "
-	                  "PRAGMA temp_store=MEMORY;",
+	                  "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;",
 	                  NULL, NULL, &e);
 	if (rc != SQLITE_OK) {
 		buf_printf(err, "cannot set up store %s: %s", path, e ? e : sqlite3_errstr(rc));
