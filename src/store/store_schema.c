@@ -64,7 +64,8 @@ static const char *const migrations[] = {
 	"  UNIQUE(account_id, name));"
 
 	/* The raw bytes, written once and shared by every copy of a message and by
-	   the outbound queue; removed when refcount reaches zero. */
+	   the outbound queue; removed when refcount reaches zero. (Since schema
+	   12 the count is in blob_ref, and this column is 0 or stale.) */
 	"CREATE TABLE blob("
 	"  id INTEGER PRIMARY KEY,"
 	"  sha256 BLOB NOT NULL UNIQUE,"
@@ -323,6 +324,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX queue_message_blob ON queue_message(blob_id);"
 	"CREATE INDEX alias_domain ON alias(domain_id);"
 	"CREATE INDEX webhook_api_key ON webhook(api_key_id);",
+
+	/* 12: a blob's references are counted in a row of their own. An UPDATE
+	   writes the whole row again, so counting them in the blob's row made
+	   every copy, move or expunge of a 10 MB message write its 10 MB again
+	   (about 5 ms and 10-20 MB of WAL each). blob.refcount is no longer
+	   kept: dropping it would rewrite every blob. */
+	"CREATE TABLE blob_ref("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,"
+	"  refcount INTEGER NOT NULL);"
+	"INSERT INTO blob_ref(blob_id, refcount) SELECT id, refcount FROM blob;",
 };
 
 int store_schema_version(void)

@@ -35,7 +35,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STMT_CACHE 160
+/* Prepared statements, by the address of their SQL text: an open-addressing
+   table, a power of two with room to spare (the store has about 170). */
+#define STMT_CACHE 512
 
 /* Tombstones written per mailbox since its last compaction check (see
    tombstones_compact), for a bounded number of mailboxes. */
@@ -54,7 +56,7 @@ struct store_conn {
 		const char *sql;
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
-	size_t ncache;
+	size_t ncache; /* slots in use */
 	int savepoints;
 	unsigned read_depth; /* store_sqlite_read_begin() nesting */
 	bool read_own;       /* the outermost store_sqlite_read_begin() opened a transaction */
@@ -68,20 +70,24 @@ struct store_conn {
 
 static sqlite3_stmt *stmt(struct store_conn *c, const char *sql)
 {
-	for (size_t i = 0; i < c->ncache; i++)
+	uintptr_t h = (uintptr_t)sql;
+	size_t i = (size_t)((h >> 3) ^ (h >> 12)) & (STMT_CACHE - 1);
+	while (c->cache[i].sql) {
 		if (c->cache[i].sql == sql) {
 			sqlite3_reset(c->cache[i].st);
 			sqlite3_clear_bindings(c->cache[i].st);
 			return c->cache[i].st;
 		}
+		i = (i + 1) & (STMT_CACHE - 1);
+	}
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
 	if (rc != SQLITE_OK)
 		panic("store_sqlite: cannot prepare '%s': %s", sql, sqlite3_errmsg(c->db));
-	if (c->ncache == STMT_CACHE)
+	if (c->ncache >= STMT_CACHE / 2)
 		panic("store_sqlite: statement cache full");
-	c->cache[c->ncache].sql = sql;
-	c->cache[c->ncache].st = st;
+	c->cache[i].sql = sql;
+	c->cache[i].st = st;
 	c->ncache++;
 	return st;
 }
@@ -176,8 +182,8 @@ static void conn_close(struct store_conn **cp)
 	sqlite3_blob_close(c->header_blob);
 	store_sqlite_search_rollback(c);
 	free(c->search.w);
-	for (size_t i = 0; i < c->ncache; i++)
-		sqlite3_finalize(c->cache[i].st);
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(c->cache[i].st); /* NULL: a no-op */
 	sqlite3_close(c->db);
 	free(c->path);
 	free(c);
@@ -364,17 +370,19 @@ static int mailbox_insert(struct store_conn *c, int64_t account_id, const char *
 	return rc;
 }
 
-/* Drops n references; the last one takes the blob and its full-text entry. */
+/* Drops n references; the last one takes the blob (its blob_ref row goes with
+   it) and its full-text entry. The count is in blob_ref, not in the blob's
+   row: an update writes the whole row again. */
 static int blob_unref(struct store_conn *c, int64_t blob_id, int64_t n)
 {
 	/* No RETURNING (see expunge_one): the update, then a read. */
-	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - ? WHERE id = ?");
+	sqlite3_stmt *st = stmt(c, "UPDATE blob_ref SET refcount = refcount - ? WHERE blob_id = ?");
 	sqlite3_bind_int64(st, 1, n);
 	sqlite3_bind_int64(st, 2, blob_id);
 	int rc = exec_step(st);
 	if (rc != SQLITE_OK)
 		return rc;
-	st = stmt(c, "SELECT refcount FROM blob WHERE id = ?");
+	st = stmt(c, "SELECT refcount FROM blob_ref WHERE blob_id = ?");
 	sqlite3_bind_int64(st, 1, blob_id);
 	rc = sqlite3_step(st);
 	int64_t left = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
@@ -393,7 +401,7 @@ static int blob_unref(struct store_conn *c, int64_t blob_id, int64_t n)
 
 static int blob_ref(struct store_conn *c, int64_t blob_id, int64_t n)
 {
-	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount + ? WHERE id = ?");
+	sqlite3_stmt *st = stmt(c, "UPDATE blob_ref SET refcount = refcount + ? WHERE blob_id = ?");
 	sqlite3_bind_int64(st, 1, n);
 	sqlite3_bind_int64(st, 2, blob_id);
 	return exec_step(st);
@@ -630,11 +638,11 @@ static void op_account_remove(struct store_conn *c, struct store_op *op)
 	}
 	/* Release the account's references to blobs, then let the cascade remove
 	   mailboxes, messages, keywords and tombstones. */
-	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - r.n FROM ("
+	sqlite3_stmt *st = stmt(c, "UPDATE blob_ref SET refcount = refcount - r.n FROM ("
 				   "  SELECT m.blob_id AS blob_id, count(*) AS n FROM message m"
 				   "  JOIN mailbox b ON b.id = m.mailbox_id"
 				   "  WHERE b.account_id = ? GROUP BY m.blob_id) AS r "
-				   "WHERE blob.id = r.blob_id");
+				   "WHERE blob_ref.blob_id = r.blob_id");
 	sqlite3_bind_int64(st, 1, id);
 	int rc = exec_step(st);
 	if (rc == SQLITE_OK) {
@@ -645,7 +653,8 @@ static void op_account_remove(struct store_conn *c, struct store_op *op)
 	if (rc == SQLITE_OK)
 		rc = store_sqlite_search_drop(c, 0);
 	if (rc == SQLITE_OK)
-		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
+		rc = exec_step(stmt(c, "DELETE FROM blob WHERE id IN "
+					       "(SELECT blob_id FROM blob_ref WHERE refcount <= 0)"));
 	if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
 out:
@@ -895,18 +904,29 @@ static void op_append(struct store_conn *c, struct store_op *op)
 		return;
 	}
 	int64_t refs = (int64_t)op->u.append.ntargets + (op->u.append.nqueue > 0);
-	sqlite3_stmt *st =
-	        stmt(c, "INSERT INTO blob(sha256, size, refcount, data) "
-	                "VALUES(?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
-	                "SET refcount = refcount + excluded.refcount RETURNING id, refcount");
+	/* The same bytes stored already: one more reference to them. */
+	sqlite3_stmt *st = stmt(c, "SELECT id FROM blob WHERE sha256 = ?");
 	sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, size);
-	sqlite3_bind_int64(st, 3, refs);
-	sqlite3_bind_blob64(st, 4, op->u.append.data, op->u.append.len, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	int64_t blob_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	bool fresh = rc == SQLITE_ROW && sqlite3_column_int64(st, 1) == refs; /* just made */
-	rc = rc == SQLITE_ROW ? exec_step(st) : rc;
+	sqlite3_reset(st);
+	bool fresh = rc == SQLITE_DONE;
+	if (rc == SQLITE_ROW) {
+		rc = blob_ref(c, blob_id, refs);
+	} else if (fresh) {
+		st = stmt(c, "INSERT INTO blob(sha256, size, refcount, data) VALUES(?, ?, 0, ?)");
+		sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, size);
+		sqlite3_bind_blob64(st, 3, op->u.append.data, op->u.append.len, SQLITE_STATIC);
+		rc = exec_step(st);
+		blob_id = rc == SQLITE_OK ? sqlite3_last_insert_rowid(c->db) : 0;
+		if (rc == SQLITE_OK) {
+			st = stmt(c, "INSERT INTO blob_ref(blob_id, refcount) VALUES(?, ?)");
+			sqlite3_bind_int64(st, 1, blob_id);
+			sqlite3_bind_int64(st, 2, refs);
+			rc = exec_step(st);
+		}
+	}
 	if (rc != SQLITE_OK || !blob_id) {
 		op_sql_fail(op, c, rc == SQLITE_OK ? SQLITE_ERROR : rc);
 		return;
@@ -1437,9 +1457,9 @@ static void op_mailbox_delete(struct store_conn *c, struct store_op *op)
 		return;
 	}
 	/* Release the messages' blobs and quota, then let the cascade go. */
-	sqlite3_stmt *st = stmt(c, "UPDATE blob SET refcount = refcount - r.n FROM ("
+	sqlite3_stmt *st = stmt(c, "UPDATE blob_ref SET refcount = refcount - r.n FROM ("
 				   "  SELECT blob_id, count(*) AS n FROM message WHERE mailbox_id = ?"
-				   "  GROUP BY blob_id) AS r WHERE blob.id = r.blob_id");
+				   "  GROUP BY blob_id) AS r WHERE blob_ref.blob_id = r.blob_id");
 	sqlite3_bind_int64(st, 1, id);
 	int rc = exec_step(st);
 	if (rc == SQLITE_OK) {
@@ -1457,7 +1477,8 @@ static void op_mailbox_delete(struct store_conn *c, struct store_op *op)
 	if (rc == SQLITE_OK)
 		rc = store_sqlite_search_drop(c, 0);
 	if (rc == SQLITE_OK)
-		rc = exec_step(stmt(c, "DELETE FROM blob WHERE refcount <= 0"));
+		rc = exec_step(stmt(c, "DELETE FROM blob WHERE id IN "
+					       "(SELECT blob_id FROM blob_ref WHERE refcount <= 0)"));
 	if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
 	else
@@ -2737,11 +2758,11 @@ static int conn_event_list(struct store_conn *c, int64_t queue_id, const char *r
 /* Invariants beyond SQLite's own integrity check; each query returns the rows
    that break one, as text. */
 static const char *const invariant_checks[] = {
-	"SELECT 'blob ' || b.id || ' refcount ' || b.refcount || ' but ' || "
+	"SELECT 'blob ' || b.id || ' refcount ' || coalesce(r.refcount, 'missing') || ' but ' || "
 	"  ((SELECT count(*) FROM message m WHERE m.blob_id = b.id) + "
 	"   (SELECT count(*) FROM queue_message q WHERE q.blob_id = b.id)) || ' references' "
-	"FROM blob b WHERE b.refcount != "
-	"  (SELECT count(*) FROM message m WHERE m.blob_id = b.id) + "
+	"FROM blob b LEFT JOIN blob_ref r ON r.blob_id = b.id WHERE r.refcount IS NULL "
+	"  OR r.refcount != (SELECT count(*) FROM message m WHERE m.blob_id = b.id) + "
 	"  (SELECT count(*) FROM queue_message q WHERE q.blob_id = b.id)",
 	"SELECT 'message ' || m.mailbox_id || '/' || m.uid || ' points to missing blob' "
 	"FROM message m LEFT JOIN blob b ON b.id = m.blob_id WHERE b.id IS NULL",

@@ -224,12 +224,12 @@ int store_sqlite_search_drop(struct store_conn *c, int64_t blob_id)
 	if (blob_id)
 		return drop_one(c, blob_id);
 	int rc = exec_step(stmt(c, "DELETE FROM search_stage WHERE blob_id IN "
-	                           "(SELECT id FROM blob WHERE refcount <= 0)"));
+	                           "(SELECT blob_id FROM blob_ref WHERE refcount <= 0)"));
 	if (rc != SQLITE_OK)
 		return rc;
 	/* The ids first: rows are removed one by one, each from its bytes. */
-	sqlite3_stmt *st = stmt(c, "SELECT d.blob_id FROM search_doc d JOIN blob b "
-	                           "ON b.id = d.blob_id WHERE b.refcount <= 0");
+	sqlite3_stmt *st = stmt(c, "SELECT d.blob_id FROM search_doc d JOIN blob_ref r "
+	                           "ON r.blob_id = d.blob_id WHERE r.refcount <= 0");
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -542,11 +542,11 @@ int store_sqlite_search_check(struct store_conn *c, struct buf *report, struct b
 	static const char *const checks[] = {
 	        /* entries outlive no blob (a blob only the queue holds may keep one) */
 	        "SELECT 'search_doc ' || d.blob_id || ' of a blob no one holds' "
-	        "FROM search_doc d LEFT JOIN blob b ON b.id = d.blob_id "
-	        "WHERE b.id IS NULL OR b.refcount <= 0",
+	        "FROM search_doc d LEFT JOIN blob_ref r ON r.blob_id = d.blob_id "
+	        "WHERE r.blob_id IS NULL OR r.refcount <= 0",
 	        "SELECT 'search_stage ' || s.blob_id || ' of a blob no one holds' "
-	        "FROM search_stage s LEFT JOIN blob b ON b.id = s.blob_id "
-	        "WHERE b.id IS NULL OR b.refcount <= 0",
+	        "FROM search_stage s LEFT JOIN blob_ref r ON r.blob_id = s.blob_id "
+	        "WHERE r.blob_id IS NULL OR r.refcount <= 0",
 	        "SELECT 'blob ' || s.blob_id || ' is both staged and indexed' "
 	        "FROM search_stage s JOIN search_doc d ON d.blob_id = s.blob_id",
 	        /* every message is known to the index or listed as pending */

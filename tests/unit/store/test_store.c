@@ -711,7 +711,7 @@ static void test_removing_an_account_drops_its_mail_and_blobs(void **state)
 	struct buf err = BUF_INIT;
 	assert_int_equal(store_account_get(f->st, "a@example.test", &a, &err), STORE_NOT_FOUND);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 1);
-	assert_int_equal(sql_int(f, "SELECT refcount FROM blob"), 1);
+	assert_int_equal(sql_int(f, "SELECT refcount FROM blob_ref"), 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM mailbox"), 6);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM message"), 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM keyword"), 0);
@@ -1333,7 +1333,7 @@ static void test_an_append_to_several_mailboxes_shares_one_blob(void **state)
 	}
 	assert_int_not_equal(t[0].uidvalidity_r, t[1].uidvalidity_r);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 1);
-	assert_int_equal(sql_int(f, "SELECT refcount FROM blob"), 3);
+	assert_int_equal(sql_int(f, "SELECT refcount FROM blob_ref"), 3);
 	struct msg_list l1, l2;
 	list_messages(f, f->inbox, &l1);
 	list_messages(f, f->archive, &l2);
@@ -1355,7 +1355,7 @@ static void test_the_same_bytes_appended_twice_are_stored_once(void **state)
 	assert_int_equal(u1, 1);
 	assert_int_equal(u2, 2);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 2);
-	assert_int_equal(sql_int(f, "SELECT max(refcount) FROM blob"), 3);
+	assert_int_equal(sql_int(f, "SELECT max(refcount) FROM blob_ref"), 3);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM message"), 4);
 	assert_check_ok(f);
 	free(m);
@@ -1516,8 +1516,11 @@ static void test_schema_9_turns_the_subscribed_marks_into_names(void **state)
 	store_close(&f->st);
 	/* Back to schema 8: the mark on the mailbox row, no subscription table,
 	   schema 7's full-text tables (which schema 10 replaces), and none
-	   of schema 11's indexes. */
-	sql_write(f, "DROP INDEX queue_message_blob; DROP INDEX alias_domain; DROP INDEX "
+	   of schema 11's indexes, and the counts of references back in the blob
+	   rows (schema 12). */
+	sql_write(f, "UPDATE blob SET refcount = (SELECT refcount FROM blob_ref "
+	             "WHERE blob_id = blob.id); DROP TABLE blob_ref;"
+	             "DROP INDEX queue_message_blob; DROP INDEX alias_domain; DROP INDEX "
 	             "webhook_api_key;"
 	             "DROP TABLE subscription;"
 	             "DROP TABLE search_text;"
@@ -2079,7 +2082,7 @@ static void test_copy_gives_new_uids_and_shares_the_blob(void **state)
 	assert_int_equal(highestmodseq(f, "Archive"), archive_hm + 1);
 	/* Bytes are not copied; the references are counted. */
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 3);
-	assert_int_equal(sql_int(f, "SELECT sum(refcount) FROM blob"), 5);
+	assert_int_equal(sql_int(f, "SELECT sum(refcount) FROM blob_ref"), 5);
 	assert_int_equal(used_bytes(f, "a@example.test"), used + strlen(m1) + strlen(m2));
 	assert_check_ok(f);
 
@@ -2120,7 +2123,7 @@ static void test_move_expunges_the_sources_in_the_same_step(void **state)
 	assert_int_equal(l.expunged[1], 3);
 	assert_int_equal(l.expunged_modseq[0], inbox_hm + 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 3);
-	assert_int_equal(sql_int(f, "SELECT sum(refcount) FROM blob"), 3);
+	assert_int_equal(sql_int(f, "SELECT sum(refcount) FROM blob_ref"), 3);
 	assert_int_equal(used_bytes(f, "a@example.test"), used);
 	assert_check_ok(f);
 
@@ -2943,10 +2946,56 @@ static void test_store_check_detects_a_corrupted_refcount(void **state)
 	append_to(f, f->inbox, m, 0, NULL);
 	append_to(f, f->archive, m, 0, NULL);
 	assert_check_ok(f);
-	sql_write(f, "UPDATE blob SET refcount = 1");
+	sql_write(f, "UPDATE blob_ref SET refcount = 1");
 	assert_check_finds(f, "refcount 1 but 2 references");
-	sql_write(f, "UPDATE blob SET refcount = 2");
+	sql_write(f, "UPDATE blob_ref SET refcount = 2");
 	assert_check_ok(f);
+	free(m);
+}
+
+/* Schema 12 moves the counts of references out of the blob rows. */
+static void test_schema_12_counts_references_in_their_own_table(void **state)
+{
+	struct fx *f = *state;
+	char *m = message(1), *other = message(2);
+	append_to(f, f->inbox, m, 0, NULL);
+	append_to(f, f->archive, m, 0, NULL);
+	append_to(f, f->inbox, other, 0, NULL);
+	store_close(&f->st);
+	sql_write(f, "UPDATE blob SET refcount = (SELECT refcount FROM blob_ref "
+	             "WHERE blob_id = blob.id); DROP TABLE blob_ref; PRAGMA user_version = 11;");
+	assert_int_equal(sql_int(f, "SELECT sum(refcount) FROM blob"), 3);
+	struct buf err = BUF_INIT;
+	if (store_open_path(&f->st, f->path, &err) < 0)
+		fail_msg("reopen: %s", buf_cstr(&err));
+	buf_free(&err);
+	assert_int_equal(sql_int(f, "PRAGMA user_version"), store_schema_version());
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob_ref"), 2);
+	assert_int_equal(sql_int(f, "SELECT max(refcount) FROM blob_ref"), 2);
+	assert_check_ok(f);
+	/* The counts go on from there: the last reference takes the blob. */
+	struct store_op op;
+	store_op_init(&op, STORE_OP_EXPUNGE);
+	op.u.expunge.mailbox_id = f->inbox;
+	op.u.expunge.uids = (const uint32_t[]){1, 2};
+	op.u.expunge.nuids = 2;
+	exec_ok(f->st, &op);
+	store_op_clear(&op);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM blob"), 1);
+	assert_int_equal(sql_int(f, "SELECT refcount FROM blob_ref"), 1);
+	assert_check_ok(f);
+	free(m);
+	free(other);
+}
+
+static void test_store_check_detects_a_blob_without_a_count(void **state)
+{
+	struct fx *f = *state;
+	char *m = message(1);
+	append_to(f, f->inbox, m, 0, NULL);
+	assert_check_ok(f);
+	sql_write(f, "DELETE FROM blob_ref");
+	assert_check_finds(f, "refcount missing but 1 references");
 	free(m);
 }
 
@@ -3033,6 +3082,8 @@ int main(void)
 	        TA(test_big_messages_copied_expunged_and_rolled_back_in_one_batch),
 	        TA(test_a_batch_whose_first_op_fails_writes_the_others),
 	        TA(test_store_check_detects_a_corrupted_refcount),
+	        TA(test_schema_12_counts_references_in_their_own_table),
+	        TA(test_store_check_detects_a_blob_without_a_count),
 	        TA(test_store_check_detects_broken_counters_and_uids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

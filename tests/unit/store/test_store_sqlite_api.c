@@ -111,14 +111,14 @@ static void test_a_duplicate_idempotency_key_fails_the_whole_send(void **state)
 	store_op_clear(&op);
 	int64_t messages = count(f, "SELECT count(*) FROM message");
 	int64_t events = count(f, "SELECT count(*) FROM event");
-	int64_t refs = count(f, "SELECT sum(refcount) FROM blob");
+	int64_t refs = count(f, "SELECT sum(refcount) FROM blob_ref");
 	assert_int_equal(send(f, "second", "same", true, &op), -1);
 	assert_int_equal(op.error, STORE_ERR_EXISTS);
 	store_op_clear(&op);
 	/* nothing of the second send is left: not its copy, its queue entry, its receipts */
 	assert_int_equal(count(f, "SELECT count(*) FROM message"), messages);
 	assert_int_equal(count(f, "SELECT count(*) FROM event"), events);
-	assert_int_equal(count(f, "SELECT sum(refcount) FROM blob"), refs);
+	assert_int_equal(count(f, "SELECT sum(refcount) FROM blob_ref"), refs);
 	assert_int_equal(count(f, "SELECT count(*) FROM queue_message"), 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM api_message"), 1);
 	/* another idempotency key goes through */
@@ -142,8 +142,8 @@ static void test_queue_ids_are_never_given_twice(void **state)
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
 	        sqlite3_exec(db,
-	                     "PRAGMA foreign_keys = ON; UPDATE blob SET refcount = refcount - 1 "
-	                     "WHERE id = (SELECT blob_id FROM queue_message);"
+	                     "PRAGMA foreign_keys = ON; UPDATE blob_ref SET refcount = refcount - 1 "
+	                     "WHERE blob_id = (SELECT blob_id FROM queue_message);"
 	                     "DELETE FROM queue_message;",
 	                     NULL, NULL, NULL),
 	        SQLITE_OK);
