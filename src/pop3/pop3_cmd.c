@@ -157,6 +157,20 @@ static void quit_done(struct store_op *op, void *arg)
 	pop3_close(s);
 }
 
+/* The message of the snapshot with this uid (the snapshot is in uid order). */
+static const struct pop3_msg *msg_of_uid(const struct pop3_session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->nmsgs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nmsgs && s->msgs[lo].uid == uid ? &s->msgs[lo] : NULL;
+}
+
 void pop3_proceed_quit(struct pop3_session *s)
 {
 	if (s->state == POP3_STATE_AUTHORIZATION) {
@@ -169,10 +183,8 @@ void pop3_proceed_quit(struct pop3_session *s)
 	   expunge; both commit before the answer (completions come in order). */
 	size_t k = 0;
 	for (size_t i = 0; i < s->nseen_pending; i++) {
-		bool deleted = false;
-		for (size_t j = 0; j < s->nmsgs && !deleted; j++)
-			deleted = s->msgs[j].uid == s->seen_pending[i] && s->msgs[j].deleted;
-		if (!deleted)
+		const struct pop3_msg *m = msg_of_uid(s, s->seen_pending[i]);
+		if (!m || !m->deleted)
 			s->seen_pending[k++] = s->seen_pending[i];
 	}
 	s->nseen_pending = k;
