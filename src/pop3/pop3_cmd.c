@@ -314,69 +314,72 @@ static void emit(const char *p, size_t n, void *arg)
 	pop3_write(arg, p, n);
 }
 
-static void note_present(const struct store_message *m, void *arg)
+/* What RETR or TOP sends of the message the store hands over. */
+struct sending {
+	struct pop3_session *s;
+	const struct pop3_msg *m;
+	bool top;
+};
+
+static void send_message(const char *p, size_t n, void *arg)
 {
-	*(bool *)arg = true;
+	struct sending *x = arg;
+	struct pop3_session *s = x->s;
+	if (x->top) {
+		pop3_reply(s, "+OK Top of message %u follows", s->cmd.msg);
+		n = pop3_top_length(p, n, s->cmd.lines);
+	} else {
+		if (n != x->m->size)
+			log_warn("pop3 id=%s event=size-mismatch uid=%u listed=%llu stored=%zu",
+			         conn_id(s->conn), x->m->uid, (unsigned long long)x->m->size, n);
+		pop3_reply(s, "+OK %llu octets", (unsigned long long)x->m->size);
+	}
+	pop3_write_multiline(p, n, emit, s);
 }
 
-/* Reads message n's bytes into s->blob; -1 after answering -ERR. */
-static int read_message(struct pop3_session *s, const struct pop3_msg *m)
+/* Sends message n for RETR or TOP, read by its UID (never by its blob: when
+   another session expunges it, its blob may go and the id be given to the
+   next delivery); -1 after answering -ERR. */
+static int send_or_refuse(struct pop3_session *s, const struct pop3_msg *m, bool top)
 {
+	struct sending x = {.s = s, .m = m, .top = top};
 	struct buf err = BUF_INIT;
-	buf_reset(&s->blob);
-	if (store_blob_read(s->ctx->store, m->blob_id, &s->blob, &err) == 0) {
+	enum store_lookup r =
+	        store_message_view(s->ctx->store, s->mailbox_id, m->uid, send_message, &x, &err);
+	if (r == STORE_FOUND) {
 		buf_free(&err);
 		return 0;
 	}
-	/* Gone because another session (IMAP) expunged it, or a store failure? */
-	bool present = false;
-	struct buf err2 = BUF_INIT;
-	bool gone = store_message_list(s->ctx->store, s->mailbox_id, m->uid, m->uid, note_present,
-	                               &present, &err2) == 0 &&
-	            !present;
-	struct buf v = BUF_INIT;
-	log_value(&v, err.data ? err.data : "", err.len);
-	log_warn("pop3 id=%s peer=%s event=read-message result=error uid=%u reason=%s",
-	         conn_id(s->conn), conn_peer(s->conn), m->uid, buf_cstr(&v));
-	buf_free(&v);
-	buf_free(&err);
-	buf_free(&err2);
-	buf_free(&s->blob);
-	if (gone)
+	if (r == STORE_NOT_FOUND) {
 		pop3_reply(s,
 		           "-ERR Message %u is no longer available: it was deleted by another "
 		           "session",
 		           s->cmd.msg);
-	else
+	} else {
+		struct buf v = BUF_INIT;
+		log_value(&v, err.data ? err.data : "", err.len);
+		log_warn("pop3 id=%s peer=%s event=read-message result=error uid=%u reason=%s",
+		         conn_id(s->conn), conn_peer(s->conn), m->uid, buf_cstr(&v));
+		buf_free(&v);
 		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read message %u, try again later",
 		           s->cmd.msg);
+	}
+	buf_free(&err);
 	return -1;
 }
 
 void pop3_proceed_retr(struct pop3_session *s)
 {
 	struct pop3_msg *m = &s->msgs[s->cmd.msg - 1];
-	if (read_message(s, m) < 0)
+	if (send_or_refuse(s, m, false) < 0)
 		return;
-	if (s->blob.len != m->size)
-		log_warn("pop3 id=%s event=size-mismatch uid=%u listed=%llu stored=%zu",
-		         conn_id(s->conn), m->uid, (unsigned long long)m->size, s->blob.len);
-	pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);
-	pop3_write_multiline(s->blob.data, s->blob.len, emit, s);
-	buf_free(&s->blob);
 	s->retrieved++;
 	mark_seen(s, m);
 }
 
 void pop3_proceed_top(struct pop3_session *s)
 {
-	struct pop3_msg *m = &s->msgs[s->cmd.msg - 1];
-	if (read_message(s, m) < 0)
-		return;
-	pop3_reply(s, "+OK Top of message %u follows", s->cmd.msg);
-	size_t n = pop3_top_length(s->blob.data, s->blob.len, s->cmd.lines);
-	pop3_write_multiline(s->blob.data, n, emit, s);
-	buf_free(&s->blob);
+	send_or_refuse(s, &s->msgs[s->cmd.msg - 1], true);
 }
 
 void pop3_proceed_dele(struct pop3_session *s)

@@ -53,8 +53,7 @@ static void add_msg(const struct store_message *m, void *arg)
 		s->msgs_cap = s->msgs_cap ? 2 * s->msgs_cap : 64;
 		s->msgs = xrealloc(s->msgs, s->msgs_cap * sizeof *s->msgs);
 	}
-	s->msgs[s->nmsgs++] = (struct pop3_msg){
-	        .uid = m->uid, .flags = m->flags, .size = m->size, .blob_id = m->blob_id};
+	s->msgs[s->nmsgs++] = (struct pop3_msg){.uid = m->uid, .flags = m->flags, .size = m->size};
 	s->total_size += m->size;
 }
 

@@ -156,7 +156,6 @@ struct pop3_msg {
 	uint32_t uid;
 	uint32_t flags; /* enum store_flag bits at login (plus \Seen once retrieved) */
 	uint64_t size;  /* octets of the message as RETR sends it, before dot-stuffing */
-	int64_t blob_id;
 	bool deleted; /* marked by DELE */
 };
 
@@ -198,7 +197,6 @@ struct pop3_session {
 	bool seen_in_flight;
 
 	struct event *output_ev; /* waits for the output to drain (backpressure) */
-	struct buf blob;         /* the message being sent */
 };
 
 struct pop3_command {

@@ -217,7 +217,6 @@ void pop3_session_free(struct pop3_session *s)
 	free(s->login);
 	free(s->msgs);
 	free(s->seen_pending);
-	buf_free(&s->blob);
 	free(s);
 }
 

@@ -686,10 +686,22 @@ int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct b
 	return st->be->blob_read(st->reader, blob_id, out, err);
 }
 
+static void append_to_buf(const char *p, size_t n, void *arg)
+{
+	buf_append(arg, p, n);
+}
+
 enum store_lookup store_message_read(struct store *st, int64_t mailbox_id, uint32_t uid,
 				     struct buf *out, struct buf *err)
 {
-	return st->be->message_read(st->reader, mailbox_id, uid, out, err);
+	return st->be->message_view(st->reader, mailbox_id, uid, append_to_buf, out, err);
+}
+
+enum store_lookup store_message_view(struct store *st, int64_t mailbox_id, uint32_t uid,
+                                     void (*fn)(const char *p, size_t n, void *arg), void *arg,
+                                     struct buf *err)
+{
+	return st->be->message_view(st->reader, mailbox_id, uid, fn, arg, err);
 }
 
 enum store_lookup store_message_header_read(struct store *st, int64_t mailbox_id, uint32_t uid,

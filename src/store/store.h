@@ -553,13 +553,22 @@ int store_message_cache_list(struct store *st, int64_t mailbox_id, uint32_t uid_
                              uint32_t uid_max, bool envelope, bool bodystructure,
                              void (*fn)(const struct store_message_cached *m, void *arg), void *arg,
                              struct buf *err);
-/* The raw bytes of a blob, appended to out. */
+/* The raw bytes of a blob, appended to out. Only for a blob held by what the
+   caller holds (a queue entry): a message's blob goes with its last copy, and
+   its id may be given to the next one stored, so a message is read by its
+   mailbox and UID (store_message_read()). */
 int store_blob_read(struct store *st, int64_t blob_id, struct buf *out, struct buf *err);
 /* The raw bytes of a message, appended to out, in one read: never another
    message's, even when it is expunged meanwhile and its blob id reused.
    STORE_NOT_FOUND when the message is gone. */
 enum store_lookup store_message_read(struct store *st, int64_t mailbox_id, uint32_t uid,
 				     struct buf *out, struct buf *err);
+/* The same read, with the bytes passed to fn (once, the whole message; not at
+   all when it is gone) from the store's own buffer instead of copied out, so
+   that a large message is not held twice. fn must not use the store. */
+enum store_lookup store_message_view(struct store *st, int64_t mailbox_id, uint32_t uid,
+                                     void (*fn)(const char *p, size_t n, void *arg), void *arg,
+                                     struct buf *err);
 /* The message's header block - its bytes up to and including the first empty
    line, as mime_header_len() counts them, or the whole message when it has
    none - appended to out. Reads the message from its start in growing pieces

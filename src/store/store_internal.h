@@ -72,8 +72,9 @@ struct store_backend {
 	                          void (*fn)(const struct store_message_cached *m, void *arg),
 	                          void *arg, struct buf *err);
 	int (*blob_read)(struct store_conn *c, int64_t blob_id, struct buf *out, struct buf *err);
-	enum store_lookup (*message_read)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
-					  struct buf *out, struct buf *err);
+	enum store_lookup (*message_view)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+	                                  void (*fn)(const char *p, size_t n, void *arg), void *arg,
+	                                  struct buf *err);
 	enum store_lookup (*message_header_read)(struct store_conn *c, int64_t mailbox_id,
 	                                         uint32_t uid, struct buf *out, struct buf *err);
 	int (*changes)(struct store_conn *c, int64_t mailbox_id, uint64_t modseq,

@@ -2443,8 +2443,9 @@ static enum store_lookup conn_message_cache(struct store_conn *c, int64_t mailbo
 	return r;
 }
 
-static enum store_lookup conn_message_read(struct store_conn *c, int64_t mailbox_id,
-					   uint32_t uid, struct buf *out, struct buf *err)
+static enum store_lookup conn_message_view(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+                                           void (*fn)(const char *p, size_t n, void *arg),
+                                           void *arg, struct buf *err)
 {
 	sqlite3_stmt *st = stmt(c, "SELECT b.data FROM message m JOIN blob b ON b.id = m.blob_id "
 				   "WHERE m.mailbox_id = ? AND m.uid = ?");
@@ -2453,7 +2454,8 @@ static enum store_lookup conn_message_read(struct store_conn *c, int64_t mailbox
 	int rc = sqlite3_step(st);
 	enum store_lookup r = STORE_NOT_FOUND;
 	if (rc == SQLITE_ROW) {
-		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		const char *data = sqlite3_column_blob(st, 0);
+		fn(data ? data : "", (size_t)sqlite3_column_bytes(st, 0), arg);
 		r = STORE_FOUND;
 	} else if (rc != SQLITE_DONE) {
 		read_fail(c, err);
@@ -2845,7 +2847,7 @@ const struct store_backend store_backend_sqlite = {
 	.message_meta = conn_message_meta,
 	.message_cache = conn_message_cache,
 	.blob_read = conn_blob_read,
-	.message_read = conn_message_read,
+	.message_view = conn_message_view,
 	.message_header_read = conn_message_header_read,
 	.message_cache_list = conn_message_cache_list,
 	.changes = conn_changes,

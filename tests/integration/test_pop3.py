@@ -826,6 +826,26 @@ def test_imap_flag_changes_keep_the_uidl_and_imap_expunges_are_gone_for_pop3(pet
     p.quit()
 
 
+def test_retr_of_a_message_expunged_meanwhile_never_sends_another(petrel):
+    """The newest message is expunged by IMAP while a POP3 session holds it in
+    its maildrop; its blob goes, and the next delivery's bytes may take the
+    same blob id. RETR must answer -ERR, not send the new message."""
+    fill(petrel, n=2)
+    r = login(petrel)
+    m = imap_or_skip(petrel)
+    m.store("2", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+    deliver(petrel, message(subject="newcomer", body="Not for that session.\r\n"))
+    reply = r.cmd("RETR 2")
+    assert reply.startswith("-ERR") and "no longer available" in reply, reply
+    assert r.cmd("TOP 2 0").startswith("-ERR")
+    r.send(b"RETR 1\r\n")
+    assert r.line().startswith("+OK")
+    assert b"Body 0." in r.multi()
+    assert r.cmd("QUIT").startswith("+OK")
+
+
 def test_an_imap_session_may_run_alongside_pop3(petrel):
     fill(petrel)
     r = login(petrel)
