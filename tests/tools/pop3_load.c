@@ -4,7 +4,8 @@
  * checking every byte. Used by the benchmark bench/pop3 and tested by
  * tests/integration/test_pop3_load.py.
  *
- *   pop3_load --port P --expect FILE [--host IPV4] [--timeout S] [--keep]
+ *   pop3_load --port P --expect FILE [--host IPV4] [--timeout S] [--threads N]
+ *             [--blocking] [--keep]
  *
  * The password, the same for every account, is the first line of standard input.
  * FILE holds one line per message expected in a maildrop, "ADDRESS HEXSHA256": the
@@ -14,9 +15,16 @@
  * first appear; an account may expect the same digest more than once. Empty lines
  * are passed over.
  *
- * One thread per account, with a blocking socket (TCP_NODELAY, --timeout seconds,
- * default 60, for every read and write). The threads are created and ready before
- * any of them connects; then they all start together. Each one does what a
+ * The sessions run on --threads threads (default 1; never more than there are
+ * accounts), the accounts dealt to them in turn: the first to the first thread, the
+ * second to the second, and round again. Each thread runs an epoll loop over its
+ * sessions' non-blocking sockets (TCP_NODELAY), so that one wakeup serves every
+ * session whose answer has come in. A session fails when its connect, or the read
+ * or write it waits for, makes no progress for --timeout seconds (default 60).
+ * With --blocking there is instead one thread per account, with a blocking socket
+ * (TCP_NODELAY, --timeout seconds for every read and write); --threads does not go
+ * with it. Either way the threads are created and ready before any session
+ * connects; then every session connects at once. Each one does what a
  * download-and-delete client does, one command at a time (no pipelining):
  *
  *   connect, greeting, USER, PASS, STAT, LIST, UIDL,
@@ -67,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -82,6 +91,7 @@
 #define POP3_LOAD_MAX_PASSWORD 1024        /* the password line */
 #define POP3_LOAD_MAX_UID 70               /* a unique-id (RFC 1939 7) */
 #define POP3_LOAD_READ (64 * 1024)         /* one read from the socket */
+#define POP3_LOAD_EVENTS 64                /* events taken by one epoll_wait */
 #define POP3_LOAD_KEEP_ERRORS 3            /* errors printed per account */
 #define POP3_LOAD_STACK (1024 * 1024)      /* a thread's stack */
 #define SHA256_LEN 32
@@ -108,6 +118,7 @@ struct load {
 	char *password;
 	unsigned timeout_s;
 	bool keep;
+	bool blocking; /* --blocking: a thread and a blocking socket per account */
 	EVP_MD *sha256;
 	struct account *accounts;
 	size_t naccounts;
@@ -166,6 +177,12 @@ struct session {
 	size_t nlist;
 	size_t next;      /* the message of the RETR or DELE under way */
 	uint64_t deleted; /* +OK to DELE so far */
+
+	/* In an epoll loop: */
+	bool want_out;                 /* EPOLLOUT is asked for (a command is half-written) */
+	bool waiting;                  /* in its worker's list */
+	int64_t deadline_ns;           /* when what it waits for has taken too long */
+	struct session *older, *newer; /* the worker's list, earliest deadline first */
 };
 
 /* A thread and its sessions. */
@@ -174,6 +191,9 @@ struct worker {
 	struct session *s;
 	size_t n;
 	EVP_MD_CTX *md;
+	int ep;                       /* the epoll instance; -1 with --blocking */
+	size_t active;                /* sessions with an open socket */
+	struct session *first, *last; /* those, by deadline */
 	pthread_t thread;
 };
 
@@ -674,7 +694,8 @@ static void sess_next(struct session *k, int r)
 
 /* ---- reads and writes -------------------------------------------------------------- */
 
-/* Writes what is left of the command: 1 all of it, -1 on failure (k->why). */
+/* Writes what is left of the command: 1 all of it, 0 not all yet (a non-blocking
+   socket that is full), -1 on failure (k->why). */
 static int sess_flush(struct session *k)
 {
 	while (k->out_off < k->out.len) {
@@ -683,6 +704,8 @@ static int sess_flush(struct session *k)
 		if (w < 0 && errno == EINTR)
 			continue;
 		bool again = w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		if (again && !k->L->blocking)
+			return 0;
 		if (w < 0) {
 			why(k, "write: %s", again ? "timeout" : strerror(errno));
 			return -1;
@@ -693,7 +716,7 @@ static int sess_flush(struct session *k)
 }
 
 /* Reads what the server has sent, up to POP3_LOAD_READ octets, onto k->in: how many,
-   or -1 on failure (k->why). */
+   0 when nothing has come yet (a non-blocking socket), -1 on failure (k->why). */
 static ssize_t sess_fill(struct session *k)
 {
 	buf_reserve(&k->in, POP3_LOAD_READ);
@@ -702,6 +725,8 @@ static ssize_t sess_fill(struct session *k)
 		if (r < 0 && errno == EINTR)
 			continue;
 		bool again = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		if (again && !k->L->blocking)
+			return 0;
 		if (r < 0) {
 			why(k, "read: %s", again ? "timeout" : strerror(errno));
 			return -1;
@@ -716,7 +741,7 @@ static ssize_t sess_fill(struct session *k)
 	}
 }
 
-/* ---- a thread per session --------------------------------------------------------- */
+/* ---- --blocking: a thread per session ---------------------------------------------- */
 
 static int blocking_connect(struct session *k)
 {
@@ -762,6 +787,198 @@ static void *blocking_thread(void *arg)
 				r = sess_fill(k) < 0 ? -1 : answer_check(k);
 			while (r == 0);
 		sess_next(k, r < 0 ? -1 : k->status);
+	}
+	return NULL;
+}
+
+/* ---- the event loop: a thread for many sessions ------------------------------------ */
+
+static void wait_remove(struct worker *w, struct session *k)
+{
+	if (!k->waiting)
+		return;
+	*(k->older ? &k->older->newer : &w->first) = k->newer;
+	*(k->newer ? &k->newer->older : &w->last) = k->older;
+	k->older = k->newer = NULL;
+	k->waiting = false;
+}
+
+/* The session has made progress at now: what it waits for next may take --timeout. As
+   every session gets the same time, the list stays sorted by deadline. */
+static void wait_renew(struct worker *w, struct session *k, int64_t now)
+{
+	k->deadline_ns = now + (int64_t)w->L->timeout_s * 1000000000;
+	if (k->waiting && w->last == k)
+		return;
+	wait_remove(w, k);
+	k->older = w->last;
+	*(w->last ? &w->last->newer : &w->first) = k;
+	w->last = k;
+	k->waiting = true;
+}
+
+/* Ends the session once sess_next has ended it. */
+static void ev_close(struct worker *w, struct session *k)
+{
+	wait_remove(w, k);
+	close(k->fd);
+	k->fd = -1;
+	w->active--;
+}
+
+/* Fails what the session waits for (k->why says why) and ends it. */
+static void ev_fail(struct worker *w, struct session *k)
+{
+	sess_next(k, -1);
+	ev_close(w, k);
+}
+
+/* Asks for EPOLLOUT, with EPOLLIN (or EPOLLOUT alone while connecting), or not. */
+static int ev_watch(struct worker *w, struct session *k, int op, bool out)
+{
+	struct epoll_event ev = {.events = k->step == S_CONNECT ? EPOLLOUT
+	                                                        : EPOLLIN | (out ? EPOLLOUT : 0),
+	                         .data.ptr = k};
+	if (epoll_ctl(w->ep, op, k->fd, &ev) < 0) {
+		why(k, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	k->want_out = out;
+	return 0;
+}
+
+/* Writes what it can of the command; the rest when EPOLLOUT says so. -1: the session
+   has ended. */
+static int ev_flush(struct worker *w, struct session *k, int64_t now)
+{
+	size_t before = k->out_off;
+	int r = sess_flush(k);
+	if (k->out_off > before)
+		wait_renew(w, k, now);
+	if (r >= 0 && k->want_out != (r == 0))
+		r = ev_watch(w, k, EPOLL_CTL_MOD, r == 0) < 0 ? -1 : r;
+	if (r < 0)
+		ev_fail(w, k);
+	return r < 0 ? -1 : 0;
+}
+
+/* Takes what the session waited for (r as for sess_next) and sends the next command. */
+static void ev_next(struct worker *w, struct session *k, int r, int64_t now)
+{
+	sess_next(k, r);
+	if (k->step == S_DONE)
+		ev_close(w, k);
+	else
+		ev_flush(w, k, now);
+}
+
+/* Starts the session: its socket, and a connect that goes on in the background. */
+static void ev_start(struct worker *w, struct session *k)
+{
+	int64_t now = mono_ns();
+	k->a->t0_ns = now;
+	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (k->fd < 0) {
+		why(k, "socket: %s", strerror(errno));
+		sess_next(k, -1);
+		return;
+	}
+	w->active++;
+	wait_renew(w, k, now);
+	int one = 1;
+	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	int r = connect(k->fd, (const struct sockaddr *)&k->L->addr, sizeof k->L->addr);
+	/* EINTR: the connection goes on being made, like EINPROGRESS. */
+	if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
+		why(k, "connect: %s", strerror(errno));
+		ev_fail(w, k);
+	} else if (r == 0) {
+		sess_next(k, 1);
+		if (ev_watch(w, k, EPOLL_CTL_ADD, false) < 0)
+			ev_fail(w, k);
+	} else if (ev_watch(w, k, EPOLL_CTL_ADD, false) < 0) {
+		ev_fail(w, k);
+	}
+}
+
+/* What epoll_wait said of the session's socket. */
+static void ev_event(struct worker *w, struct session *k, uint32_t events, int64_t now)
+{
+	if (k->step == S_CONNECT) {
+		int e = 0;
+		socklen_t elen = sizeof e;
+		if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+			e = errno;
+		if (e) {
+			why(k, "connect: %s", strerror(e));
+			ev_fail(w, k);
+			return;
+		}
+		wait_renew(w, k, now);
+		sess_next(k, 1);
+		if (ev_watch(w, k, EPOLL_CTL_MOD, false) < 0)
+			ev_fail(w, k);
+		return;
+	}
+	if ((events & EPOLLOUT) && ev_flush(w, k, now) < 0)
+		return;
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	for (;;) {
+		ssize_t n = sess_fill(k);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			ev_fail(w, k);
+			return;
+		}
+		wait_renew(w, k, now);
+		int r = answer_check(k);
+		if (r != 0) {
+			ev_next(w, k, r < 0 ? -1 : k->status, now);
+			return;
+		}
+		/* A full read: more is likely there already. */
+		if (n < POP3_LOAD_READ)
+			return;
+	}
+}
+
+/* The session waited --timeout seconds for what it waits for. */
+static void ev_timeout(struct worker *w, struct session *k)
+{
+	if (k->step == S_CONNECT)
+		why(k, "connect: %s", strerror(ETIMEDOUT));
+	else
+		why(k, "%s: timeout", k->out_off < k->out.len ? "write" : "read");
+	ev_fail(w, k);
+}
+
+static void *event_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event events[POP3_LOAD_EVENTS];
+	gate_wait(w->L);
+	for (size_t i = 0; i < w->n; i++)
+		ev_start(w, &w->s[i]);
+	int64_t now = mono_ns();
+	while (w->active > 0) {
+		int64_t left = w->first->deadline_ns - now;
+		int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+		int n = epoll_wait(w->ep, events, POP3_LOAD_EVENTS, timeout);
+		if (n < 0 && errno != EINTR) {
+			int e = errno;
+			while (w->first) {
+				why(w->first, "epoll_wait: %s", strerror(e));
+				ev_fail(w, w->first);
+			}
+			break;
+		}
+		now = mono_ns();
+		for (int i = 0; i < n; i++)
+			ev_event(w, events[i].data.ptr, events[i].events, now);
+		while (w->first && w->first->deadline_ns <= now)
+			ev_timeout(w, w->first);
 	}
 	return NULL;
 }
@@ -900,7 +1117,7 @@ static void load_free(struct load *L)
 static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: pop3_load --port P --expect FILE [--host IPV4] [--timeout S] "
-	                "[--keep]\n"
+	                "[--threads N | --blocking] [--keep]\n"
 	                "       (the password is the first line of standard input)\n");
 	exit(2);
 }
@@ -954,10 +1171,15 @@ int main(int argc, char **argv)
 	struct load L = {.timeout_s = 60};
 	const char *host = "127.0.0.1", *expect = NULL;
 	unsigned port = 0;
+	size_t nthreads = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(o, "--keep") == 0) {
 			L.keep = true;
+			continue;
+		}
+		if (strcmp(o, "--blocking") == 0) {
+			L.blocking = true;
 			continue;
 		}
 		i++;
@@ -969,10 +1191,12 @@ int main(int argc, char **argv)
 			expect = v;
 		else if (strcmp(o, "--timeout") == 0)
 			L.timeout_s = (unsigned)number(o, v, 1, 3600);
+		else if (strcmp(o, "--threads") == 0)
+			nthreads = number(o, v, 1, POP3_LOAD_MAX_ACCOUNTS);
 		else
 			usage();
 	}
-	if (!port || !expect)
+	if (!port || !expect || (L.blocking && nthreads))
 		usage();
 	if (inet_pton(AF_INET, host, &L.addr.sin_addr) != 1) {
 		fprintf(stderr, "pop3_load: --host needs an IPv4 address\n");
@@ -1000,12 +1224,16 @@ int main(int argc, char **argv)
 	pthread_cond_init(&L.cond, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* A thread for each account. */
-	size_t nthreads = L.naccounts;
+	/* The accounts dealt in turn to the threads: with --blocking, one each. */
+	if (L.blocking || nthreads > L.naccounts)
+		nthreads = L.naccounts;
+	else if (nthreads == 0)
+		nthreads = 1;
 	struct worker *workers = xcalloc(nthreads, sizeof *workers);
 	for (size_t t = 0; t < nthreads; t++) {
 		struct worker *w = &workers[t];
-		*w = (struct worker){.L = &L, .n = (L.naccounts - t + nthreads - 1) / nthreads};
+		*w = (struct worker){
+		        .L = &L, .n = (L.naccounts - t + nthreads - 1) / nthreads, .ep = -1};
 		w->s = xcalloc(w->n, sizeof *w->s);
 		if (!(w->md = EVP_MD_CTX_new()))
 			panic("pop3_load: out of memory");
@@ -1022,7 +1250,12 @@ int main(int argc, char **argv)
 	size_t started = 0;
 	for (; started < nthreads; started++) {
 		struct worker *w = &workers[started];
-		int e = pthread_create(&w->thread, &attr, blocking_thread, w);
+		if (!L.blocking && (w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+			fprintf(stderr, "pop3_load: epoll_create1: %s\n", strerror(errno));
+			break;
+		}
+		int e = pthread_create(&w->thread, &attr,
+		                       L.blocking ? blocking_thread : event_thread, w);
 		if (e != 0) {
 			fprintf(stderr, "pop3_load: pthread_create: %s\n", strerror(e));
 			break;
@@ -1112,6 +1345,8 @@ int main(int argc, char **argv)
 			buf_free(&k->why);
 			free(k->list);
 		}
+		if (w->ep >= 0)
+			close(w->ep);
 		EVP_MD_CTX_free(w->md);
 		free(w->s);
 	}
