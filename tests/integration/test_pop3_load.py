@@ -2,9 +2,12 @@
 real server.
 
 It must retrieve and delete every message of every account it is given (one
-session each, in parallel), undo the dot-stuffing before it checks a message's
-size and SHA-256, count what does not match as an error (and the message as not
-retrieved), leave the maildrops alone with --keep, and fail when it cannot log in.
+session each, in parallel, on any number of threads or with --blocking), undo the
+dot-stuffing before it checks a message's size and SHA-256, count what does not
+match as an error (and the message as not retrieved), leave the maildrops alone
+with --keep, fail when it cannot log in, and fail a session whose server stops
+answering once --timeout has passed. A stand-in server (FakePop3) sends its
+answers an octet at a time, or stops answering, which petrel never does.
 
 Environment: PETREL_TOOLS (default build/asan/tests/tools), PETREL_BIN.
 """
@@ -13,7 +16,12 @@ import os
 import poplib
 import re
 import smtplib
+import socket
 import subprocess
+import threading
+import time
+
+import pytest
 
 from conftest import PETREL_TOOLS, SANITIZER_MARKERS
 import mailstore
@@ -63,7 +71,12 @@ def write_expect(tmp_path, stored):
 
 
 def run_load(petrel, *args, password=PASSWORD, timeout=120):
-    cmd = [LOAD, "--port", str(petrel.ports["pop3"]), "--timeout", "30"] + list(args)
+    return run_load_port(petrel.ports["pop3"], "--timeout", "30", *args,
+                         password=password, timeout=timeout)
+
+
+def run_load_port(port, *args, password=PASSWORD, timeout=120):
+    cmd = [LOAD, "--port", str(port)] + list(args)
     p = subprocess.run(cmd, input=(password + "\n").encode(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout)
     p.out = p.stdout.decode()
@@ -127,6 +140,162 @@ def test_load_retrieves_and_deletes_every_message_of_every_account(petrel, tmp_p
         assert mailstore.messages(petrel, a) == []
         assert pop3_stat(petrel, a) == (0, 0)
     assert mailstore.count(petrel, "message") == 0
+
+
+FIVE = ["carol@example.test", "dave@example.test", "erin@example.test",
+        "frank@example.test", "grace@example.test"]
+
+
+@pytest.mark.parametrize("mode", [["--threads", "1"], ["--threads", "2"], ["--threads", "9"],
+                                  ["--blocking"]],
+                         ids=["1-thread", "2-threads", "more-threads-than-accounts",
+                              "blocking"])
+def test_five_accounts_on_any_number_of_threads(petrel, tmp_path, mode):
+    counts = {a: i + 1 for i, a in enumerate(FIVE)}
+    stored = fill(petrel, counts)
+    p = run_load(petrel, *mode, "--expect", write_expect(tmp_path, stored))
+    assert p.returncode == 0, p.out + p.err
+    assert p.err == ""
+    got = accounts(p)
+    assert list(got) == FIVE
+    for a, n in counts.items():
+        assert got[a] == (n, n, n, n, sum(len(m) for m in stored[a]), 0), a
+        start, login, session = times(p, a)
+        assert 0 <= start and 0 < login < session
+    assert summary(p)[0] == (5, 15, 15, 15, sum(len(m) for v in stored.values() for m in v), 0)
+    for a in counts:
+        assert mailstore.messages(petrel, a) == []
+
+
+def test_a_session_that_fails_leaves_the_others_of_its_thread_going(petrel, tmp_path):
+    stored = fill(petrel, {"carol@example.test": 2, "dave@example.test": 3})
+    stored = {"carol@example.test": stored["carol@example.test"],
+              "nobody@example.test": [b"none\r\n"],
+              "dave@example.test": stored["dave@example.test"]}
+    p = run_load(petrel, "--threads", "1", "--expect", write_expect(tmp_path, stored))
+    assert p.returncode == 1, p.out + p.err
+    got = accounts(p)
+    assert got["nobody@example.test"] == (-1, 0, 0, 0, 0, 1)
+    assert re.search(r"^pop3_load: nobody@example\.test: PASS: -ERR", p.err, re.M), p.err
+    good = ("carol@example.test", "dave@example.test")
+    for a in good:
+        n = len(stored[a])
+        assert got[a] == (n, n, n, n, sum(len(m) for m in stored[a]), 0), a
+    octets = sum(len(m) for a in good for m in stored[a])
+    assert summary(p)[0] == (3, 6, 5, 5, octets, 1)
+
+
+class FakePop3:
+    """A POP3 server on a free loopback port, a thread per connection, that serves
+    the same maildrop, messages, to every account and deletes nothing. With chunk, it
+    sends its answers in pieces of that many octets, one send and a pause each; with
+    stall, a command (or "greeting") it never answers."""
+
+    def __init__(self, messages, chunk=None, stall=None):
+        self.messages, self.chunk, self.stall = messages, chunk, stall
+        self.done = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def send(self, c, data):
+        step = self.chunk or len(data)
+        for i in range(0, len(data), step):
+            c.sendall(data[i:i + step])
+            if self.chunk:
+                time.sleep(0.0002)
+
+    def answer(self, words):
+        cmd = words[0].upper() if words else b""
+        if cmd in (b"USER", b"PASS", b"DELE", b"QUIT"):
+            return b"+OK\r\n"
+        if cmd == b"STAT":
+            return b"+OK %d %d\r\n" % (len(self.messages), sum(map(len, self.messages)))
+        if cmd in (b"LIST", b"UIDL"):
+            return b"+OK\r\n" + b"".join(
+                b"%d %s\r\n" % (i + 1, b"%d" % len(m) if cmd == b"LIST" else b"uid-%d" % i)
+                for i, m in enumerate(self.messages)) + b".\r\n"
+        if cmd == b"RETR":
+            m = self.messages[int(words[1]) - 1]
+            return b"+OK\r\n" + b"".join(b"." + l if l.startswith(b".") else l
+                                         for l in m.splitlines(True)) + b".\r\n"
+        return b"-ERR what\r\n"
+
+    def serve(self, c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            if self.stall == "greeting":
+                self.done.wait()
+                return
+            self.send(c, b"+OK fake\r\n")
+            for line in c.makefile("rb"):
+                words = line.split()
+                if words and words[0].upper().decode() == self.stall:
+                    self.done.wait()
+                    return
+                self.send(c, self.answer(words))
+                if words and words[0].upper() == b"QUIT":
+                    return
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.done.set()
+        self.sock.close()
+
+
+def fake_expect(tmp_path, addresses, messages):
+    return write_expect(tmp_path, {a: messages for a in addresses})
+
+
+@pytest.mark.parametrize("mode", [["--threads", "2"], ["--blocking"]],
+                         ids=["epoll", "blocking"])
+def test_answers_that_come_an_octet_at_a_time(tmp_path, mode):
+    msgs = [message("carol@example.test", 0), message("carol@example.test", 1)]
+    server = FakePop3(msgs, chunk=1)
+    try:
+        p = run_load_port(server.port, "--timeout", "10", "--keep", *mode, "--expect",
+                          fake_expect(tmp_path, ACCOUNTS, msgs))
+    finally:
+        server.close()
+    assert p.returncode == 0, p.out + p.err
+    for a in ACCOUNTS:
+        assert accounts(p)[a] == (2, 2, 2, 0, sum(map(len, msgs)), 0), a
+
+
+@pytest.mark.parametrize("mode", [["--threads", "1"], ["--blocking"]],
+                         ids=["epoll", "blocking"])
+@pytest.mark.parametrize("stall,says", [("greeting", "greeting: read: timeout"),
+                                        ("RETR", "RETR 1: read: timeout")])
+def test_a_server_that_stops_answering_times_out(tmp_path, mode, stall, says):
+    msgs = [message("carol@example.test", 0)]
+    server = FakePop3(msgs, stall=stall)
+    try:
+        t0 = time.monotonic()
+        p = run_load_port(server.port, "--timeout", "1", "--keep", *mode, "--expect",
+                          fake_expect(tmp_path, ACCOUNTS, msgs), timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        server.close()
+    assert p.returncode == 1, p.out + p.err
+    assert 1 <= elapsed < 10
+    for a in ACCOUNTS:
+        assert "pop3_load: %s: %s\n" % (a, says) in p.err, p.err
+        assert accounts(p)[a][5] == 1
+        assert times(p, a)[2] is None
+    assert summary(p)[0][5] == len(ACCOUNTS)
 
 
 def test_load_with_keep_retrieves_everything_and_deletes_nothing(petrel, tmp_path):
@@ -205,6 +374,12 @@ def test_usage_errors_exit_2(petrel, tmp_path):
             (["--expect", str(good)], "pw\n", "usage: pop3_load"),
             (["--port", "0", "--expect", str(good)], "pw\n", "--port needs a number"),
             (["--port", port, "--expect", str(good), "--bogus"], "pw\n", "usage"),
+            (["--port", port, "--expect", str(good), "--threads", "0"], "pw\n",
+             "--threads needs a number"),
+            (["--port", port, "--expect", str(good), "--threads"], "pw\n",
+             "--threads needs a number"),
+            (["--port", port, "--expect", str(good), "--threads", "2", "--blocking"],
+             "pw\n", "usage: pop3_load"),
             (["--port", port, "--expect", str(good), "--host", "localhost"], "pw\n",
              "IPv4"),
             (["--port", port, "--expect", str(good)], "", "first line of standard input"),

@@ -4,7 +4,8 @@
  * checking every byte. Used by the benchmark bench/pop3 and tested by
  * tests/integration/test_pop3_load.py.
  *
- *   pop3_load --port P --expect FILE [--host IPV4] [--timeout S] [--keep]
+ *   pop3_load --port P --expect FILE [--host IPV4] [--timeout S] [--threads N]
+ *             [--blocking] [--keep]
  *
  * The password, the same for every account, is the first line of standard input.
  * FILE holds one line per message expected in a maildrop, "ADDRESS HEXSHA256": the
@@ -14,9 +15,16 @@
  * first appear; an account may expect the same digest more than once. Empty lines
  * are passed over.
  *
- * One thread per account, with a blocking socket (TCP_NODELAY, --timeout seconds,
- * default 60, for every read and write). The threads are created and ready before
- * any of them connects; then they all start together. Each one does what a
+ * The sessions run on --threads threads (default 1; never more than there are
+ * accounts), the accounts dealt to them in turn: the first to the first thread, the
+ * second to the second, and round again. Each thread runs an epoll loop over its
+ * sessions' non-blocking sockets (TCP_NODELAY), so that one wakeup serves every
+ * session whose answer has come in. A session fails when its connect, or the read
+ * or write it waits for, makes no progress for --timeout seconds (default 60).
+ * With --blocking there is instead one thread per account, with a blocking socket
+ * (TCP_NODELAY, --timeout seconds for every read and write); --threads does not go
+ * with it. Either way the threads are created and ready before any session
+ * connects; then every session connects at once. Each one does what a
  * download-and-delete client does, one command at a time (no pipelining):
  *
  *   connect, greeting, USER, PASS, STAT, LIST, UIDL,
@@ -67,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -82,6 +91,7 @@
 #define POP3_LOAD_MAX_PASSWORD 1024        /* the password line */
 #define POP3_LOAD_MAX_UID 70               /* a unique-id (RFC 1939 7) */
 #define POP3_LOAD_READ (64 * 1024)         /* one read from the socket */
+#define POP3_LOAD_EVENTS 64                /* events taken by one epoll_wait */
 #define POP3_LOAD_KEEP_ERRORS 3            /* errors printed per account */
 #define POP3_LOAD_STACK (1024 * 1024)      /* a thread's stack */
 #define SHA256_LEN 32
@@ -108,6 +118,7 @@ struct load {
 	char *password;
 	unsigned timeout_s;
 	bool keep;
+	bool blocking; /* --blocking: a thread and a blocking socket per account */
 	EVP_MD *sha256;
 	struct account *accounts;
 	size_t naccounts;
@@ -119,18 +130,6 @@ struct load {
 	bool go;
 };
 
-/* One account's session: a blocking socket and what has been read from it. */
-struct client {
-	struct load *L;
-	struct account *a;
-	int fd;
-	struct buf in;     /* the answer being read; empty between answers */
-	size_t status_len; /* the status line's length, CRLF included */
-	struct buf why;    /* the reason of the last I/O or protocol failure */
-	struct buf cmd;    /* the command line being written */
-	EVP_MD_CTX *md;
-};
-
 /* A message LIST shows. */
 struct listed {
 	uint64_t n, size;
@@ -139,7 +138,63 @@ struct listed {
 /* A message's unique-id from UIDL. */
 struct uid {
 	uint64_t n;
-	struct str id; /* into client.in, valid until the next command */
+	struct str id; /* into session.in, valid until the next command */
+};
+
+/* What a session waits for: the connection, the greeting, or its command's answer. */
+enum step {
+	S_CONNECT,
+	S_GREETING,
+	S_USER,
+	S_PASS,
+	S_STAT,
+	S_LIST,
+	S_UIDL,
+	S_RETR,
+	S_DELE,
+	S_QUIT,
+	S_DONE
+};
+
+/* One account's session: its socket, what has been read from it, where it stands. */
+struct session {
+	struct load *L;
+	struct account *a;
+	EVP_MD_CTX *md; /* its thread's */
+	int fd;
+	enum step step;
+	bool multi;          /* a +OK answer to the command goes on to a "." line */
+	struct buf in;       /* the answer being read; nothing else is ever in it */
+	size_t status_len;   /* the status line's length, CRLF included; 0 until it is in */
+	size_t scan;         /* where the search for the answer's end goes on */
+	int status;          /* a whole answer's: 1 for +OK, 0 for -ERR */
+	struct buf out;      /* the command line being written */
+	size_t out_off;      /* how much of it has been written */
+	struct buf why;      /* the reason of the last I/O or protocol failure */
+	uint64_t count;      /* STAT's count */
+	uint64_t octets;     /* and octets */
+	struct listed *list; /* LIST's messages, by number */
+	size_t nlist;
+	size_t next;      /* the message of the RETR or DELE under way */
+	uint64_t deleted; /* +OK to DELE so far */
+
+	/* In an epoll loop: */
+	bool want_out;                 /* EPOLLOUT is asked for (a command is half-written) */
+	bool waiting;                  /* in its worker's list */
+	int64_t deadline_ns;           /* when what it waits for has taken too long */
+	struct session *older, *newer; /* the worker's list, earliest deadline first */
+};
+
+/* A thread and its sessions. */
+struct worker {
+	struct load *L;
+	struct session *s;
+	size_t n;
+	EVP_MD_CTX *md;
+	int ep;                       /* the epoll instance; -1 with --blocking */
+	size_t active;                /* sessions with an open socket */
+	struct session *first, *last; /* those, by deadline */
+	pthread_t thread;
 };
 
 static int64_t mono_ns(void)
@@ -167,9 +222,9 @@ static void fail(struct account *a, const char *fmt, ...)
 	a->error_text[a->nerror_text++] = buf_steal(&b);
 }
 
-static void why(struct client *k, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void why(struct session *k, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
-static void why(struct client *k, const char *fmt, ...)
+static void why(struct session *k, const char *fmt, ...)
 {
 	buf_reset(&k->why);
 	va_list ap;
@@ -187,178 +242,6 @@ static void quote(struct buf *out, const char *p, size_t n)
 	}
 	if (n > 200)
 		buf_puts(out, "...");
-}
-
-/* ---- the connection ---------------------------------------------------------------- */
-
-static int client_connect(struct client *k)
-{
-	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (k->fd < 0) {
-		why(k, "socket: %s", strerror(errno));
-		return -1;
-	}
-	struct timeval tv = {.tv_sec = k->L->timeout_s};
-	int one = 1;
-	setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(k->fd, (const struct sockaddr *)&k->L->addr, sizeof k->L->addr) == 0)
-		return 0;
-	if (errno == EINTR || errno == EINPROGRESS) {
-		/* Interrupted: the connection goes on being made; wait for its outcome. */
-		struct pollfd p = {.fd = k->fd, .events = POLLOUT};
-		int r, e = 0;
-		socklen_t elen = sizeof e;
-		do
-			r = poll(&p, 1, (int)k->L->timeout_s * 1000);
-		while (r < 0 && errno == EINTR);
-		if (r == 1 && getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e == 0)
-			return 0;
-		errno = r == 0 ? ETIMEDOUT : e ? e : errno;
-	}
-	why(k, "connect: %s", strerror(errno));
-	return -1;
-}
-
-static int client_write(struct client *k, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(k->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			why(k, "write: %s",
-			    errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : strerror(errno));
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Reads what the server has sent, up to POP3_LOAD_READ bytes, onto k->in. */
-static int client_fill(struct client *k)
-{
-	buf_reserve(&k->in, POP3_LOAD_READ);
-	for (;;) {
-		ssize_t r = recv(k->fd, k->in.data + k->in.len, POP3_LOAD_READ, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			why(k, "read: %s",
-			    errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : strerror(errno));
-			return -1;
-		}
-		if (r == 0) {
-			why(k, "connection closed by the server");
-			return -1;
-		}
-		k->in.len += (size_t)r;
-		k->in.data[k->in.len] = '\0';
-		return 0;
-	}
-}
-
-/*
- * Reads a status line into k->in (k->status_len: its length with the CRLF).
- * 1: +OK; 0: -ERR; -1: I/O error, timeout, or not a status line (k->why says
- * which). With single set, the answer must end with that line.
- */
-static int client_status(struct client *k, bool single)
-{
-	buf_reset(&k->in);
-	char *nl;
-	while (!(nl = k->in.len ? memchr(k->in.data, '\n', k->in.len) : NULL)) {
-		if (k->in.len >= POP3_LOAD_MAX_LINE) {
-			why(k, "status line longer than %d octets", POP3_LOAD_MAX_LINE);
-			return -1;
-		}
-		if (client_fill(k) < 0)
-			return -1;
-	}
-	size_t n = (size_t)(nl - k->in.data) + 1;
-	const char *l = k->in.data;
-	if (n > POP3_LOAD_MAX_LINE || n < 2 || l[n - 2] != '\r') {
-		why(k, "status line too long or without CRLF");
-		return -1;
-	}
-	k->status_len = n;
-	int r = n >= 5 && memcmp(l, "+OK", 3) == 0 && (l[3] == ' ' || l[3] == '\r')    ? 1
-	        : n >= 6 && memcmp(l, "-ERR", 4) == 0 && (l[4] == ' ' || l[4] == '\r') ? 0
-	                                                                               : -1;
-	if (r < 0) {
-		buf_reset(&k->why);
-		buf_puts(&k->why, "not a status line: ");
-		quote(&k->why, l, n - 2);
-		return -1;
-	}
-	if ((single || r == 0) && k->in.len > n) {
-		why(k, "%zu octets after the answer (no command was pipelined)", k->in.len - n);
-		return -1;
-	}
-	return r;
-}
-
-/*
- * Reads the rest of a multi-line answer whose +OK line client_status has read.
- * *body_r and *len_r: its lines, still dot-stuffed, each with its CRLF, without
- * the terminating ".\r\n" (length 0 for no line).
- */
-static int client_multi(struct client *k, char **body_r, size_t *len_r)
-{
-	/* The terminator is CRLF "." CRLF, the first CRLF being the status line's
-	   when there is no line. */
-	size_t from = k->status_len - 2, scan = from;
-	char *end;
-	while (!(end = memmem(k->in.data + scan, k->in.len - scan, "\r\n.\r\n", 5))) {
-		if (k->in.len >= POP3_LOAD_MAX_RESPONSE) {
-			why(k, "answer longer than %u octets", POP3_LOAD_MAX_RESPONSE);
-			return -1;
-		}
-		scan = k->in.len >= from + 4 ? k->in.len - 4 : from;
-		if (client_fill(k) < 0)
-			return -1;
-	}
-	size_t e = (size_t)(end - k->in.data);
-	if (k->in.len != e + 5) {
-		why(k, "%zu octets after the answer (no command was pipelined)", k->in.len - e - 5);
-		return -1;
-	}
-	*body_r = k->in.data + k->status_len;
-	*len_r = e + 2 - k->status_len;
-	return 0;
-}
-
-/* The status line just read, quoted for an error message (into k->why). */
-static const char *status_text(struct client *k)
-{
-	buf_reset(&k->why);
-	quote(&k->why, k->in.data, k->status_len - 2);
-	return buf_cstr(&k->why);
-}
-
-/*
- * Sends a command and reads its status line (and, with body_r, the lines of a
- * multi-line +OK answer). 1: +OK; 0: -ERR; -1: the session cannot go on. Every
- * failure is counted as an error of the account, named by label (the command,
- * but never the password).
- */
-static int client_cmd(struct client *k, const char *label, char **body_r, size_t *len_r)
-{
-	buf_puts(&k->cmd, "\r\n");
-	int r = client_write(k, k->cmd.data, k->cmd.len);
-	buf_reset(&k->cmd);
-	if (r == 0)
-		r = client_status(k, body_r == NULL);
-	if (r == 1 && body_r && client_multi(k, body_r, len_r) < 0)
-		r = -1;
-	if (r < 0)
-		fail(k->a, "%s: %s", label, buf_cstr(&k->why));
-	else if (r == 0)
-		fail(k->a, "%s: %s", label, status_text(k));
-	return r;
 }
 
 /* ---- answers ----------------------------------------------------------------------- */
@@ -412,7 +295,7 @@ static int cmp_uid_n(const void *x, const void *y)
 }
 
 /* LIST's scan listings, sorted by number; -1 (an error counted) when malformed. */
-static int parse_list(struct client *k, char *p, size_t len, struct listed **list_r, size_t *n_r)
+static int parse_list(struct session *k, char *p, size_t len, struct listed **list_r, size_t *n_r)
 {
 	struct listed *list = NULL;
 	size_t n = 0, cap = 0;
@@ -451,7 +334,7 @@ static int parse_list(struct client *k, char *p, size_t len, struct listed **lis
 }
 
 /* UIDL must list LIST's numbers, each with its own unique-id. */
-static void check_uidl(struct client *k, char *p, size_t len, const struct listed *list,
+static void check_uidl(struct session *k, char *p, size_t len, const struct listed *list,
                        size_t nlist)
 {
 	struct uid *u = NULL;
@@ -537,18 +420,21 @@ static bool take_digest(struct account *a, const uint8_t d[SHA256_LEN])
 	return false;
 }
 
-/* RETR n: 1 when it was answered +OK (right or wrong bytes), 0 for -ERR, -1. */
-static int retrieve(struct client *k, const struct listed *m)
+static void gate_wait(struct load *L)
+{
+	pthread_mutex_lock(&L->lock);
+	L->ready++;
+	pthread_cond_broadcast(&L->cond);
+	while (!L->go)
+		pthread_cond_wait(&L->cond, &L->lock);
+	pthread_mutex_unlock(&L->lock);
+}
+
+/* A retrieved message, the body of a +OK to RETR (dot-stuffed, without the "." line). */
+static void check_message(struct session *k, const char *label, char *body, size_t len)
 {
 	struct account *a = k->a;
-	char *body;
-	size_t len;
-	char label[48];
-	snprintf(label, sizeof label, "RETR %llu", (unsigned long long)m->n);
-	buf_puts(&k->cmd, label);
-	int r = client_cmd(k, label, &body, &len);
-	if (r != 1)
-		return r;
+	const struct listed *m = &k->list[k->next];
 	len = unstuff(body, len);
 	uint8_t d[SHA256_LEN];
 	unsigned dlen = 0;
@@ -564,121 +450,536 @@ static int retrieve(struct client *k, const struct listed *m)
 		a->retrieved++;
 		a->octets += len;
 	}
-	return 1;
 }
 
 /* ---- the session ------------------------------------------------------------------- */
 
-static void session(struct client *k)
+/*
+ * Whether k->in holds the whole answer: 1 (k->status says +OK or -ERR), 0 not yet,
+ * -1 when it is no answer (k->why says why). Each search goes on where the last one
+ * stopped: nothing is scanned twice (but the last 4 octets of a multi-line answer).
+ */
+static int answer_check(struct session *k)
+{
+	if (k->status_len == 0) {
+		char *nl = k->in.len > k->scan
+		                   ? memchr(k->in.data + k->scan, '\n', k->in.len - k->scan)
+		                   : NULL;
+		if (!nl) {
+			k->scan = k->in.len;
+			if (k->in.len < POP3_LOAD_MAX_LINE)
+				return 0;
+			why(k, "status line longer than %d octets", POP3_LOAD_MAX_LINE);
+			return -1;
+		}
+		size_t n = (size_t)(nl - k->in.data) + 1;
+		const char *l = k->in.data;
+		if (n > POP3_LOAD_MAX_LINE || n < 2 || l[n - 2] != '\r') {
+			why(k, "status line too long or without CRLF");
+			return -1;
+		}
+		k->status_len = n;
+		k->status = n >= 5 && memcmp(l, "+OK", 3) == 0 && (l[3] == ' ' || l[3] == '\r') ? 1
+		            : n >= 6 && memcmp(l, "-ERR", 4) == 0 && (l[4] == ' ' || l[4] == '\r')
+		                    ? 0
+		                    : -1;
+		if (k->status < 0) {
+			buf_reset(&k->why);
+			buf_puts(&k->why, "not a status line: ");
+			quote(&k->why, l, n - 2);
+			return -1;
+		}
+		if (!k->multi || k->status == 0) {
+			if (k->in.len == n)
+				return 1;
+			why(k, "%zu octets after the answer (no command was pipelined)",
+			    k->in.len - n);
+			return -1;
+		}
+		/* The terminator is CRLF "." CRLF, the first CRLF being the status line's
+		   when there is no line. */
+		k->scan = n - 2;
+	}
+	size_t from = k->status_len - 2;
+	char *end = memmem(k->in.data + k->scan, k->in.len - k->scan, "\r\n.\r\n", 5);
+	if (!end) {
+		k->scan = k->in.len >= from + 4 ? k->in.len - 4 : from;
+		if (k->in.len < POP3_LOAD_MAX_RESPONSE)
+			return 0;
+		why(k, "answer longer than %u octets", POP3_LOAD_MAX_RESPONSE);
+		return -1;
+	}
+	size_t e = (size_t)(end - k->in.data);
+	if (k->in.len != e + 5) {
+		why(k, "%zu octets after the answer (no command was pipelined)", k->in.len - e - 5);
+		return -1;
+	}
+	return 1;
+}
+
+/* A whole multi-line answer's lines, still dot-stuffed, each with its CRLF, without
+   the "." line (length 0 for no line). */
+static char *answer_body(struct session *k, size_t *len_r)
+{
+	*len_r = k->in.len - 3 - k->status_len;
+	return k->in.data + k->status_len;
+}
+
+/* The status line just read, quoted for an error message (into k->why). */
+static const char *status_text(struct session *k)
+{
+	buf_reset(&k->why);
+	quote(&k->why, k->in.data, k->status_len - 2);
+	return buf_cstr(&k->why);
+}
+
+/* Waits for the answer of step: a multi-line one after +OK with multi. */
+static void sess_expect(struct session *k, enum step step, bool multi)
+{
+	k->step = step;
+	k->multi = multi;
+	buf_reset(&k->in);
+	k->status_len = 0;
+	k->scan = 0;
+}
+
+static void sess_cmd(struct session *k, enum step step, bool multi, const char *fmt, ...)
+        PRINTF_LIKE(4, 5);
+
+/* Makes the command line fmt the next thing to write, and waits for its answer. */
+static void sess_cmd(struct session *k, enum step step, bool multi, const char *fmt, ...)
+{
+	buf_reset(&k->out);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&k->out, fmt, ap);
+	va_end(ap);
+	buf_puts(&k->out, "\r\n");
+	k->out_off = 0;
+	sess_expect(k, step, multi);
+}
+
+/* What the session waits for, named for an error message (never the password). */
+static const char *step_label(const struct session *k, char *out, size_t size)
+{
+	static const char *const names[] = {
+	        [S_CONNECT] = "connect", [S_GREETING] = "greeting", [S_USER] = "USER",
+	        [S_PASS] = "PASS",       [S_STAT] = "STAT",         [S_LIST] = "LIST",
+	        [S_UIDL] = "UIDL",       [S_RETR] = "RETR",         [S_DELE] = "DELE",
+	        [S_QUIT] = "QUIT",       [S_DONE] = "done"};
+	if (k->step == S_RETR || k->step == S_DELE)
+		snprintf(out, size, "%s %llu", names[k->step],
+		         (unsigned long long)k->list[k->next].n);
+	else
+		snprintf(out, size, "%s", names[k->step]);
+	return out;
+}
+
+/* RETR for the message k->next, or QUIT after the last one. */
+static void sess_message(struct session *k)
+{
+	if (k->next < k->nlist)
+		sess_cmd(k, S_RETR, true, "RETR %llu", (unsigned long long)k->list[k->next].n);
+	else
+		sess_cmd(k, S_QUIT, false, "QUIT");
+}
+
+/*
+ * Takes the outcome of what the session waited for, r: 1 for +OK (for S_CONNECT:
+ * connected), 0 for -ERR, -1 when it failed (k->why says how); checks the answer
+ * and makes the next command, or ends the session (S_DONE). Every failure is
+ * counted as an error of the account.
+ */
+static void sess_next(struct session *k, int r)
 {
 	struct account *a = k->a;
-	struct listed *list = NULL;
-	size_t nlist = 0;
-	uint64_t deleted = 0;
+	char label[48];
+	step_label(k, label, sizeof label);
+	if (r < 0 && k->step == S_CONNECT)
+		fail(a, "%s", buf_cstr(&k->why));
+	else if (r < 0)
+		fail(a, "%s: %s", label, buf_cstr(&k->why));
+	else if (r == 0)
+		fail(a, "%s: %s", label, status_text(k));
+	if (r < 0 || (r == 0 && k->step != S_UIDL && k->step != S_RETR && k->step != S_DELE)) {
+		k->step = S_DONE;
+		return;
+	}
+
 	char *body;
 	size_t len;
-	int r;
-
-	a->t0_ns = mono_ns();
-	if (client_connect(k) < 0) {
-		fail(a, "%s", buf_cstr(&k->why));
-		return;
+	switch (k->step) {
+	case S_CONNECT:
+		sess_expect(k, S_GREETING, false);
+		break;
+	case S_GREETING:
+		sess_cmd(k, S_USER, false, "USER %s", a->address);
+		break;
+	case S_USER:
+		sess_cmd(k, S_PASS, false, "PASS %s", k->L->password);
+		break;
+	case S_PASS:
+		a->login_ns = mono_ns();
+		sess_cmd(k, S_STAT, false, "STAT");
+		break;
+	case S_STAT: {
+		struct str w1, w2;
+		if (k->status_len < 6 ||
+		    !two_words((struct str){k->in.data + 4, k->status_len - 6}, &w1, &w2) ||
+		    !str_to_u64(w1, &k->count) || !str_to_u64(w2, &k->octets) ||
+		    k->count > POP3_LOAD_MAX_MESSAGES) {
+			fail(a, "STAT: not a drop listing: %s", status_text(k));
+			k->step = S_DONE;
+			break;
+		}
+		a->stat = (int64_t)k->count;
+		sess_cmd(k, S_LIST, true, "LIST");
+		break;
 	}
-	if ((r = client_status(k, true)) != 1) {
-		if (r == 0)
-			fail(a, "greeting: %s", status_text(k));
-		else
-			fail(a, "greeting: %s", buf_cstr(&k->why));
-		return;
+	case S_LIST: {
+		body = answer_body(k, &len);
+		if (parse_list(k, body, len, &k->list, &k->nlist) < 0) {
+			k->step = S_DONE;
+			break;
+		}
+		a->listed = k->nlist;
+		uint64_t sum = 0;
+		for (size_t i = 0; i < k->nlist; i++)
+			sum += k->list[i].size;
+		if (k->count != k->nlist || k->octets != sum)
+			fail(a, "STAT %llu %llu, LIST %zu messages %llu octets",
+			     (unsigned long long)k->count, (unsigned long long)k->octets, k->nlist,
+			     (unsigned long long)sum);
+		if (k->count != a->nwant)
+			fail(a, "STAT %llu messages, expected %zu", (unsigned long long)k->count,
+			     a->nwant);
+		sess_cmd(k, S_UIDL, true, "UIDL");
+		break;
 	}
-	buf_printf(&k->cmd, "USER %s", a->address);
-	if (client_cmd(k, "USER", NULL, NULL) != 1)
-		return;
-	buf_printf(&k->cmd, "PASS %s", k->L->password);
-	if (client_cmd(k, "PASS", NULL, NULL) != 1)
-		return;
-	a->login_ns = mono_ns();
-
-	buf_puts(&k->cmd, "STAT");
-	if (client_cmd(k, "STAT", NULL, NULL) != 1)
-		return;
-	uint64_t count = 0, octets = 0;
-	struct str w1, w2;
-	if (k->status_len < 6 ||
-	    !two_words((struct str){k->in.data + 4, k->status_len - 6}, &w1, &w2) ||
-	    !str_to_u64(w1, &count) || !str_to_u64(w2, &octets) || count > POP3_LOAD_MAX_MESSAGES) {
-		fail(a, "STAT: not a drop listing: %s", status_text(k));
-		return;
-	}
-	a->stat = (int64_t)count;
-
-	buf_puts(&k->cmd, "LIST");
-	if (client_cmd(k, "LIST", &body, &len) != 1 || parse_list(k, body, len, &list, &nlist) < 0)
-		return;
-	a->listed = nlist;
-	uint64_t sum = 0;
-	for (size_t i = 0; i < nlist; i++)
-		sum += list[i].size;
-	if (count != nlist || octets != sum)
-		fail(a, "STAT %llu %llu, LIST %zu messages %llu octets", (unsigned long long)count,
-		     (unsigned long long)octets, nlist, (unsigned long long)sum);
-	if (count != a->nwant)
-		fail(a, "STAT %llu messages, expected %zu", (unsigned long long)count, a->nwant);
-
-	buf_puts(&k->cmd, "UIDL");
-	if ((r = client_cmd(k, "UIDL", &body, &len)) < 0)
-		goto out;
-	if (r == 1)
-		check_uidl(k, body, len, list, nlist);
-
-	for (size_t i = 0; i < nlist; i++) {
-		if ((r = retrieve(k, &list[i])) < 0)
-			goto out;
-		if (r == 0 || k->L->keep)
-			continue;
-		char label[48];
-		snprintf(label, sizeof label, "DELE %llu", (unsigned long long)list[i].n);
-		buf_puts(&k->cmd, label);
-		if ((r = client_cmd(k, label, NULL, NULL)) < 0)
-			goto out;
-		deleted += r == 1;
-	}
-
-	buf_puts(&k->cmd, "QUIT");
-	if (client_cmd(k, "QUIT", NULL, NULL) == 1) {
+	case S_UIDL:
+		if (r == 1) {
+			body = answer_body(k, &len);
+			check_uidl(k, body, len, k->list, k->nlist);
+		}
+		k->next = 0;
+		sess_message(k);
+		break;
+	case S_RETR:
+		if (r == 1) {
+			body = answer_body(k, &len);
+			check_message(k, label, body, len);
+		}
+		if (r == 1 && !k->L->keep) {
+			sess_cmd(k, S_DELE, false, "DELE %llu",
+			         (unsigned long long)k->list[k->next].n);
+			break;
+		}
+		k->next++;
+		sess_message(k);
+		break;
+	case S_DELE:
+		k->deleted += r == 1;
+		k->next++;
+		sess_message(k);
+		break;
+	case S_QUIT:
 		a->t1_ns = mono_ns();
-		a->deleted = deleted;
+		a->deleted = k->deleted;
+		k->step = S_DONE;
+		break;
+	case S_DONE:
+		break;
 	}
-out:
-	free(list);
 }
 
-static void gate_wait(struct load *L)
+/* ---- reads and writes -------------------------------------------------------------- */
+
+/* Writes what is left of the command: 1 all of it, 0 not all yet (a non-blocking
+   socket that is full), -1 on failure (k->why). */
+static int sess_flush(struct session *k)
 {
-	pthread_mutex_lock(&L->lock);
-	L->ready++;
-	pthread_cond_broadcast(&L->cond);
-	while (!L->go)
-		pthread_cond_wait(&L->cond, &L->lock);
-	pthread_mutex_unlock(&L->lock);
+	while (k->out_off < k->out.len) {
+		ssize_t w = send(k->fd, k->out.data + k->out_off, k->out.len - k->out_off,
+		                 MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		bool again = w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		if (again && !k->L->blocking)
+			return 0;
+		if (w < 0) {
+			why(k, "write: %s", again ? "timeout" : strerror(errno));
+			return -1;
+		}
+		k->out_off += (size_t)w;
+	}
+	return 1;
 }
 
-static void *client_thread(void *arg)
+/* Reads what the server has sent, up to POP3_LOAD_READ octets, onto k->in: how many,
+   0 when nothing has come yet (a non-blocking socket), -1 on failure (k->why). */
+static ssize_t sess_fill(struct session *k)
 {
-	struct account *a = arg;
-	struct client k = {.L = a->load, .a = a, .fd = -1, .md = EVP_MD_CTX_new()};
-	if (!k.md)
-		panic("pop3_load: out of memory");
-	buf_reserve(&k.in, 2 * POP3_LOAD_READ);
-	buf_reserve(&k.cmd, 512);
-	gate_wait(k.L);
-	session(&k);
-	if (k.fd >= 0)
-		close(k.fd);
-	EVP_MD_CTX_free(k.md);
-	buf_free(&k.in);
-	buf_free(&k.why);
-	buf_free(&k.cmd);
+	buf_reserve(&k->in, POP3_LOAD_READ);
+	for (;;) {
+		ssize_t r = recv(k->fd, k->in.data + k->in.len, POP3_LOAD_READ, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		bool again = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		if (again && !k->L->blocking)
+			return 0;
+		if (r < 0) {
+			why(k, "read: %s", again ? "timeout" : strerror(errno));
+			return -1;
+		}
+		if (r == 0) {
+			why(k, "connection closed by the server");
+			return -1;
+		}
+		k->in.len += (size_t)r;
+		k->in.data[k->in.len] = '\0';
+		return r;
+	}
+}
+
+/* ---- --blocking: a thread per session ---------------------------------------------- */
+
+static int blocking_connect(struct session *k)
+{
+	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (k->fd < 0) {
+		why(k, "socket: %s", strerror(errno));
+		return -1;
+	}
+	struct timeval tv = {.tv_sec = k->L->timeout_s};
+	int one = 1;
+	setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(k->fd, (const struct sockaddr *)&k->L->addr, sizeof k->L->addr) == 0)
+		return 0;
+	if (errno == EINTR || errno == EINPROGRESS) {
+		/* Interrupted: the connection goes on being made; wait for its outcome. */
+		struct pollfd p = {.fd = k->fd, .events = POLLOUT};
+		int r, e = 0;
+		socklen_t elen = sizeof e;
+		do
+			r = poll(&p, 1, (int)k->L->timeout_s * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r == 1 && getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e == 0)
+			return 0;
+		errno = r == 0 ? ETIMEDOUT : e ? e : errno;
+	}
+	why(k, "connect: %s", strerror(errno));
+	return -1;
+}
+
+static void *blocking_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct session *k = &w->s[0];
+	gate_wait(w->L);
+	k->a->t0_ns = mono_ns();
+	sess_next(k, blocking_connect(k) < 0 ? -1 : 1);
+	while (k->step != S_DONE) {
+		int r = sess_flush(k);
+		if (r == 1)
+			do
+				r = sess_fill(k) < 0 ? -1 : answer_check(k);
+			while (r == 0);
+		sess_next(k, r < 0 ? -1 : k->status);
+	}
+	return NULL;
+}
+
+/* ---- the event loop: a thread for many sessions ------------------------------------ */
+
+static void wait_remove(struct worker *w, struct session *k)
+{
+	if (!k->waiting)
+		return;
+	*(k->older ? &k->older->newer : &w->first) = k->newer;
+	*(k->newer ? &k->newer->older : &w->last) = k->older;
+	k->older = k->newer = NULL;
+	k->waiting = false;
+}
+
+/* The session has made progress at now: what it waits for next may take --timeout. As
+   every session gets the same time, the list stays sorted by deadline. */
+static void wait_renew(struct worker *w, struct session *k, int64_t now)
+{
+	k->deadline_ns = now + (int64_t)w->L->timeout_s * 1000000000;
+	if (k->waiting && w->last == k)
+		return;
+	wait_remove(w, k);
+	k->older = w->last;
+	*(w->last ? &w->last->newer : &w->first) = k;
+	w->last = k;
+	k->waiting = true;
+}
+
+/* Ends the session once sess_next has ended it. */
+static void ev_close(struct worker *w, struct session *k)
+{
+	wait_remove(w, k);
+	close(k->fd);
+	k->fd = -1;
+	w->active--;
+}
+
+/* Fails what the session waits for (k->why says why) and ends it. */
+static void ev_fail(struct worker *w, struct session *k)
+{
+	sess_next(k, -1);
+	ev_close(w, k);
+}
+
+/* Asks for EPOLLOUT, with EPOLLIN (or EPOLLOUT alone while connecting), or not. */
+static int ev_watch(struct worker *w, struct session *k, int op, bool out)
+{
+	struct epoll_event ev = {.events = k->step == S_CONNECT ? EPOLLOUT
+	                                                        : EPOLLIN | (out ? EPOLLOUT : 0),
+	                         .data.ptr = k};
+	if (epoll_ctl(w->ep, op, k->fd, &ev) < 0) {
+		why(k, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	k->want_out = out;
+	return 0;
+}
+
+/* Writes what it can of the command; the rest when EPOLLOUT says so. -1: the session
+   has ended. */
+static int ev_flush(struct worker *w, struct session *k, int64_t now)
+{
+	size_t before = k->out_off;
+	int r = sess_flush(k);
+	if (k->out_off > before)
+		wait_renew(w, k, now);
+	if (r >= 0 && k->want_out != (r == 0))
+		r = ev_watch(w, k, EPOLL_CTL_MOD, r == 0) < 0 ? -1 : r;
+	if (r < 0)
+		ev_fail(w, k);
+	return r < 0 ? -1 : 0;
+}
+
+/* Takes what the session waited for (r as for sess_next) and sends the next command. */
+static void ev_next(struct worker *w, struct session *k, int r, int64_t now)
+{
+	sess_next(k, r);
+	if (k->step == S_DONE)
+		ev_close(w, k);
+	else
+		ev_flush(w, k, now);
+}
+
+/* Starts the session: its socket, and a connect that goes on in the background. */
+static void ev_start(struct worker *w, struct session *k)
+{
+	int64_t now = mono_ns();
+	k->a->t0_ns = now;
+	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (k->fd < 0) {
+		why(k, "socket: %s", strerror(errno));
+		sess_next(k, -1);
+		return;
+	}
+	w->active++;
+	wait_renew(w, k, now);
+	int one = 1;
+	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	int r = connect(k->fd, (const struct sockaddr *)&k->L->addr, sizeof k->L->addr);
+	/* EINTR: the connection goes on being made, like EINPROGRESS. */
+	if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
+		why(k, "connect: %s", strerror(errno));
+		ev_fail(w, k);
+	} else if (r == 0) {
+		sess_next(k, 1);
+		if (ev_watch(w, k, EPOLL_CTL_ADD, false) < 0)
+			ev_fail(w, k);
+	} else if (ev_watch(w, k, EPOLL_CTL_ADD, false) < 0) {
+		ev_fail(w, k);
+	}
+}
+
+/* What epoll_wait said of the session's socket. */
+static void ev_event(struct worker *w, struct session *k, uint32_t events, int64_t now)
+{
+	if (k->step == S_CONNECT) {
+		int e = 0;
+		socklen_t elen = sizeof e;
+		if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+			e = errno;
+		if (e) {
+			why(k, "connect: %s", strerror(e));
+			ev_fail(w, k);
+			return;
+		}
+		wait_renew(w, k, now);
+		sess_next(k, 1);
+		if (ev_watch(w, k, EPOLL_CTL_MOD, false) < 0)
+			ev_fail(w, k);
+		return;
+	}
+	if ((events & EPOLLOUT) && ev_flush(w, k, now) < 0)
+		return;
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	for (;;) {
+		ssize_t n = sess_fill(k);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			ev_fail(w, k);
+			return;
+		}
+		wait_renew(w, k, now);
+		int r = answer_check(k);
+		if (r != 0) {
+			ev_next(w, k, r < 0 ? -1 : k->status, now);
+			return;
+		}
+		/* A full read: more is likely there already. */
+		if (n < POP3_LOAD_READ)
+			return;
+	}
+}
+
+/* The session waited --timeout seconds for what it waits for. */
+static void ev_timeout(struct worker *w, struct session *k)
+{
+	if (k->step == S_CONNECT)
+		why(k, "connect: %s", strerror(ETIMEDOUT));
+	else
+		why(k, "%s: timeout", k->out_off < k->out.len ? "write" : "read");
+	ev_fail(w, k);
+}
+
+static void *event_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event events[POP3_LOAD_EVENTS];
+	gate_wait(w->L);
+	for (size_t i = 0; i < w->n; i++)
+		ev_start(w, &w->s[i]);
+	int64_t now = mono_ns();
+	while (w->active > 0) {
+		int64_t left = w->first->deadline_ns - now;
+		int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+		int n = epoll_wait(w->ep, events, POP3_LOAD_EVENTS, timeout);
+		if (n < 0 && errno != EINTR) {
+			int e = errno;
+			while (w->first) {
+				why(w->first, "epoll_wait: %s", strerror(e));
+				ev_fail(w, w->first);
+			}
+			break;
+		}
+		now = mono_ns();
+		for (int i = 0; i < n; i++)
+			ev_event(w, events[i].data.ptr, events[i].events, now);
+		while (w->first && w->first->deadline_ns <= now)
+			ev_timeout(w, w->first);
+	}
 	return NULL;
 }
 
@@ -816,7 +1117,7 @@ static void load_free(struct load *L)
 static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: pop3_load --port P --expect FILE [--host IPV4] [--timeout S] "
-	                "[--keep]\n"
+	                "[--threads N | --blocking] [--keep]\n"
 	                "       (the password is the first line of standard input)\n");
 	exit(2);
 }
@@ -870,10 +1171,15 @@ int main(int argc, char **argv)
 	struct load L = {.timeout_s = 60};
 	const char *host = "127.0.0.1", *expect = NULL;
 	unsigned port = 0;
+	size_t nthreads = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(o, "--keep") == 0) {
 			L.keep = true;
+			continue;
+		}
+		if (strcmp(o, "--blocking") == 0) {
+			L.blocking = true;
 			continue;
 		}
 		i++;
@@ -885,10 +1191,12 @@ int main(int argc, char **argv)
 			expect = v;
 		else if (strcmp(o, "--timeout") == 0)
 			L.timeout_s = (unsigned)number(o, v, 1, 3600);
+		else if (strcmp(o, "--threads") == 0)
+			nthreads = number(o, v, 1, POP3_LOAD_MAX_ACCOUNTS);
 		else
 			usage();
 	}
-	if (!port || !expect)
+	if (!port || !expect || (L.blocking && nthreads))
 		usage();
 	if (inet_pton(AF_INET, host, &L.addr.sin_addr) != 1) {
 		fprintf(stderr, "pop3_load: --host needs an IPv4 address\n");
@@ -916,14 +1224,38 @@ int main(int argc, char **argv)
 	pthread_cond_init(&L.cond, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	pthread_t *threads = xcalloc(L.naccounts, sizeof *threads);
+	/* The accounts dealt in turn to the threads: with --blocking, one each. */
+	if (L.blocking || nthreads > L.naccounts)
+		nthreads = L.naccounts;
+	else if (nthreads == 0)
+		nthreads = 1;
+	struct worker *workers = xcalloc(nthreads, sizeof *workers);
+	for (size_t t = 0; t < nthreads; t++) {
+		struct worker *w = &workers[t];
+		*w = (struct worker){
+		        .L = &L, .n = (L.naccounts - t + nthreads - 1) / nthreads, .ep = -1};
+		w->s = xcalloc(w->n, sizeof *w->s);
+		if (!(w->md = EVP_MD_CTX_new()))
+			panic("pop3_load: out of memory");
+		for (size_t j = 0; j < w->n; j++)
+			w->s[j] = (struct session){.L = &L,
+			                           .a = &L.accounts[t + j * nthreads],
+			                           .md = w->md,
+			                           .fd = -1,
+			                           .step = S_CONNECT};
+	}
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, POP3_LOAD_STACK);
 	size_t started = 0;
-	for (; started < L.naccounts; started++) {
-		int e = pthread_create(&threads[started], &attr, client_thread,
-		                       &L.accounts[started]);
+	for (; started < nthreads; started++) {
+		struct worker *w = &workers[started];
+		if (!L.blocking && (w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+			fprintf(stderr, "pop3_load: epoll_create1: %s\n", strerror(errno));
+			break;
+		}
+		int e = pthread_create(&w->thread, &attr,
+		                       L.blocking ? blocking_thread : event_thread, w);
 		if (e != 0) {
 			fprintf(stderr, "pop3_load: pthread_create: %s\n", strerror(e));
 			break;
@@ -937,13 +1269,14 @@ int main(int argc, char **argv)
 	pthread_cond_broadcast(&L.cond);
 	pthread_mutex_unlock(&L.lock);
 	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+		pthread_join(workers[i].thread, NULL);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	for (size_t i = started; i < L.naccounts; i++)
-		fail(&L.accounts[i], "no thread for the session");
+	for (size_t t = started; t < nthreads; t++)
+		for (size_t j = 0; j < workers[t].n; j++)
+			fail(workers[t].s[j].a, "no thread for the session");
 
 	int64_t first = -1, last = -1, last_login = -1, min_session = -1, max_session = -1;
 	for (size_t i = 0; i < L.naccounts; i++) {
@@ -1001,7 +1334,23 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pop3_load: %s: and %llu more errors\n", a->address,
 			        (unsigned long long)(a->errors - a->nerror_text));
 	}
-	free(threads);
+	for (size_t t = 0; t < nthreads; t++) {
+		struct worker *w = &workers[t];
+		for (size_t j = 0; j < w->n; j++) {
+			struct session *k = &w->s[j];
+			if (k->fd >= 0)
+				close(k->fd);
+			buf_free(&k->in);
+			buf_free(&k->out);
+			buf_free(&k->why);
+			free(k->list);
+		}
+		if (w->ep >= 0)
+			close(w->ep);
+		EVP_MD_CTX_free(w->md);
+		free(w->s);
+	}
+	free(workers);
 	load_free(&L);
 	pthread_cond_destroy(&L.cond);
 	pthread_mutex_destroy(&L.lock);
