@@ -338,6 +338,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("%s id=%s peer=%s event=timeout", c->h->proto, c->id, c->peer);
+		if (c->closing) { /* its last output was never read */
+			conn_kill(c);
+			return;
+		}
 		if (c->opened && !c->closing && c->h->timeout)
 			c->h->timeout(c);
 		conn_close(c);
@@ -639,7 +643,8 @@ void conn_close(struct conn *c)
 	/* Do not wait for ever on a peer that stopped reading. (A direct conn's
 	   pending flush writes the rest, or leaves it to EV_WRITE and so to
 	   this timeout.) */
-	struct timeval tv = {10, 0};
+	struct timeval tv = {c->net->lim.close_timeout_s ? (time_t)c->net->lim.close_timeout_s : 10,
+			     0};
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 

@@ -52,6 +52,8 @@ struct net_limits {
 	unsigned rate_per_ip;      /* new connections per minute from one IP, 0 = no limit */
 	bool rate_exempt_loopback; /* loopback peers (local tools, tests) are not rate-limited */
 	unsigned timeout_s;        /* read timeout, default for every connection */
+	unsigned close_timeout_s;  /* how long a closed connection's last output may wait
+	                              for a peer that does not read; 0: 10 s */
 };
 
 struct net;

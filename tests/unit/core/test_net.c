@@ -66,6 +66,16 @@ static void echo_read(struct conn *c)
 			free(line);
 			return;
 		}
+		if (strcmp(line, "FLOOD") == 0) { /* more than any socket buffers, then close */
+			char *chunk = xmalloc(1 << 20);
+			memset(chunk, 'y', 1 << 20);
+			for (int i = 0; i < 96; i++)
+				conn_write(c, chunk, 1 << 20);
+			free(chunk);
+			conn_close(c);
+			free(line);
+			return;
+		}
 		conn_printf(c, "%s\r\n", line);
 		free(line);
 	}
@@ -553,6 +563,32 @@ static void test_unread_input_is_capped_by_backpressure(void **state)
 	assert_true(strtoull(client_result, NULL, 10) < 64u * 1024 * 1024);
 }
 
+/* Asks for more output than the kernel buffers, reads none of it, and looks
+   whether the server still has its end after the close timeout. */
+static void client_no_reader(struct fixture *f)
+{
+	int s = dial(f->port);
+	get_line(s, NULL);
+	put(s, NULL, "FLOOD\r\n");
+	sleep(3);
+	snprintf(client_result, sizeof client_result, "%s",
+	         server_end(s) >= 0 ? "server end open" : "server end closed");
+	close(s);
+}
+
+/* A closed connection's output waits close_timeout_s for a peer that does not
+   read, and then the connection goes. */
+static void test_a_closed_connection_whose_peer_stops_reading_goes(void **state)
+{
+	struct fixture *f = *state;
+	struct net_limits lim = {.max_connections = 10, .max_per_ip = 10, .close_timeout_s = 1};
+	net_set_limits(f->net, &lim);
+	run_client(f, client_no_reader);
+	assert_string_equal(client_result, "server end closed");
+	assert_int_equal(echo.closed, 1);
+	assert_int_equal(net_connection_count(f->net), 0);
+}
+
 static void client_drain(struct fixture *f)
 {
 	int s = dial(f->port);
@@ -625,6 +661,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unread_input_is_capped_by_backpressure, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_a_closed_connection_whose_peer_stops_reading_goes,
+		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_closes_every_connection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listen_errors_are_clear, setup, teardown),
