@@ -229,10 +229,6 @@ static int conn_open(struct store_conn **c_r, const char *path, bool writer, str
 			conn_close(&c);
 			return -1;
 		}
-		/* A batch that outgrows the page cache spills pages to the WAL
-		   while it runs, and writes them again at its commit: 2 MB (the
-		   default) held an expunge of a few hundred messages. */
-		(void)sqlite3_exec(c->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
 	}
 	*c_r = c;
 	return 0;
