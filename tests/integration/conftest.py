@@ -48,6 +48,18 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "panic:")
 
 
+def run_tool(cmd, password, timeout=120):
+    """Runs a tool of tests/tools with password as the first line of its standard
+    input; p.out and p.err are its output as text. A sanitizer report fails."""
+    p = subprocess.run(cmd, input=(password + "\n").encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    p.out = p.stdout.decode()
+    p.err = p.stderr.decode()
+    for m in SANITIZER_MARKERS:
+        assert m not in p.err, p.err
+    return p
+
+
 def free_ports(n):
     """n distinct free TCP ports on 127.0.0.1, below Linux's ephemeral range
     (32768-60999), so that no outgoing connection of the tests or of the

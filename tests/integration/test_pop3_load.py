@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import PETREL_TOOLS, SANITIZER_MARKERS
+from conftest import PETREL_TOOLS, SANITIZER_MARKERS, run_tool
 import mailstore
 
 LOAD = os.path.join(PETREL_TOOLS, "pop3_load")
@@ -76,14 +76,7 @@ def run_load(petrel, *args, password=PASSWORD, timeout=120):
 
 
 def run_load_port(port, *args, password=PASSWORD, timeout=120):
-    cmd = [LOAD, "--port", str(port)] + list(args)
-    p = subprocess.run(cmd, input=(password + "\n").encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout)
-    p.out = p.stdout.decode()
-    p.err = p.stderr.decode()
-    for m in SANITIZER_MARKERS:
-        assert m not in p.err, p.err
-    return p
+    return run_tool([LOAD, "--port", str(port)] + list(args), password, timeout)
 
 
 def accounts(p):

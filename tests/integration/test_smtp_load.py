@@ -9,9 +9,8 @@ Environment: PETREL_TOOLS (default build/asan/tests/tools), PETREL_BIN.
 """
 import os
 import re
-import subprocess
 
-from conftest import PASSWORDS, PETREL_TOOLS, SANITIZER_MARKERS
+from conftest import PASSWORDS, PETREL_TOOLS, run_tool
 import mailstore
 
 LOAD = os.path.join(PETREL_TOOLS, "smtp_load")
@@ -23,13 +22,8 @@ SMTP_MAX_MESSAGES = 1000   # src/smtp/smtp.h
 
 
 def run_load(petrel, *args, password=PASSWORDS[ALICE], timeout=120):
-    cmd = [LOAD, "--port", str(petrel.ports["submission"]), "--timeout", "30"] + list(args)
-    p = subprocess.run(cmd, input=(password + "\n").encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout)
-    p.out = p.stdout.decode()
-    p.err = p.stderr.decode()
-    for m in SANITIZER_MARKERS:
-        assert m not in p.err, p.err
+    p = run_tool([LOAD, "--port", str(petrel.ports["submission"]), "--timeout", "30"] +
+                 list(args), password, timeout)
     p.result = RESULT.search(p.out)
     assert p.result, p.out + p.err
     return p

@@ -81,6 +81,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "pop3_load"
+#include "tool_args.h"
+
 #define POP3_LOAD_MAX_LINE 4096            /* a status line (RFC 1939: 512) */
 #define POP3_LOAD_MAX_RESPONSE (64u << 20) /* a multi-line answer, its status line included */
 #define POP3_LOAD_MAX_MESSAGES 1000000     /* messages in one maildrop, and in LIST or UIDL */
@@ -88,7 +91,6 @@
 #define POP3_LOAD_MAX_EXPECTED 10000000    /* lines of the --expect file */
 #define POP3_LOAD_MAX_EXPECT_LINE 1024     /* one line of it, its line end included */
 #define POP3_LOAD_MAX_ADDRESS 255          /* an account's address */
-#define POP3_LOAD_MAX_PASSWORD 1024        /* the password line */
 #define POP3_LOAD_MAX_UID 70               /* a unique-id (RFC 1939 7) */
 #define POP3_LOAD_READ (64 * 1024)         /* one read from the socket */
 #define POP3_LOAD_EVENTS 64                /* events taken by one epoll_wait */
@@ -1122,38 +1124,6 @@ static _Noreturn void usage(void)
 	exit(2);
 }
 
-static uint64_t number(const char *opt, const char *v, uint64_t min, uint64_t max)
-{
-	uint64_t n;
-	if (!v || !str_to_u64(str_c(v), &n) || n < min || n > max) {
-		fprintf(stderr, "pop3_load: %s needs a number from %llu to %llu\n", opt,
-		        (unsigned long long)min, (unsigned long long)max);
-		exit(2);
-	}
-	return n;
-}
-
-/* The first line of standard input, without its line end; NULL if none. */
-static char *read_password(void)
-{
-	struct buf b = BUF_INIT;
-	int ch;
-	while ((ch = getchar()) != EOF && ch != '\n') {
-		if (b.len >= POP3_LOAD_MAX_PASSWORD || ch == '\0') {
-			buf_free(&b);
-			return NULL;
-		}
-		buf_putc(&b, (char)ch);
-	}
-	if (b.len && b.data[b.len - 1] == '\r')
-		buf_truncate(&b, b.len - 1);
-	if (b.len == 0 || memchr(b.data, '\r', b.len)) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_steal(&b);
-}
-
 /* ---- main -------------------------------------------------------------------------- */
 
 /* "%.3f" of ns nanoseconds, or "-" for none. */
@@ -1186,13 +1156,13 @@ int main(int argc, char **argv)
 		if (strcmp(o, "--host") == 0 && v)
 			host = v;
 		else if (strcmp(o, "--port") == 0)
-			port = (unsigned)number(o, v, 1, 65535);
+			port = (unsigned)tool_number(o, v, 1, 65535);
 		else if (strcmp(o, "--expect") == 0 && v)
 			expect = v;
 		else if (strcmp(o, "--timeout") == 0)
-			L.timeout_s = (unsigned)number(o, v, 1, 3600);
+			L.timeout_s = (unsigned)tool_number(o, v, 1, 3600);
 		else if (strcmp(o, "--threads") == 0)
-			nthreads = number(o, v, 1, POP3_LOAD_MAX_ACCOUNTS);
+			nthreads = tool_number(o, v, 1, POP3_LOAD_MAX_ACCOUNTS);
 		else
 			usage();
 	}
@@ -1204,11 +1174,11 @@ int main(int argc, char **argv)
 	}
 	L.addr.sin_family = AF_INET;
 	L.addr.sin_port = htons((uint16_t)port);
-	if (!(L.password = read_password())) {
+	if (!(L.password = tool_read_password())) {
 		fprintf(stderr,
 		        "pop3_load: the password must be the first line of standard "
 		        "input (1 to %d octets, no NUL or CR)\n",
-		        POP3_LOAD_MAX_PASSWORD);
+		        TOOL_MAX_PASSWORD);
 		return 2;
 	}
 	if (expect_load(&L, expect) < 0) {

@@ -55,6 +55,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "smtp_load"
+#include "tool_args.h"
+
 #define SMTP_LOAD_MAX_REPLY_LINE 4096   /* RFC 5321 4.5.3.1.5: 512; servers send more */
 #define SMTP_LOAD_MAX_REPLY (64 * 1024) /* one whole (multi-line) reply */
 #define SMTP_LOAD_MAX_RETRIES 3         /* consecutive failed connects before a worker stops */
@@ -663,33 +666,6 @@ static _Noreturn void usage(void)
 	exit(2);
 }
 
-static uint64_t number(const char *opt, const char *v, uint64_t min, uint64_t max)
-{
-	uint64_t n;
-	if (!v || !str_to_u64(str_c(v), &n) || n < min || n > max) {
-		fprintf(stderr, "smtp_load: %s needs a number from %llu to %llu\n", opt,
-		        (unsigned long long)min, (unsigned long long)max);
-		exit(2);
-	}
-	return n;
-}
-
-/* The first line of standard input, without its line end. */
-static char *read_password(void)
-{
-	struct buf b = BUF_INIT;
-	int ch;
-	while ((ch = getchar()) != EOF && ch != '\n')
-		buf_putc(&b, (char)ch);
-	if (b.len && b.data[b.len - 1] == '\r')
-		buf_truncate(&b, b.len - 1);
-	if (b.len == 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_steal(&b);
-}
-
 int main(int argc, char **argv)
 {
 	struct load L = {.connections = 1,
@@ -713,22 +689,22 @@ int main(int argc, char **argv)
 		if (strcmp(o, "--host") == 0 && v)
 			host = v;
 		else if (strcmp(o, "--port") == 0)
-			port = (unsigned)number(o, v, 1, 65535);
+			port = (unsigned)tool_number(o, v, 1, 65535);
 		else if (strcmp(o, "--from") == 0 && v)
 			L.from = v;
 		else if (strcmp(o, "--to") == 0 && v && L.nto < SMTP_LOAD_MAX_TO)
 			L.to[L.nto++] = v;
 		else if (strcmp(o, "--connections") == 0)
-			L.connections = (unsigned)number(o, v, 1, 10000);
+			L.connections = (unsigned)tool_number(o, v, 1, 10000);
 		else if (strcmp(o, "--messages") == 0) {
-			L.messages = number(o, v, 1, UINT64_MAX / 2);
+			L.messages = tool_number(o, v, 1, UINT64_MAX / 2);
 			messages_given = true;
 		} else if (strcmp(o, "--seconds") == 0)
-			seconds = number(o, v, 1, 86400);
+			seconds = tool_number(o, v, 1, 86400);
 		else if (strcmp(o, "--per-connection") == 0)
-			L.per_connection = number(o, v, 0, UINT64_MAX);
+			L.per_connection = tool_number(o, v, 0, UINT64_MAX);
 		else if (strcmp(o, "--size") == 0)
-			L.size = (size_t)number(o, v, 1, 256u << 20);
+			L.size = (size_t)tool_number(o, v, 1, 256u << 20);
 		else if (strcmp(o, "--message") == 0 && v)
 			message_path = v;
 		else if (strcmp(o, "--auth") == 0 && v)
@@ -736,7 +712,7 @@ int main(int argc, char **argv)
 		else if (strcmp(o, "--ehlo") == 0 && v)
 			L.ehlo = v;
 		else if (strcmp(o, "--timeout") == 0)
-			L.timeout_s = (unsigned)number(o, v, 1, 3600);
+			L.timeout_s = (unsigned)tool_number(o, v, 1, 3600);
 		else
 			usage();
 	}
@@ -752,7 +728,7 @@ int main(int argc, char **argv)
 	L.addr.sin_port = htons((uint16_t)port);
 	if (message_path && message_load(&L, message_path) < 0)
 		return 2;
-	if (L.user && !(L.password = read_password())) {
+	if (L.user && !(L.password = tool_read_password())) {
 		fprintf(stderr, "smtp_load: --auth needs the password on standard input\n");
 		return 2;
 	}

@@ -33,6 +33,7 @@
  * Exit status 1 if any write failed.
  */
 #include "core/core.h"
+
 #include "store/store.h"
 
 #include <errno.h>
@@ -46,6 +47,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define TOOL_NAME "store_writer"
+#include "tool_args.h"
 
 enum mode { MODE_GROUP, MODE_SINGLE, MODE_FSYNC_FILE };
 
@@ -407,17 +411,6 @@ static _Noreturn void usage(void)
 	exit(2);
 }
 
-static uint64_t number(const char *opt, const char *v, uint64_t min, uint64_t max)
-{
-	uint64_t n;
-	if (!v || !str_to_u64(str_c(v), &n) || n < min || n > max) {
-		fprintf(stderr, "store_writer: %s needs a number from %llu to %llu\n", opt,
-		        (unsigned long long)min, (unsigned long long)max);
-		exit(2);
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	struct run run = {.nwriters = 1, .size = 4096, .acks_fd = -1, .files_dir_fd = -1};
@@ -427,15 +420,15 @@ int main(int argc, char **argv)
 		if (strcmp(o, "--store") == 0 && v)
 			store_path = v;
 		else if (strcmp(o, "--writers") == 0)
-			run.nwriters = (unsigned)number(o, v, 1, 10000);
+			run.nwriters = (unsigned)tool_number(o, v, 1, 10000);
 		else if (strcmp(o, "--size") == 0)
-			run.size = (size_t)number(o, v, 1, 256u << 20);
+			run.size = (size_t)tool_number(o, v, 1, 256u << 20);
 		else if (strcmp(o, "--count") == 0)
-			run.count = number(o, v, 1, UINT64_MAX);
+			run.count = tool_number(o, v, 1, UINT64_MAX);
 		else if (strcmp(o, "--seconds") == 0)
-			run.seconds = (int64_t)number(o, v, 1, 86400);
+			run.seconds = (int64_t)tool_number(o, v, 1, 86400);
 		else if (strcmp(o, "--seq-start") == 0)
-			run.seq_start = number(o, v, 0, UINT64_MAX / 2);
+			run.seq_start = tool_number(o, v, 0, UINT64_MAX / 2);
 		else if (strcmp(o, "--acks") == 0 && v)
 			acks_path = v;
 		else if (strcmp(o, "--mode") == 0 && v) {
