@@ -399,6 +399,17 @@ static int blob_unref(struct store_conn *c, int64_t blob_id, int64_t n)
 	return exec_step(st);
 }
 
+/* Removes every blob whose references were all dropped at once (a mailbox or
+   an account removed), with their full-text entries. */
+static int blobs_drop_unreferenced(struct store_conn *c)
+{
+	int rc = store_sqlite_search_drop(c, 0);
+	if (rc != SQLITE_OK)
+		return rc;
+	return exec_step(stmt(c, "DELETE FROM blob WHERE id IN "
+	                         "(SELECT blob_id FROM blob_ref WHERE refcount <= 0)"));
+}
+
 static int blob_ref(struct store_conn *c, int64_t blob_id, int64_t n)
 {
 	sqlite3_stmt *st = stmt(c, "UPDATE blob_ref SET refcount = refcount + ? WHERE blob_id = ?");
@@ -651,10 +662,7 @@ static void op_account_remove(struct store_conn *c, struct store_op *op)
 		rc = exec_step(st);
 	}
 	if (rc == SQLITE_OK)
-		rc = store_sqlite_search_drop(c, 0);
-	if (rc == SQLITE_OK)
-		rc = exec_step(stmt(c, "DELETE FROM blob WHERE id IN "
-					       "(SELECT blob_id FROM blob_ref WHERE refcount <= 0)"));
+		rc = blobs_drop_unreferenced(c);
 	if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
 out:
@@ -1475,10 +1483,7 @@ static void op_mailbox_delete(struct store_conn *c, struct store_op *op)
 		rc = exec_step(st);
 	}
 	if (rc == SQLITE_OK)
-		rc = store_sqlite_search_drop(c, 0);
-	if (rc == SQLITE_OK)
-		rc = exec_step(stmt(c, "DELETE FROM blob WHERE id IN "
-					       "(SELECT blob_id FROM blob_ref WHERE refcount <= 0)"));
+		rc = blobs_drop_unreferenced(c);
 	if (rc != SQLITE_OK)
 		op_sql_fail(op, c, rc);
 	else
