@@ -1,14 +1,16 @@
 /*
  * account_fixture.h — the fixture of the store tests that work in one account
- * (test_store_read.c, test_store_search.c): a fresh store in a temporary
- * folder with a local domain and the account a@example.test, whose INBOX and
- * Archive ids are in the fixture; exec_ok() runs an op that must succeed.
+ * (test_store_read.c, test_store_search.c, test_store_queue.c): a fresh store
+ * in a temporary folder with a local domain and the account a@example.test,
+ * whose INBOX and Archive ids are in the fixture; exec_ok() runs an op that
+ * must succeed; sql_int() and sql_write() look at the SQLite file directly.
  * Included by the test files, after cmocka and the store's header.
  */
 #ifndef PETREL_TESTS_ACCOUNT_FIXTURE_H
 #define PETREL_TESTS_ACCOUNT_FIXTURE_H
 
 #include <ftw.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,33 @@ static int teardown(void **state)
 	free(f->path);
 	free(f);
 	return 0;
+}
+
+/* The first column of the first row of sql, read from the file by a
+   connection of its own. */
+static inline int64_t sql_int(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Runs sql on the file by a connection of its own. */
+static inline void sql_write(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *e = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("%s: %s", sql, e);
+	sqlite3_close(db);
 }
 
 #endif

@@ -26,78 +26,7 @@
 
 #include "store/store.h"
 
-/* ---- fixture ------------------------------------------------------------------- */
-
-struct fx {
-	char dir[64];
-	char *path;
-	struct store *st;
-	int64_t acct, inbox;
-};
-
-static void exec_ok(struct store *st, struct store_op *op)
-{
-	if (store_exec(st, op) != 0)
-		fail_msg("op %d failed: %s", (int)op->kind, buf_cstr(&op->err));
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/petrel-test-queue-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->path = xasprintf("%s/petrel.db", f->dir);
-	struct buf err = BUF_INIT;
-	if (store_open_path(&f->st, f->path, &err) < 0)
-		fail_msg("store_open_path: %s", buf_cstr(&err));
-	buf_free(&err);
-	struct store_op op;
-	store_op_init(&op, STORE_OP_DOMAIN_ADD);
-	op.u.domain.name = "example.test";
-	exec_ok(f->st, &op);
-	store_op_clear(&op);
-	store_op_init(&op, STORE_OP_ACCOUNT_ADD);
-	op.u.account.address = "a@example.test";
-	exec_ok(f->st, &op);
-	f->acct = op.u.account.id_r;
-	store_op_clear(&op);
-	struct store_mailbox m = {0};
-	assert_int_equal(store_mailbox_get(f->st, f->acct, "INBOX", &m, &err), STORE_FOUND);
-	f->inbox = m.id;
-	store_mailbox_clear(&m);
-	*state = f;
-	return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(&f->st);
-	nftw(f->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(f->path);
-	free(f);
-	return 0;
-}
-
-static int64_t sql_int(struct fx *f, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
+#include "account_fixture.h"
 
 static void sql_exec(struct fx *f, const char *sql)
 {
