@@ -31,6 +31,8 @@
 
 #include "store/store_internal.h"
 
+#include "schema_undo.h"
+
 /* ---- fixture ------------------------------------------------------------------- */
 
 struct fx {
@@ -1515,26 +1517,21 @@ static void test_schema_9_turns_the_subscribed_marks_into_names(void **state)
 	f->acct = account_add(f->st, "a@example.test", 0);
 	store_close(&f->st);
 	/* Back to schema 8: the mark on the mailbox row, no subscription table,
-	   schema 7's full-text tables (which schema 10 replaces), and none
-	   of schema 11's indexes, and the counts of references back in the blob
-	   rows (schema 12). */
-	sql_write(f, "UPDATE blob SET refcount = (SELECT refcount FROM blob_ref "
-	             "WHERE blob_id = blob.id); DROP TABLE blob_ref;"
-	             "DROP INDEX queue_message_blob; DROP INDEX alias_domain; DROP INDEX "
-	             "webhook_api_key;"
-	             "DROP TABLE subscription;"
-	             "DROP TABLE search_text;"
-	             "DROP TABLE search_doc;"
-	             "DROP TABLE search_stage;"
-	             "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY, header TEXT NOT NULL, "
-	             "  body TEXT NOT NULL);"
-	             "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
-	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
-	             "CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
-	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
-	             "ALTER TABLE mailbox ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;"
-	             "UPDATE mailbox SET subscribed = 0 WHERE name = 'Junk';"
-	             "PRAGMA user_version = 8;");
+	   and schema 7's full-text tables (which schema 10 replaces). */
+	sql_write(f, SCHEMA_UNDO_TO_10
+	          "DROP TABLE subscription;"
+	          "DROP TABLE search_text;"
+	          "DROP TABLE search_doc;"
+	          "DROP TABLE search_stage;"
+	          "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY, header TEXT NOT NULL, "
+	          "  body TEXT NOT NULL);"
+	          "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
+	          "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	          "CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
+	          "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	          "ALTER TABLE mailbox ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;"
+	          "UPDATE mailbox SET subscribed = 0 WHERE name = 'Junk';"
+	          "PRAGMA user_version = 8;");
 	struct buf err = BUF_INIT;
 	if (store_open_path(&f->st, f->path, &err) < 0)
 		fail_msg("reopen: %s", buf_cstr(&err));
@@ -2962,8 +2959,7 @@ static void test_schema_12_counts_references_in_their_own_table(void **state)
 	append_to(f, f->archive, m, 0, NULL);
 	append_to(f, f->inbox, other, 0, NULL);
 	store_close(&f->st);
-	sql_write(f, "UPDATE blob SET refcount = (SELECT refcount FROM blob_ref "
-	             "WHERE blob_id = blob.id); DROP TABLE blob_ref; PRAGMA user_version = 11;");
+	sql_write(f, SCHEMA_UNDO_12 "PRAGMA user_version = 11;");
 	assert_int_equal(sql_int(f, "SELECT sum(refcount) FROM blob"), 3);
 	struct buf err = BUF_INIT;
 	if (store_open_path(&f->st, f->path, &err) < 0)

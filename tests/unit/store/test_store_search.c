@@ -27,6 +27,7 @@
 #include "store/store_internal.h"
 
 #include "account_fixture.h"
+#include "schema_undo.h"
 
 /* FTS5's own check of its index structure. */
 static void assert_fts_consistent(struct fx *f)
@@ -752,26 +753,21 @@ static void test_schema_10_replaces_the_indexed_copies_and_lists_all_as_pending(
 	append(f, f->inbox, msg1);
 	append(f, f->archive, msg3);
 	store_close(&f->st);
-	/* Back to schema 9: two trigram tables over a copy of the texts, and
-	   none of schema 11's indexes,
-	   and the counts of references back in the blob rows (schema 12). */
-	sql_write(f, "UPDATE blob SET refcount = (SELECT refcount FROM blob_ref "
-	             "WHERE blob_id = blob.id); DROP TABLE blob_ref;"
-	             "DROP INDEX queue_message_blob; DROP INDEX alias_domain; DROP INDEX "
-	             "webhook_api_key;"
-	             "DROP TABLE search_text;"
-	             "DROP TABLE search_doc;"
-	             "DROP TABLE search_stage;"
-	             "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY REFERENCES blob(id) "
-	             "  ON DELETE CASCADE, header TEXT NOT NULL, body TEXT NOT NULL);"
-	             "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
-	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
-	             "CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
-	             "  content_rowid='blob_id', tokenize='trigram', detail='none');"
-	             "INSERT INTO search_doc(blob_id, header, body) SELECT id, 'h', 'b' FROM blob;"
-	             "INSERT INTO search_header(search_header) VALUES('rebuild');"
-	             "INSERT INTO search_body(search_body) VALUES('rebuild');"
-	             "PRAGMA user_version = 9;");
+	/* Back to schema 9: two trigram tables over a copy of the texts. */
+	sql_write(f, SCHEMA_UNDO_TO_10
+	          "DROP TABLE search_text;"
+	          "DROP TABLE search_doc;"
+	          "DROP TABLE search_stage;"
+	          "CREATE TABLE search_doc(blob_id INTEGER PRIMARY KEY REFERENCES blob(id) "
+	          "  ON DELETE CASCADE, header TEXT NOT NULL, body TEXT NOT NULL);"
+	          "CREATE VIRTUAL TABLE search_header USING fts5(header, content='search_doc', "
+	          "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	          "CREATE VIRTUAL TABLE search_body USING fts5(body, content='search_doc', "
+	          "  content_rowid='blob_id', tokenize='trigram', detail='none');"
+	          "INSERT INTO search_doc(blob_id, header, body) SELECT id, 'h', 'b' FROM blob;"
+	          "INSERT INTO search_header(search_header) VALUES('rebuild');"
+	          "INSERT INTO search_body(search_body) VALUES('rebuild');"
+	          "PRAGMA user_version = 9;");
 	struct buf err = BUF_INIT;
 	if (store_open_path(&f->st, f->path, &err) < 0)
 		fail_msg("reopen: %s", buf_cstr(&err));
