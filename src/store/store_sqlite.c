@@ -2140,10 +2140,11 @@ static int conn_account_list(struct store_conn *c,
 	return 0;
 }
 
-static int conn_domain_list(struct store_conn *c, void (*fn)(const char *name, void *arg),
-			    void *arg, struct buf *err)
+/* Passes the first column of each row of st, a bound statement, to fn as
+   text; 0, or -1 on a read error. */
+static int name_rows(struct store_conn *c, sqlite3_stmt *st,
+		     void (*fn)(const char *name, void *arg), void *arg, struct buf *err)
 {
-	sqlite3_stmt *st = stmt(c, "SELECT name FROM domain ORDER BY name");
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn((const char *)sqlite3_column_text(st, 0), arg);
@@ -2153,6 +2154,12 @@ static int conn_domain_list(struct store_conn *c, void (*fn)(const char *name, v
 		return -1;
 	}
 	return 0;
+}
+
+static int conn_domain_list(struct store_conn *c, void (*fn)(const char *name, void *arg),
+			    void *arg, struct buf *err)
+{
+	return name_rows(c, stmt(c, "SELECT name FROM domain ORDER BY name"), fn, arg, err);
 }
 
 static enum store_lookup conn_domain_exists(struct store_conn *c, const char *name,
@@ -2282,15 +2289,7 @@ static int conn_subscription_list(struct store_conn *c, int64_t account_id,
 	sqlite3_stmt *st =
 		stmt(c, "SELECT name FROM subscription WHERE account_id = ? ORDER BY name");
 	sqlite3_bind_int64(st, 1, account_id);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(st, 0), arg);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		read_fail(c, err);
-		return -1;
-	}
-	return 0;
+	return name_rows(c, st, fn, arg, err);
 }
 
 /* Reads the message rows of an already-bound statement, with their keywords,
